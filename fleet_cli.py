@@ -1,0 +1,59 @@
+"""``fleet``: one command line for every part of lastmile-fleet.
+
+Subcommands live in the package they belong to and are imported only when invoked, so an edge
+agent install never imports the ground-control stack (FastAPI, SQLAlchemy, PyVRP).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+import click
+
+#: subcommand -> "module:click_command"
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("ground_control.cli:serve", "Run the ground-control API service."),
+    "db": ("ground_control.cli:db", "Database migrations (Alembic)."),
+    "demo": ("ground_control.demo.cli:demo", "Everything embedded on one machine: broker, ground control, simulated fleet."),
+    "agent": ("edge_agent.cli:agent", "Run the edge agent for one vehicle."),
+    "sim": ("sitl.cli:sim", "Simulated MAVLink vehicles (or real ArduPilot SITL)."),
+    "protocol-schema": ("fleet_protocol.cli:protocol_schema", "Export the message JSON Schemas."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        target, _ = SUBCOMMANDS[cmd_name]
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise click.ClickException(
+                f"'fleet {cmd_name}' needs an optional dependency that is not installed ({exc.name}); "
+                "install lastmile-fleet with the matching extra, e.g. pip install 'lastmile-fleet[ground,edge,sim]'"
+            ) from exc
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in sorted(SUBCOMMANDS.items())])
+
+
+@click.group(cls=LazyGroup)
+@click.option("--log-level", default=lambda: os.environ.get("FLEET_LOG_LEVEL", "INFO"), show_default="INFO")
+def main(log_level: str) -> None:
+    """lastmile-fleet: last-mile parcel delivery by drones and ground robots."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+if __name__ == "__main__":
+    main()

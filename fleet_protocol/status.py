@@ -1,0 +1,22 @@
+"""Retained online/offline status. The agent's MQTT last will publishes ``offline``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleet_protocol.mission import VehicleType
+
+
+class VehicleState(StrEnum):
+    online = "online"
+    offline = "offline"
+
+
+class Status(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    state: VehicleState
+    vehicle_type: VehicleType | None = None
+    agent_version: str = Field(default="", max_length=64)
+    max_payload_kg: float | None = Field(default=None, ge=0)

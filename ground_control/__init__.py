@@ -1,0 +1,1 @@
+"""Ground control: the fleet operator's service (API, persistence, planning, dispatch)."""

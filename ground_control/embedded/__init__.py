@@ -1,0 +1,1 @@
+"""Embedded infrastructure for zero-install runs (demo, tests on a bare machine)."""
