@@ -1,0 +1,509 @@
+"""The mission state machine (pure: no I/O, no clock of its own, no asyncio).
+
+Inputs are autopilot observations (``on_heartbeat``, ``on_mission_current``, ``on_item_reached``,
+``on_position``, ``on_statustext``, ``on_gripper_ack``), time (``tick(now)``) and operator commands
+(``on_command``). Outputs are :class:`Action` lists: set a flight mode, disarm, emit an event.
+The agent executes the actions, persisting emitted events together with :meth:`MissionRun.snapshot`
+in one transaction, so after a restart :meth:`MissionRun.restore` continues where it left off and
+no logical event (a ``leg_reached`` for a leg, a ``delivered`` for a parcel, ``returned``) is ever
+produced twice.
+
+States::
+
+    idle -> validating -> uploading -> arming -> starting -> in_flight <-> at_dropoff
+         -> returning -> completed            (+ holding, aborted, failed, rejected)
+
+``in_flight`` carries the leg index being flown; ``at_dropoff`` a phase: ``releasing`` (copter,
+between reaching drop altitude and the gripper item having run) or ``awaiting_handover`` (rover
+held at the drop-off until ``handover_confirmed`` or the handover timeout).
+
+Robustness: MISSION_ITEM_REACHED can be lost (link drop, agent restart); every decision that
+hangs on "item N reached" is also taken when MISSION_CURRENT shows the autopilot went past N, so
+the two observations are idempotent and together catch up after a gap.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from fleet_protocol.command import Command, CommandAction
+from fleet_protocol.event import (
+    AcceptedEvent,
+    CommandAckEvent,
+    DeliveredEvent,
+    DeliveryFailedEvent,
+    FailsafeEvent,
+    LegReachedEvent,
+    ProofOfDelivery,
+    RejectedEvent,
+    ReturnedEvent,
+    StartedEvent,
+)
+from fleet_protocol.geo import LatLon
+from fleet_protocol.mission import Mission, StopAction, VehicleType
+from edge_agent.geofence_check import haversine_m
+from edge_agent.mission_translation import TranslatedMission, translate_mission
+
+
+class State(StrEnum):
+    idle = "idle"
+    validating = "validating"
+    uploading = "uploading"
+    arming = "arming"
+    starting = "starting"
+    in_flight = "in_flight"
+    at_dropoff = "at_dropoff"
+    holding = "holding"
+    returning = "returning"
+    completed = "completed"
+    aborted = "aborted"
+    failed = "failed"
+    rejected = "rejected"
+
+
+ACTIVE = {State.validating, State.uploading, State.arming, State.starting, State.in_flight,
+          State.at_dropoff, State.holding, State.returning}
+AIRBORNE = {State.in_flight, State.at_dropoff, State.holding, State.returning}
+FINAL = {State.completed, State.aborted, State.failed, State.rejected}
+
+
+# ---- actions -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SetMode:
+    mode: str          # ArduPilot mode name: AUTO, RTL, LAND, LOITER, HOLD, ...
+
+
+@dataclass(frozen=True)
+class Disarm:
+    pass
+
+
+@dataclass(frozen=True)
+class Emit:
+    body: Any          # a fleet_protocol event model
+
+
+Action = SetMode | Disarm | Emit
+
+#: seconds after the gripper item ran during which a gripper failure report still counts
+RELEASE_GRACE_S = 0.6
+#: a rover this close to home (m) and this slow (m/s) in RTL counts as back at the hub
+ROVER_HOME_RADIUS_M = 4.0
+ROVER_STOPPED_MPS = 0.3
+#: copter landed within this distance of the hub: the last leg counts as reached
+HUB_RADIUS_M = 30.0
+
+
+def classify_failsafe(texts: list[str]) -> str:
+    blob = " ".join(texts).lower()
+    for needle, reason in (("battery", "battery"), ("fence", "fence"), ("gps", "gps_loss"),
+                           ("ekf", "gps_loss"), ("radio", "link_loss"), ("gcs", "link_loss")):
+        if needle in blob:
+            return reason
+    return "mode_change"
+
+
+def _now_dt(now: float) -> datetime:
+    return datetime.fromtimestamp(now, tz=timezone.utc)
+
+
+@dataclass
+class MissionRun:
+    """One mission on one vehicle, from validation to the vehicle back at the hub."""
+
+    mission: Mission
+    state: State = State.validating
+    phase: str = ""                          # at_dropoff: releasing | awaiting_handover
+    leg: int = 0                             # the leg being flown (leg i ends at stop i)
+    legs_reached: set[int] = field(default_factory=set)
+    delivered: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    current_seq: int = 0
+    wanted_mode: str = ""                    # the last mode we asked for
+    last_mode: str = ""
+    armed_seen: bool = False
+    hold_prev: str = ""                      # state to go back to on resume
+    handover_stop: int | None = None
+    handover_deadline: float | None = None   # epoch seconds
+    release_pending: dict[int, float] = field(default_factory=dict)  # stop -> when the gripper item ran
+    release_position: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    gripper_failed: set[int] = field(default_factory=set)
+    aborted: bool = False
+    returned_sent: bool = False
+    parked: bool = False                     # rover: HOLD + disarm requested at the hub
+    failsafe_count: int = 0
+    position: tuple[float, float, float] | None = None
+    ground_speed: float = 0.0
+    recent_text: list[tuple[float, str]] = field(default_factory=list)
+    handover_timeout_s: float | None = None  # overrides the mission's value when set
+    tm: TranslatedMission = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tm = translate_mission(self.mission)
+
+    # ---- helpers ---------------------------------------------------------------------------
+    @property
+    def is_drone(self) -> bool:
+        return self.mission.vehicle_type is VehicleType.drone
+
+    @property
+    def mission_id(self) -> str:
+        return self.mission.mission_id
+
+    @property
+    def state_label(self) -> str:
+        if self.state is State.at_dropoff and self.phase:
+            return self.phase
+        return self.state.value
+
+    @property
+    def undelivered(self) -> list[str]:
+        return [s.parcel_id for s in self.mission.stops if s.parcel_id not in self.delivered]
+
+    def _pos(self) -> LatLon:
+        if self.position is None:
+            p = self.mission.hub.position
+            return LatLon(lat=p.lat, lon=p.lon)
+        lat, lon, alt = self.position
+        return LatLon(lat=lat, lon=lon, alt_m=max(-100.0, min(10_000.0, round(alt, 2))))
+
+    def _set_mode(self, mode: str) -> SetMode:
+        self.wanted_mode = mode
+        return SetMode(mode)
+
+    def _stop_done(self, i: int) -> bool:
+        pid = self.mission.stops[i].parcel_id
+        return pid in self.delivered or pid in self.failed
+
+    # ---- pre-flight phases (driven by the agent) -----------------------------------------
+    def accept(self) -> list[Action]:
+        self.state = State.uploading
+        return [Emit(AcceptedEvent(mission_id=self.mission_id))]
+
+    def reject(self, reason: str, detail: str = "") -> list[Action]:
+        self.state = State.rejected
+        return [Emit(RejectedEvent(mission_id=self.mission_id, reason=reason, detail=detail[:2000]))]
+
+    def fail(self, reason: str, detail: str = "") -> list[Action]:
+        """A failure after ``accepted`` (upload or arming gave up): reported as ``rejected``
+        with the stage's reason code, since the vehicle never left."""
+        return self.reject(reason, detail)
+
+    def started(self, now: float | None = None) -> list[Action]:
+        self.state = State.in_flight
+        self.leg = 0
+        self.wanted_mode = "AUTO"
+        self.armed_seen = True
+        return [Emit(StartedEvent(mission_id=self.mission_id))]
+
+    # ---- observations ----------------------------------------------------------------------
+    def on_position(self, lat: float, lon: float, alt_m: float, ground_speed: float = 0.0) -> list[Action]:
+        if lat == 0 and lon == 0:
+            return []  # ArduPilot reports 0,0 until it has a fix
+        self.position = (lat, lon, alt_m)
+        self.ground_speed = ground_speed
+        out: list[Action] = []
+        if (not self.is_drone and self.state is State.returning and self.last_mode == "RTL"
+                and ground_speed < ROVER_STOPPED_MPS):
+            hub = self.mission.hub.position
+            if haversine_m(lat, lon, hub.lat, hub.lon) < ROVER_HOME_RADIUS_M:
+                out += self._rover_at_hub()
+        return out
+
+    def on_statustext(self, text: str, now: float) -> list[Action]:
+        self.recent_text = [(t, s) for t, s in self.recent_text if now - t < 15.0][-9:] + [(now, text)]
+        low = text.lower()
+        if "grip" in low and any(w in low for w in ("fail", "jam", "error", "not")):
+            return self._gripper_failure()
+        return []
+
+    def on_gripper_ack(self, ok: bool) -> list[Action]:
+        return [] if ok else self._gripper_failure()
+
+    def _gripper_failure(self) -> list[Action]:
+        if not self.is_drone:
+            return []
+        # the stop whose drop/release is under way or has just run
+        for m in self.tm.stops:
+            if m.drop_seq is not None and m.drop_seq <= self.current_seq <= m.after_seq + 1 and not self._stop_done(m.index):
+                self.gripper_failed.add(m.index)
+        return []
+
+    def on_heartbeat(self, mode: str, armed: bool, now: float) -> list[Action]:
+        out: list[Action] = []
+        prev_mode, self.last_mode = self.last_mode, mode
+        if self.state not in AIRBORNE:
+            return out
+        if armed:
+            self.armed_seen = True
+            if mode != self.wanted_mode and mode != prev_mode and prev_mode:
+                out += self._unexpected_mode(mode, now)
+            return out
+        if self.armed_seen:  # disarmed after flying: landed / stopped for good
+            out += self._finish()
+        return out
+
+    def _unexpected_mode(self, mode: str, now: float) -> list[Action]:
+        texts = [s for t, s in self.recent_text if now - t < 15.0]
+        reason = classify_failsafe(texts)
+        self.failsafe_count += 1
+        self.wanted_mode = mode
+        self._cancel_handover()
+        if mode in ("RTL", "LAND", "SMART_RTL"):
+            self.state = State.returning
+        else:
+            self.hold_prev = self.state.value if self.state is not State.holding else self.hold_prev
+            self.state = State.holding
+        return [Emit(FailsafeEvent(mission_id=self.mission_id, reason=reason, action=mode.lower(),
+                                   detail="; ".join(texts)[-2000:]))]
+
+    def on_mission_current(self, seq: int, now: float) -> list[Action]:
+        out: list[Action] = []
+        if seq < self.current_seq and self.state in AIRBORNE:
+            return out  # ArduPilot reports 0 after a mission ends / on RTL: ignore going back
+        self.current_seq = seq
+        if self.state not in (State.in_flight, State.at_dropoff, State.holding):
+            return out
+        for m in self.tm.stops:
+            if seq > m.arrival_seq:
+                out += self._arrived(m.index, now)
+            if self.is_drone and m.drop_seq is not None and seq > m.drop_seq and m.index not in self.release_position:
+                self.release_position[m.index] = self.position or self._pos_tuple_of_target(m.index)
+            if self.is_drone and seq >= m.after_seq and not self._stop_done(m.index):
+                self.release_pending.setdefault(m.index, now)
+        out += self._finalize_releases(now)
+        if self.is_drone and seq >= self.tm.return_start_seq and all(self._stop_done(i) for i in range(len(self.mission.stops))):
+            if self.state in (State.in_flight, State.at_dropoff):
+                self.state = State.returning
+                self.leg = len(self.mission.stops)
+        return out
+
+    def _pos_tuple_of_target(self, i: int) -> tuple[float, float, float]:
+        t = self.mission.stops[i].drop_off
+        return (t.lat, t.lon, self.mission.drop_alt_m)
+
+    def on_item_reached(self, seq: int, now: float) -> list[Action]:
+        out: list[Action] = []
+        if self.state not in AIRBORNE:
+            return out
+        m = self.tm.stop_for_arrival(seq)
+        if m is not None:
+            out += self._arrived(m.index, now)
+        m = self.tm.stop_for_drop(seq)
+        if m is not None and m.index not in self.release_position:
+            self.release_position[m.index] = self.position or self._pos_tuple_of_target(m.index)
+        if seq == self.tm.final_seq:
+            out += self._hub_leg_reached()
+            if not self.is_drone:
+                out += self._rover_at_hub()
+        return out
+
+    def tick(self, now: float) -> list[Action]:
+        out = self._finalize_releases(now)
+        if (self.state is State.at_dropoff and self.phase == "awaiting_handover"
+                and self.handover_deadline is not None and now >= self.handover_deadline):
+            i = self.handover_stop
+            assert i is not None
+            stop = self.mission.stops[i]
+            self.failed.add(stop.parcel_id)
+            self._cancel_handover()
+            self.state, self.phase = State.in_flight, ""
+            self.leg = i + 1
+            out.append(Emit(DeliveryFailedEvent(mission_id=self.mission_id, parcel_id=stop.parcel_id,
+                                                reason="handover_timeout",
+                                                detail=f"no handover confirmation within {self._handover_timeout():g} s")))
+            out.append(self._set_mode("AUTO"))
+        return out
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _handover_timeout(self) -> float:
+        return self.handover_timeout_s if self.handover_timeout_s is not None else self.mission.handover_timeout_s
+
+    def _arrived(self, i: int, now: float) -> list[Action]:
+        out: list[Action] = []
+        stop = self.mission.stops[i]
+        if i not in self.legs_reached:
+            self.legs_reached.add(i)
+            out.append(Emit(LegReachedEvent(mission_id=self.mission_id, leg_index=i, parcel_id=stop.parcel_id,
+                                            position=self._pos())))
+            if self.state is State.holding:
+                return out
+            if stop.action is StopAction.handover and not self._stop_done(i):
+                self.state, self.phase = State.at_dropoff, "awaiting_handover"
+                self.handover_stop = i
+                self.handover_deadline = now + self._handover_timeout()
+                out.append(self._set_mode("HOLD"))
+            elif stop.action is StopAction.release and not self._stop_done(i):
+                self.state, self.phase = State.at_dropoff, "releasing"
+                self.leg = i
+        return out
+
+    def _finalize_releases(self, now: float) -> list[Action]:
+        out: list[Action] = []
+        for i, since in sorted(self.release_pending.items()):
+            if i not in self.gripper_failed and now - since < RELEASE_GRACE_S:
+                continue
+            del self.release_pending[i]
+            if self._stop_done(i):
+                continue
+            stop = self.mission.stops[i]
+            if i in self.gripper_failed:
+                self.failed.add(stop.parcel_id)
+                out.append(Emit(DeliveryFailedEvent(mission_id=self.mission_id, parcel_id=stop.parcel_id,
+                                                    reason="release_failed", detail="the gripper did not release")))
+            else:
+                lat, lon, alt = self.release_position.get(i) or self._pos_tuple_of_target(i)
+                self.delivered.add(stop.parcel_id)
+                out.append(Emit(self._delivered(stop, lat, lon, alt, now, confirmed=True)))
+            if self.state is State.at_dropoff:
+                self.state, self.phase = State.in_flight, ""
+            self.leg = max(self.leg, i + 1)
+        return out
+
+    def _delivered(self, stop, lat: float, lon: float, alt: float, now: float, *, confirmed: bool,
+                   code: str | None = None) -> DeliveredEvent:
+        return DeliveredEvent(
+            mission_id=self.mission_id, parcel_id=stop.parcel_id,
+            proof=ProofOfDelivery(
+                method=stop.action,
+                position=LatLon(lat=lat, lon=lon, alt_m=max(-100.0, min(10_000.0, round(alt, 2)))),
+                target=stop.drop_off,
+                distance_m=round(haversine_m(lat, lon, stop.drop_off.lat, stop.drop_off.lon), 2),
+                delivered_at=_now_dt(now), confirmed=confirmed, handover_code=code,
+            ),
+        )
+
+    def _cancel_handover(self) -> None:
+        self.handover_stop = None
+        self.handover_deadline = None
+        if self.phase == "awaiting_handover":
+            self.phase = ""
+
+    def _hub_leg_reached(self) -> list[Action]:
+        n = len(self.mission.stops)
+        if n in self.legs_reached:
+            return []
+        self.legs_reached.add(n)
+        return [Emit(LegReachedEvent(mission_id=self.mission_id, leg_index=n, parcel_id=None, position=self._pos()))]
+
+    def _rover_at_hub(self) -> list[Action]:
+        if self.returned_sent or self.parked:
+            return []
+        self.parked = True
+        self.state, self.phase = State.returning, ""
+        return [self._set_mode("HOLD"), Disarm()]
+
+    def _finish(self) -> list[Action]:
+        out: list[Action] = []
+        if self.returned_sent:
+            return out
+        hub = self.mission.hub.position
+        if self.position is not None and haversine_m(self.position[0], self.position[1], hub.lat, hub.lon) < HUB_RADIUS_M:
+            out += self._hub_leg_reached()
+        # releases still in their grace window are decided now
+        out += self._finalize_releases(float("inf"))
+        self.returned_sent = True
+        out.append(Emit(ReturnedEvent(mission_id=self.mission_id, position=self._pos(), undelivered=self.undelivered)))
+        self.state = State.aborted if self.aborted else State.completed
+        self.phase = ""
+        return out
+
+    # ---- commands --------------------------------------------------------------------------
+    def on_command(self, cmd: Command, now: float) -> list[Action]:
+        """Always returns exactly one ``command_ack`` among the actions."""
+        ok, detail, acts = self._command(cmd, now)
+        return acts + [Emit(CommandAckEvent(command_id=cmd.command_id, action=cmd.action.value, accepted=ok, detail=detail))]
+
+    def _command(self, cmd: Command, now: float) -> tuple[bool, str, list[Action]]:
+        if cmd.mission_id is not None and cmd.mission_id != self.mission_id:
+            return False, f"mission {cmd.mission_id} is not the active mission ({self.mission_id})", []
+        a = cmd.action
+        if self.state not in AIRBORNE:
+            return False, f"no mission in flight (state {self.state.value})", []
+        if a is CommandAction.hold:
+            if self.state is State.holding:
+                return False, "already holding", []
+            self.hold_prev = self.state.value
+            self.state = State.holding
+            return True, "", [self._set_mode("LOITER" if self.is_drone else "HOLD")]
+        if a is CommandAction.resume:
+            if self.state is not State.holding:
+                return False, f"not holding (state {self.state_label})", []
+            self.state = State(self.hold_prev or "in_flight")
+            if self.state is State.at_dropoff and self.phase == "awaiting_handover":
+                return True, "back to awaiting handover", [self._set_mode("HOLD")]
+            if self.state is State.returning and self.wanted_mode in ("RTL", "LAND"):
+                return True, "", [self._set_mode(self.wanted_mode)]
+            return True, "", [self._set_mode("AUTO")]
+        if a in (CommandAction.return_to_hub, CommandAction.abort):
+            self._cancel_handover()
+            if a is CommandAction.abort:
+                self.aborted = True
+            self.state, self.phase = State.returning, ""
+            return True, "", [self._set_mode("RTL")]
+        if a is CommandAction.land_now:
+            self._cancel_handover()
+            if self.is_drone:
+                self.state, self.phase = State.returning, ""
+                return True, "", [self._set_mode("LAND")]
+            self.hold_prev = self.state.value if self.state is not State.holding else self.hold_prev
+            self.state = State.holding
+            return True, "robot stopped (HOLD)", [self._set_mode("HOLD")]
+        if a is CommandAction.handover_confirmed:
+            pid = cmd.parcel_id
+            if pid in self.delivered:
+                return True, "already delivered", []
+            if not (self.state is State.at_dropoff and self.phase == "awaiting_handover" and self.handover_stop is not None
+                    and self.mission.stops[self.handover_stop].parcel_id == pid):
+                return False, f"not awaiting a handover of parcel {pid}", []
+            i = self.handover_stop
+            stop = self.mission.stops[i]
+            lat, lon, alt = self.position or self._pos_tuple_of_target(i)
+            self.delivered.add(pid)
+            self._cancel_handover()
+            self.state, self.phase = State.in_flight, ""
+            self.leg = i + 1
+            return True, "", [Emit(self._delivered(stop, lat, lon, alt, now, confirmed=True, code=cmd.handover_code)),
+                              self._set_mode("AUTO")]
+        return False, f"unknown action {a}", []
+
+    # ---- persistence -----------------------------------------------------------------------
+    _FIELDS = ("phase", "leg", "current_seq", "wanted_mode", "last_mode", "armed_seen", "hold_prev",
+               "handover_stop", "handover_deadline", "aborted", "returned_sent", "parked", "failsafe_count",
+               "handover_timeout_s")
+
+    def snapshot(self) -> dict[str, Any]:
+        d: dict[str, Any] = {k: getattr(self, k) for k in self._FIELDS}
+        d.update(
+            mission=self.mission.model_dump(mode="json"), state=self.state.value,
+            legs_reached=sorted(self.legs_reached), delivered=sorted(self.delivered), failed=sorted(self.failed),
+            release_pending={str(k): v for k, v in self.release_pending.items()},
+            release_position={str(k): list(v) for k, v in self.release_position.items()},
+            gripper_failed=sorted(self.gripper_failed),
+            position=list(self.position) if self.position else None,
+        )
+        return d
+
+    @classmethod
+    def restore(cls, d: dict[str, Any]) -> "MissionRun":
+        run = cls(Mission.model_validate(d["mission"]))
+        for k in cls._FIELDS:
+            if k in d:
+                setattr(run, k, d[k])
+        run.state = State(d["state"])
+        run.legs_reached = set(d.get("legs_reached", []))
+        run.delivered = set(d.get("delivered", []))
+        run.failed = set(d.get("failed", []))
+        run.release_pending = {int(k): v for k, v in d.get("release_pending", {}).items()}
+        run.release_position = {int(k): tuple(v) for k, v in d.get("release_position", {}).items()}  # type: ignore[misc]
+        run.gripper_failed = set(d.get("gripper_failed", []))
+        run.position = tuple(d["position"]) if d.get("position") else None  # type: ignore[assignment]
+        return run
+
+
+def wall_now() -> float:
+    return time.time()
