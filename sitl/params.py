@@ -1,0 +1,53 @@
+"""The handful of ArduPilot parameters the simulator honours, with ArduPilot's names and units.
+
+Only parameters that change simulated behaviour are listed; PARAM_SET of any other name is ignored
+silently (ArduPilot does the same for unknown names). Defaults follow ArduPilot except where noted.
+"""
+
+from __future__ import annotations
+
+from .modes import VehicleKind
+
+_COMMON: dict[str, float] = {
+    "SYSID_THISMAV": 1,
+    "FENCE_ENABLE": 0,
+    "FENCE_ACTION": 1,  # 1 = RTL (or land / hold)
+    "FENCE_ALT_MAX": 100.0,  # m
+    # ArduPilot's default is 7 (alt max + home circle + polygon); our copter.parm ships 5 because a
+    # 300 m home circle makes no sense for deliveries. Set bit 2 (value 2) to get the circle back.
+    "FENCE_TYPE": 5,
+    "FENCE_RADIUS": 300.0,  # m, home-centred circle (FENCE_TYPE bit 1)
+    "BATT_CAPACITY": 10000.0,  # mAh
+    "BATT_LOW_MAH": 2500.0,  # remaining mAh that triggers the low failsafe (ArduPilot default 0 = off)
+    "BATT_CRT_MAH": 1000.0,  # remaining mAh that triggers the critical failsafe
+    "BATT_FS_LOW_ACT": 2,  # copter: 2 = RTL; rover: 2 = RTL
+    "BATT_FS_CRT_ACT": 1,  # copter: 1 = LAND; rover: 1 = HOLD
+    "BATT_ARM_MAH": 0.0,
+    "DISARM_DELAY": 10.0,  # s on the ground armed and idle before auto-disarm (copter)
+}
+
+_COPTER: dict[str, float] = {
+    "WPNAV_SPEED": 1000.0,  # cm/s
+    "WPNAV_SPEED_UP": 250.0,  # cm/s
+    "WPNAV_SPEED_DN": 150.0,  # cm/s
+    "WPNAV_RADIUS": 200.0,  # cm
+    "LAND_SPEED": 50.0,  # cm/s below LAND_ALT_LOW
+    "LAND_ALT_LOW": 1000.0,  # cm
+    "RTL_ALT": 1500.0,  # cm
+    "RTL_LOIT_TIME": 5000.0,  # ms
+    "FS_EKF_ACTION": 1,  # 1 = LAND
+}
+
+_ROVER: dict[str, float] = {
+    "WP_SPEED": 2.0,  # m/s
+    "CRUISE_SPEED": 2.0,  # m/s
+    "WP_RADIUS": 2.0,  # m
+    "FS_EKF_ACTION": 1,  # 1 = HOLD
+}
+
+
+def default_params(kind: VehicleKind) -> dict[str, float]:
+    """A fresh parameter table for one vehicle."""
+    table = dict(_COMMON)
+    table.update(_COPTER if kind is VehicleKind.COPTER else _ROVER)
+    return table
