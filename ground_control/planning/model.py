@@ -53,6 +53,8 @@ class VehicleSpec:
     fixed_cost: float = 0.0          # cost of using this vehicle at all
     cost_per_km: float = 1.0
     reserve_fraction: float = 0.2    # battery kept in reserve (never planned)
+    #: longest route (travel + service + waiting) allowed, e.g. a crew shift; None = unlimited
+    max_duration_s: float | None = None
 
     @property
     def max_distance_m(self) -> float:
@@ -77,6 +79,8 @@ class ParcelSpec:
     time_window: TimeWindow | None = None
     priority: int = 1                # higher is more important; scales the prize for serving it
     service_s: float = 30.0          # time spent at the drop-off
+    #: other hubs that also stock this parcel (multi-depot); empty = only ``hub_id``
+    alt_hub_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,11 @@ class PlanRequest:
     committed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     time_limit_s: float = 2.0
     seed: int = 0
+    #: every route must be back at its hub by then (seconds from now); None = no limit
+    horizon_s: float | None = None
+    #: positions are planar metres (``lon`` = x, ``lat`` = y), not WGS84: benchmarks and
+    #: simulations with Euclidean instances, so their costs are exact, not projected
+    planar: bool = False
 
 
 @dataclass(frozen=True, slots=True)

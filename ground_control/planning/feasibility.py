@@ -1,0 +1,86 @@
+"""Which vehicle could serve which parcel on its own, and why a parcel no vehicle can serve is
+left out. Shared by every planner so they give the same reasons for the same request."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ground_control.planning.costs import TravelCosts
+from ground_control.planning.model import ParcelSpec, PlanRequest, UnplannedReason, VehicleSpec
+
+_EPS = 1e-6
+
+
+def parcel_hubs(p: ParcelSpec) -> tuple[str, ...]:
+    return (p.hub_id, *p.alt_hub_ids)
+
+
+def time_limit(v: VehicleSpec, request: PlanRequest) -> float:
+    """Latest return time at the hub for this vehicle."""
+    lim = math.inf
+    if v.max_duration_s is not None:
+        lim = v.max_duration_s
+    if request.horizon_s is not None:
+        lim = min(lim, request.horizon_s)
+    return lim
+
+
+@dataclass
+class Screening:
+    candidates: dict[str, list[VehicleSpec]]     # parcel id -> vehicles that can serve it alone
+    unplanned: dict[str, UnplannedReason]
+
+
+def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = frozenset()
+           ) -> Screening:
+    """Check each parcel against each available vehicle of its hubs, in the order of the reasons
+    (no vehicle, outside area, too heavy, out of range, time window), keeping the last stage any
+    vehicle passed as the reason when none passes all. ``exclude``: parcels handled elsewhere."""
+    by_hub: dict[str, list[VehicleSpec]] = {}
+    for v in request.vehicles:
+        if v.available:
+            by_hub.setdefault(v.hub_id, []).append(v)
+    dists = {k: costs.dist(k) for k in costs.routers}
+    candidates: dict[str, list[VehicleSpec]] = {}
+    unplanned: dict[str, UnplannedReason] = {}
+    for p in request.parcels:
+        if p.parcel_id in exclude:
+            continue
+        j = costs.parcel_index[p.parcel_id]
+        stage, ok = 0, []
+        for hub in parcel_hubs(p):
+            h = costs.hub_index.get(hub)
+            for v in by_hub.get(hub, []) if h is not None else []:
+                d = dists[v.kind]
+                go, back = d[h, j], d[j, h]
+                s = 1
+                if np.isfinite(go) and np.isfinite(back):
+                    s = 2
+                    if p.weight_kg <= v.payload_kg + _EPS:
+                        s = 3
+                        if go + back <= v.max_distance_m + _EPS:
+                            s = 4
+                            if _direct_on_time(p, v, go, back, request):
+                                s = 5
+                stage = max(stage, s)
+                if s == 5:
+                    ok.append(v)
+        if ok:
+            candidates[p.parcel_id] = ok
+        else:
+            unplanned[p.parcel_id] = (UnplannedReason.no_vehicle, UnplannedReason.outside_area,
+                                      UnplannedReason.too_heavy, UnplannedReason.out_of_range,
+                                      UnplannedReason.time_window)[stage]
+    return Screening(candidates, unplanned)
+
+
+def _direct_on_time(p: ParcelSpec, v: VehicleSpec, go: float, back: float,
+                    request: PlanRequest) -> bool:
+    arrive = go / v.speed_mps
+    start = arrive if p.time_window is None else max(arrive, p.time_window.earliest_s)
+    if p.time_window is not None and start > p.time_window.latest_s + _EPS:
+        return False
+    return start + p.service_s + back / v.speed_mps <= time_limit(v, request) + _EPS

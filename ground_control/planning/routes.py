@@ -1,0 +1,32 @@
+"""Turn a vehicle's ordered parcel ids into a ``Route``: legs with waypoints, ETAs, distance,
+energy. One place for this arithmetic so every planner reports routes the same way."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ground_control.planning.costs import TravelCosts
+from ground_control.planning.model import ParcelSpec, PlannedStop, Route, VehicleSpec
+
+
+def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec],
+                costs: TravelCosts) -> Route:
+    """ETAs: leave the hub at 0, travel at cruise speed, wait for a window to open, serve."""
+    h = costs.hub_index[hub_id]
+    nodes = [h] + [costs.parcel_index[p.parcel_id] for p in parcels] + [h]
+    legs = tuple(costs.leg(vehicle.kind, a, b) for a, b in zip(nodes, nodes[1:]))
+    t, stops = 0.0, []
+    for p, leg in zip(parcels, legs):
+        t += leg.distance_m / vehicle.speed_mps
+        if p.time_window is not None:
+            t = max(t, p.time_window.earliest_s)
+        stops.append(PlannedStop(parcel_id=p.parcel_id, position=p.drop_off, eta_s=t))
+        t += p.service_s
+    t += legs[-1].distance_m / vehicle.speed_mps
+    dist = sum(leg.distance_m for leg in legs)
+    return Route(vehicle_id=vehicle.vehicle_id, hub_id=hub_id, stops=tuple(stops), legs=legs,
+                 distance_m=dist, energy_wh=dist / 1000.0 * vehicle.wh_per_km, duration_s=t)
+
+
+def route_cost(vehicle: VehicleSpec, route: Route) -> float:
+    return vehicle.fixed_cost + vehicle.cost_per_km * route.distance_m / 1000.0
