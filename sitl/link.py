@@ -1,0 +1,446 @@
+"""One vehicle's MAVLink 2 endpoint: a TCP server, telemetry, command and mission handling.
+
+All I/O runs on the fleet's event loop; the vehicle model is stepped elsewhere and this class only
+reads it, calls its command methods and drains its ``outbox``. Telemetry goes only to connected
+clients, so idle vehicles with nobody listening cost almost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import time
+from typing import Any
+
+os.environ.setdefault("MAVLINK20", "1")
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2  # noqa: E402
+
+from .mission_protocol import MissionProtocol  # noqa: E402
+from .modes import VehicleKind  # noqa: E402
+from .vehicle import ACCEPTED, FAILED, UNSUPPORTED, VehicleModel  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+MAV_TYPE_QUADROTOR = 2
+MAV_TYPE_GROUND_ROVER = 10
+MAV_AUTOPILOT_ARDUPILOTMEGA = 3
+MAV_MODE_FLAG_CUSTOM_MODE_ENABLED = 1
+MAV_MODE_FLAG_GUIDED_ENABLED = 8
+MAV_MODE_FLAG_STABILIZE_ENABLED = 16
+MAV_MODE_FLAG_SAFETY_ARMED = 128
+MAV_STATE_CALIBRATING, MAV_STATE_STANDBY, MAV_STATE_ACTIVE, MAV_STATE_CRITICAL = 2, 3, 4, 5
+MAV_PARAM_TYPE_REAL32 = 9
+FORCE_MAGIC = 21196
+#: "FW 4.7.0-dev" packed as ArduPilot does (major<<24 | minor<<16 | patch<<8 | type)
+FLIGHT_SW_VERSION = (4 << 24) | (7 << 16) | (0 << 8) | 0
+CAPABILITIES = (1 | 2 | 4 | 8 | 32 | 64 | 128 | 256 | 512 | 2048 | 4096 | 8192 | 65536)
+SENSORS = 0x0020_002F | 0x0100_0000 | 0x0200_0000  # gyro/accel/mag/baro/gps/motors/battery/ahrs
+MAX_WRITE_BUFFER = 256 * 1024
+
+
+class Client:
+    """One TCP connection: its own MAVLink parser and sequence numbers."""
+
+    __slots__ = ("writer", "mav", "closed", "peer", "task")
+
+    def __init__(self, writer: asyncio.StreamWriter, sysid: int) -> None:
+        self.writer = writer
+        self.mav = mavlink2.MAVLink(None, srcSystem=sysid, srcComponent=1)
+        self.mav.robust_parsing = True
+        self.closed = False
+        self.peer = writer.get_extra_info("peername")
+        self.task: asyncio.Task | None = asyncio.current_task()
+
+    def send(self, name: str, args: tuple) -> None:
+        if self.closed:
+            return
+        mav = self.mav
+        buf = getattr(mav, name + "_encode")(*args).pack(mav)
+        mav.seq = (mav.seq + 1) % 256
+        transport = self.writer.transport
+        if transport.is_closing():
+            self.closed = True
+            return
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            # a GCS that stopped reading: drop it rather than buffer forever
+            self.close()
+            return
+        self.writer.write(buf)
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self.writer.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket must never hurt the vehicle
+            pass
+
+
+class VehicleLink:
+    """TCP server for one vehicle on its SITL port, speaking ArduPilot's MAVLink dialect."""
+
+    def __init__(self, model: VehicleModel, instance: int, port: int, host: str = "127.0.0.1",
+                 sysid: int = 1) -> None:
+        self.model = model
+        self.instance = instance
+        self.host = host
+        self.port = port
+        self.sysid = sysid
+        model.params["SYSID_THISMAV"] = float(sysid)
+        self.clients: list[Client] = []
+        self.server: asyncio.base_events.Server | None = None
+        self.link_down_until = 0.0
+        self.mission = MissionProtocol(model, self._send_to)
+        self.messages_in = 0
+
+    # ---------------------------------------------------------------- server
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._on_client, self.host, self.port,
+                                                 reuse_address=True)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        tasks = []
+        for c in list(self.clients):
+            c.close()
+            if c.task is not None and c.task is not asyncio.current_task():
+                c.task.cancel()
+                tasks.append(c.task)
+        self.clients.clear()
+        if self.server is not None:
+            self.server.close()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def link_down(self) -> bool:
+        return time.monotonic() < self.link_down_until
+
+    def drop_link(self, seconds: float) -> None:
+        """Fault: close every connection and refuse traffic for ``seconds`` of wall time."""
+        self.link_down_until = time.monotonic() + seconds
+        for c in list(self.clients):
+            self.mission.drop_client(c)
+            c.close()
+        self.clients.clear()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.link_down:
+            writer.close()
+            return
+        client = Client(writer, self.sysid)
+        self.clients.append(client)
+        log.debug("vehicle %d: GCS connected from %s", self.instance, client.peer)
+        try:
+            while not client.closed:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                if self.link_down:
+                    continue  # traffic ignored during a link drop
+                try:
+                    msgs = client.mav.parse_buffer(data) or []
+                except Exception:  # noqa: BLE001 - garbage on the wire is dropped, not fatal
+                    continue
+                for msg in msgs:
+                    self.messages_in += 1
+                    try:
+                        self._handle(client, msg)
+                    except Exception:  # noqa: BLE001
+                        log.exception("vehicle %d: error handling %s", self.instance, msg.get_type())
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            client.close()
+            if client in self.clients:
+                self.clients.remove(client)
+            self.mission.drop_client(client)
+
+    # ---------------------------------------------------------------- sending
+    def _send_to(self, client: Client, name: str, args: tuple) -> None:
+        try:
+            client.send(name, args)
+        except Exception:  # noqa: BLE001
+            log.exception("vehicle %d: send %s failed", self.instance, name)
+
+    def broadcast(self, name: str, args: tuple) -> None:
+        for c in self.clients:
+            self._send_to(c, name, args)
+
+    def statustext(self, severity: int, text: str) -> None:
+        self.broadcast("statustext", (severity, text.encode()[:50]))
+
+    # ---------------------------------------------------------------- telemetry
+    def _time_boot_ms(self) -> int:
+        return int(self.model.t * 1000) & 0xFFFFFFFF
+
+    def _heartbeat_args(self) -> tuple:
+        m = self.model
+        base = MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | MAV_MODE_FLAG_STABILIZE_ENABLED
+        if m.mode_name in ("GUIDED", "AUTO", "RTL", "SMART_RTL", "LOITER", "BRAKE", "HOLD"):
+            base |= MAV_MODE_FLAG_GUIDED_ENABLED
+        if m.armed:
+            base |= MAV_MODE_FLAG_SAFETY_ARMED
+        if m.t < 0.1 * m.warmup_s:
+            status = MAV_STATE_CALIBRATING
+        elif m.low_fs or m.ekf_fs:
+            status = MAV_STATE_CRITICAL
+        else:
+            status = MAV_STATE_ACTIVE if m.armed else MAV_STATE_STANDBY
+        vtype = MAV_TYPE_QUADROTOR if m.kind is VehicleKind.COPTER else MAV_TYPE_GROUND_ROVER
+        return (vtype, MAV_AUTOPILOT_ARDUPILOTMEGA, base, m.mode, status, 3)
+
+    def _global_position_args(self) -> tuple:
+        m = self.model
+        hdg = int(m.heading * 100) % 36000
+        rad = math.radians(m.heading)
+        vx = int(m.groundspeed * math.cos(rad) * 100)
+        vy = int(m.groundspeed * math.sin(rad) * 100)
+        vz = int(-m.climb * 100)
+        if m.gps_fix_type < 3 and not m.home_set:
+            return (self._time_boot_ms(), 0, 0, 0, 0, 0, 0, 0, 65535)
+        lat, lon = m.lat_lon
+        return (self._time_boot_ms(), int(lat * 1e7), int(lon * 1e7),
+                int((m.home_amsl_m + m.alt) * 1000), int(m.alt * 1000), vx, vy, vz, hdg)
+
+    def send_fast(self) -> None:
+        """Position stream (called at ~5 Hz wall)."""
+        if self.clients:
+            self.broadcast("global_position_int", self._global_position_args())
+
+    def send_slow(self) -> None:
+        """1 Hz wall: heartbeat and the status messages ArduPilot streams by default."""
+        if not self.clients:
+            return
+        m = self.model
+        b = m.battery
+        self.broadcast("heartbeat", self._heartbeat_args())
+        mv = int(b.voltage * 1000)
+        ca = int(b.current_a * 100)
+        pct = int(round(b.pct))
+        self.broadcast("sys_status", (SENSORS, SENSORS, SENSORS, 100, mv, ca, pct, 0, 0, 0, 0, 0, 0))
+        cell = min(65534, int(mv / 4))
+        self.broadcast("battery_status", (0, 0, 0, 32767, [cell] * 4 + [65535] * 6, ca,
+                                          int(b.used_mah), -1, pct))
+        fix = m.gps_fix_type
+        if fix >= 3:
+            lat, lon = m.lat_lon
+            gps = (int(m.t * 1e6), fix, int(lat * 1e7), int(lon * 1e7),
+                   int((m.home_amsl_m + m.alt) * 1000), 121, 200, int(m.groundspeed * 100),
+                   int(m.heading * 100) % 36000, 10)
+        else:
+            gps = (int(m.t * 1e6), fix, 0, 0, 0, 65535, 65535, 0, 0, 0)
+        self.broadcast("gps_raw_int", gps)
+        var = 0.02 if m.ekf_ready else 0.0
+        self.broadcast("ekf_status_report", (m.ekf_flags, var, var, var, var, 0.0))
+        self.broadcast("vfr_hud", (m.groundspeed, m.groundspeed, int(m.heading) % 360,
+                                   0 if not m.armed else (0 if m.landed else 45),
+                                   m.home_amsl_m + m.alt, m.climb))
+        self.broadcast("attitude", (self._time_boot_ms(), 0.0, 0.0,
+                                    math.radians(((m.heading + 180) % 360) - 180), 0.0, 0.0, 0.0))
+        self.send_mission_current()
+
+    def send_mission_current(self) -> None:
+        m = self.model
+        total = max(0, len(m.items) - 1)
+        # MISSION_STATE: 1 no mission, 2 not started, 3 active
+        state = 1 if not total else (3 if m.mission_running else 2)
+        self.broadcast("mission_current", (m.mission_current, total, state, 0))
+
+    def send_home(self, client: Client | None = None) -> bool:
+        m = self.model
+        if not m.home_set:
+            return False
+        lat, lon = m.home_lat_lon
+        args = (int(lat * 1e7), int(lon * 1e7), int(m.home_amsl_m * 1000), 0.0, 0.0, 0.0,
+                [1.0, 0.0, 0.0, 0.0], 0.0, 0.0, 0.0, int(m.t * 1e6))
+        if client is None:
+            self.broadcast("home_position", args)
+        else:
+            self._send_to(client, "home_position", args)
+        return True
+
+    def drain_outbox(self) -> None:
+        """Forward what the model said since the last tick."""
+        m = self.model
+        if not m.outbox:
+            return
+        events, m.outbox = m.outbox, []
+        if not self.clients or self.link_down:
+            return
+        for ev in events:
+            kind = ev[0]
+            if kind == "text":
+                self.statustext(ev[1], ev[2])
+            elif kind == "reached":
+                self.broadcast("mission_item_reached", (ev[1],))
+            elif kind == "current":
+                self.send_mission_current()
+            elif kind == "home":
+                self.send_home()
+            elif kind == "mode":
+                self.broadcast("heartbeat", self._heartbeat_args())
+
+    # ---------------------------------------------------------------- receiving
+    def _for_us(self, msg: Any) -> bool:
+        ts = getattr(msg, "target_system", 0)
+        return ts in (0, self.sysid)
+
+    def _handle(self, client: Client, msg: Any) -> None:
+        t = msg.get_type()
+        if t in ("HEARTBEAT", "BAD_DATA"):
+            return
+        if not self._for_us(msg):
+            return
+        handler = _HANDLERS.get(t)
+        if handler is not None:
+            handler(self, client, msg)
+
+    def _ack(self, client: Client, msg: Any, command: int, result: int) -> None:
+        self._send_to(client, "command_ack", (command, result, 0, 0, msg.get_srcSystem(),
+                                              msg.get_srcComponent()))
+
+    def _on_set_mode(self, client: Client, msg: Any) -> None:
+        result = self.model.set_mode(int(msg.custom_mode))
+        # ArduPilot acks SET_MODE with COMMAND_ACK whose command field is SET_MODE's message id (11)
+        self._ack(client, msg, 11, result)
+        self.drain_outbox()
+
+    def _on_command(self, client: Client, msg: Any) -> None:
+        is_int = msg.get_type() == "COMMAND_INT"
+        if is_int:
+            lat, lon = msg.x / 1e7, msg.y / 1e7
+        else:
+            lat, lon = msg.param5, msg.param6
+        p = (msg.param1, msg.param2, msg.param3, msg.param4, lat, lon, msg.z if is_int else msg.param7)
+        result = self._command(client, msg.command, p)
+        self._ack(client, msg, msg.command, result)
+        self.drain_outbox()
+
+    def _command(self, client: Client, cmd: int, p: tuple) -> int:
+        m = self.model
+        if cmd == 400:  # COMPONENT_ARM_DISARM
+            force = int(p[1]) == FORCE_MAGIC
+            return m.arm(force) if p[0] >= 0.5 else m.disarm(force)
+        if cmd == 176:  # DO_SET_MODE
+            return m.set_mode(int(p[1]))
+        if cmd == 22:  # NAV_TAKEOFF
+            return m.takeoff(float(p[6]))
+        if cmd == 300:  # MISSION_START
+            return m.mission_start(int(p[0]), int(p[1]))
+        if cmd == 211:  # DO_GRIPPER
+            return m.gripper(int(p[1]))
+        if cmd == 20:  # NAV_RETURN_TO_LAUNCH
+            return m.return_to_launch()
+        if cmd == 21:  # NAV_LAND
+            return m.land()
+        if cmd == 207:  # DO_FENCE_ENABLE
+            return m.fence_enable(int(p[0]))
+        if cmd == 178:  # DO_CHANGE_SPEED
+            if p[1] > 0:
+                m.speed_override = float(p[1])
+                return ACCEPTED
+            return FAILED
+        if cmd == 192:  # DO_REPOSITION
+            if not (p[4] or p[5]):
+                return FAILED
+            return m.goto(p[4], p[5], float(p[6]) if p[6] == p[6] else None)
+        if cmd == 224:  # DO_SET_MISSION_CURRENT
+            return ACCEPTED if m.set_mission_current(int(p[0])) else FAILED
+        if cmd == 410:  # GET_HOME_POSITION
+            return ACCEPTED if self.send_home(client) else FAILED
+        if cmd == 511:  # SET_MESSAGE_INTERVAL (streams are fixed; accepted like ArduPilot would)
+            return ACCEPTED
+        if cmd == 512:  # REQUEST_MESSAGE
+            return ACCEPTED if self._send_requested(client, int(p[0])) else FAILED
+        if cmd == 520:  # REQUEST_AUTOPILOT_CAPABILITIES
+            self._send_version(client)
+            return ACCEPTED
+        return UNSUPPORTED
+
+    def _send_version(self, client: Client) -> None:
+        self._send_to(client, "autopilot_version", (
+            CAPABILITIES, FLIGHT_SW_VERSION, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0x1209, 0x5740,
+            0, [0] * 18))
+
+    def _send_requested(self, client: Client, msg_id: int) -> bool:
+        if msg_id == 242:
+            return self.send_home(client)
+        if msg_id == 148:
+            self._send_version(client)
+            return True
+        simple = {0: ("heartbeat", self._heartbeat_args),
+                  33: ("global_position_int", self._global_position_args)}
+        if msg_id in simple:
+            name, fn = simple[msg_id]
+            self._send_to(client, name, fn())
+            return True
+        if msg_id in (1, 24, 147, 193, 74, 30, 42):
+            self.send_slow()
+            return True
+        return False
+
+    def _on_param_set(self, client: Client, msg: Any) -> None:
+        name = _param_name(msg.param_id)
+        if self.model.set_param(name, msg.param_value):
+            if name == "SYSID_THISMAV":
+                self.sysid = int(msg.param_value)
+            self._send_param(None, name)
+
+    def _on_param_read(self, client: Client, msg: Any) -> None:
+        names = list(self.model.params)
+        name = _param_name(msg.param_id)
+        if msg.param_index >= 0 and not name:
+            if msg.param_index < len(names):
+                self._send_param(client, names[msg.param_index])
+            return
+        if name in self.model.params:
+            self._send_param(client, name)
+
+    def _on_param_list(self, client: Client, msg: Any) -> None:
+        for name in self.model.params:
+            self._send_param(client, name)
+
+    def _send_param(self, client: Client | None, name: str) -> None:
+        names = list(self.model.params)
+        args = (name.encode(), float(self.model.params[name]), MAV_PARAM_TYPE_REAL32, len(names),
+                names.index(name))
+        if client is None:
+            self.broadcast("param_value", args)
+        else:
+            self._send_to(client, "param_value", args)
+
+    def _on_mission_set_current(self, client: Client, msg: Any) -> None:
+        self.model.set_mission_current(int(msg.seq))
+        self.drain_outbox()
+        self.send_mission_current()
+
+    def _on_position_target(self, client: Client, msg: Any) -> None:
+        if msg.lat_int or msg.lon_int:
+            self.model.goto(msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt)
+
+
+def _param_name(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode(errors="ignore")
+    return raw.rstrip("\x00").strip()
+
+
+_HANDLERS = {
+    "SET_MODE": VehicleLink._on_set_mode,
+    "COMMAND_LONG": VehicleLink._on_command,
+    "COMMAND_INT": VehicleLink._on_command,
+    "MISSION_COUNT": lambda s, c, m: s.mission.handle_count(c, m),
+    "MISSION_ITEM": lambda s, c, m: s.mission.handle_item(c, m),
+    "MISSION_ITEM_INT": lambda s, c, m: s.mission.handle_item(c, m),
+    "MISSION_REQUEST_LIST": lambda s, c, m: s.mission.handle_request_list(c, m),
+    "MISSION_REQUEST_INT": lambda s, c, m: s.mission.handle_request(c, m),
+    "MISSION_REQUEST": lambda s, c, m: s.mission.handle_request(c, m),
+    "MISSION_CLEAR_ALL": lambda s, c, m: s.mission.handle_clear_all(c, m),
+    "MISSION_SET_CURRENT": VehicleLink._on_mission_set_current,
+    "PARAM_SET": VehicleLink._on_param_set,
+    "PARAM_REQUEST_READ": VehicleLink._on_param_read,
+    "PARAM_REQUEST_LIST": VehicleLink._on_param_list,
+    "SET_POSITION_TARGET_GLOBAL_INT": VehicleLink._on_position_target,
+}
