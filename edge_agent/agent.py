@@ -1,0 +1,431 @@
+"""The edge agent: wires the MAVLink link, the MQTT link, the outbox and the mission state
+machine together for one vehicle.
+
+Many agents can share one asyncio loop (the scale benchmark runs hundreds per process): there is
+no global state and no polling loop beyond a per-agent ticker at the telemetry rate.
+
+Mission idempotency (by ``mission_id``, persisted in the outbox database, so it survives
+restarts): the same mission id with the same payload again (a QoS 1 redelivery, a retry by ground
+control) is ignored silently -- the first copy's ``accepted``/``rejected`` already answers it; the
+same id with a *different* payload is answered ``rejected`` reason ``duplicate``. Missions refused
+as ``busy`` are not recorded (they were never taken), every other verdict is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fleet_protocol import (
+    Command,
+    CommandAckEvent,
+    Mission,
+    ProtocolError,
+    RejectedEvent,
+    Status,
+    Telemetry,
+    VehicleState,
+    VehicleType,
+    encode,
+    make_envelope,
+    parse_message,
+    topics,
+)
+from fleet_protocol.geo import LatLon
+
+from edge_agent import __version__
+from edge_agent.geofence_check import check_mission
+from edge_agent.mavlink_link import MavlinkLink, mavlink
+from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Emit, MissionRun, SetMode, State
+from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
+from edge_agent.mqtt_link import MqttConfig, MqttLink
+from edge_agent.outbox import Outbox
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def default_outbox_path(vehicle_id: str) -> str:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    base = Path(state) / "lastmile-fleet"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = Path("var")
+        base.mkdir(exist_ok=True)
+    return str(base / f"{vehicle_id}-outbox.db")
+
+
+@dataclass
+class AgentConfig:
+    vehicle_id: str
+    mavlink_url: str
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    vehicle_type: VehicleType = VehicleType.drone
+    max_payload_kg: float | None = 2.5
+    battery_wh: float | None = None
+    wh_per_km: float | None = None
+    reserve_fraction: float = 0.2
+    telemetry_hz: float = 2.0
+    outbox_path: str | None = None
+    handover_timeout_s: float | None = None   # overrides the mission's handover_timeout_s
+    ready_timeout_s: float = 120.0            # waiting for GPS fix + EKF before arming
+    arm_timeout_s: float = 30.0               # retrying ARM
+    stream_hz: int = 4                        # autopilot telemetry stream rate requested
+
+
+def _digest(mission: Mission) -> str:
+    return hashlib.sha256(mission.model_dump_json().encode()).hexdigest()
+
+
+class Agent:
+    """``Agent(AgentConfig(...))`` or ``Agent(vehicle_id=..., mavlink_url=..., mqtt_url=..., ...)``."""
+
+    def __init__(self, config: AgentConfig | None = None, /, **kwargs: Any) -> None:
+        if config is None:
+            mqtt_keys = {"mqtt_url": "url", "mqtt_username": "username", "mqtt_password": "password",
+                         "tls": "tls", "ca_cert": "ca_cert", "client_cert": "client_cert", "client_key": "client_key"}
+            mq = {v: kwargs.pop(k) for k, v in mqtt_keys.items() if k in kwargs}
+            if "vehicle_type" in kwargs:
+                kwargs["vehicle_type"] = VehicleType(kwargs["vehicle_type"])
+            config = AgentConfig(mqtt=MqttConfig(**mq), **kwargs)
+        self.cfg = config
+        self.vehicle_id = config.vehicle_id
+        self.log = logging.getLogger(f"edge_agent.{self.vehicle_id}")
+        self.kind = "copter" if config.vehicle_type is VehicleType.drone else "rover"
+        self.outbox = Outbox(config.outbox_path or default_outbox_path(self.vehicle_id))
+        self.mav = MavlinkLink(config.mavlink_url, kind=self.kind, on_message=self._on_mav,
+                               stream_hz=config.stream_hz, name=self.vehicle_id)
+        status = lambda s: encode(make_envelope("status", self.vehicle_id, Status(  # noqa: E731
+            state=s, vehicle_type=config.vehicle_type, agent_version=__version__, max_payload_kg=config.max_payload_kg)))
+        self.mqtt = MqttLink(config.mqtt, self.vehicle_id, outbox=self.outbox, on_message=self._on_mqtt,
+                             online_payload=status(VehicleState.online), offline_payload=status(VehicleState.offline))
+        self.run_state: MissionRun | None = None
+        snap = self.outbox.active_snapshot()
+        if snap is not None:
+            try:
+                self.run_state = MissionRun.restore(snap)
+                self.log.info("resuming mission %s in state %s", self.run_state.mission_id, self.run_state.state_label)
+            except Exception:
+                self.log.exception("could not restore the saved mission state; dropping it")
+                self.outbox.commit(snapshot=None)
+        self._actions: asyncio.Queue[Action] | None = None
+        self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._telemetry_seq = 0
+        self._event_topic = topics.event(self.vehicle_id)
+        self._telemetry_topic = topics.telemetry(self.vehicle_id)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._actions = asyncio.Queue()
+        self._stop = asyncio.Event()
+        if self.run_state is not None:
+            self.run_state.handover_timeout_s = self.cfg.handover_timeout_s or self.run_state.handover_timeout_s
+        self._tasks = [asyncio.create_task(c, name=f"{self.vehicle_id}:{n}") for n, c in (
+            ("mavlink", self.mav.run()), ("mqtt", self.mqtt.run()),
+            ("ticker", self._ticker()), ("actions", self._action_worker()))]
+        r = self.run_state
+        if r is not None and r.state in (State.validating, State.uploading, State.arming, State.starting):
+            self._tasks.append(asyncio.create_task(self._resume_preflight(r)))
+        for t in self._tasks:
+            t.add_done_callback(self._task_done)
+        try:
+            await self._stop.wait()
+        finally:
+            with contextlib_suppress():
+                await asyncio.wait_for(self.mqtt.close(), 3)
+            self.mav.stop()
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.outbox.close()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def _task_done(self, t: asyncio.Task[Any]) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            self.log.error("task %s died: %r", t.get_name(), t.exception(), exc_info=t.exception())
+
+    # ---- emitting ------------------------------------------------------------------------------
+    def _apply(self, run: MissionRun | None, actions: list[Action], *, before: str | None = None,
+               mission: tuple[str, str] | None = None, command_id: str | None = None, force: bool = False) -> None:
+        """Persist the events of ``actions`` with the run's snapshot in one transaction, then queue
+        the autopilot actions and wake the publisher."""
+        events = [a.body for a in actions if isinstance(a, Emit)]
+        changed = run is not None and before is not None and run.state_label != before
+        if not (events or force or changed or mission or command_id or any(not isinstance(a, Emit) for a in actions)):
+            return
+        rows = []
+        if events:
+            seq = self.outbox.next_seq(len(events))
+            for k, body in enumerate(events):
+                env = make_envelope("event", self.vehicle_id, body, seq=seq + k, id_=uuid.uuid4())
+                rows.append((str(env.id), self._event_topic, encode(env)))
+                self.log.info("event %s %s", body.kind, body.model_dump_json(exclude_none=True)[:300])
+        snapshot: Any = None
+        outcome = None
+        if run is not None and run is self.run_state:
+            if run.state in FINAL:
+                outcome = (run.mission_id, run.state.value)
+                snapshot = None
+            else:
+                snapshot = run.snapshot()
+            self.outbox.commit(rows, snapshot=snapshot, mission=mission, outcome=outcome, command_id=command_id)
+        else:
+            self.outbox.commit(rows, mission=mission, command_id=command_id)
+        if rows:
+            self.mqtt.kick()
+        for a in actions:
+            if not isinstance(a, Emit) and self._actions is not None:
+                self._actions.put_nowait(a)
+
+    def _emit_loose(self, body: Any, **kw: Any) -> None:
+        self._apply(None, [Emit(body)], **kw)
+
+    async def _action_worker(self) -> None:
+        assert self._actions is not None
+        while True:
+            a = await self._actions.get()
+            try:
+                if isinstance(a, SetMode):
+                    if not await self.mav.set_mode(a.mode, timeout=6.0):
+                        self.log.warning("autopilot did not switch to %s (still %s)", a.mode, self.mav.mode)
+                elif isinstance(a, Disarm):
+                    if not await self.mav.disarm(timeout=6.0):
+                        self.log.warning("autopilot did not disarm")
+            except Exception:
+                self.log.exception("autopilot action %r failed", a)
+
+    # ---- autopilot observations ------------------------------------------------------------------
+    def _on_mav(self, msg: Any) -> None:
+        run = self.run_state
+        if run is None or run.state in FINAL:
+            return
+        t = msg.get_type()
+        now = time.time()
+        before = run.state_label
+        if t == "HEARTBEAT":
+            if msg.autopilot == mavlink.MAV_AUTOPILOT_INVALID or msg.type == mavlink.MAV_TYPE_GCS:
+                return
+            acts = run.on_heartbeat(self.mav.mode, self.mav.state.armed, now)
+        elif t == "GLOBAL_POSITION_INT":
+            s = self.mav.state
+            acts = run.on_position(s.lat, s.lon, s.alt_m, s.ground_speed) if (msg.lat or msg.lon) else []
+        elif t == "MISSION_CURRENT":
+            acts = run.on_mission_current(msg.seq, now) if run.state in AIRBORNE else []
+        elif t == "MISSION_ITEM_REACHED":
+            acts = run.on_item_reached(msg.seq, now)
+        elif t == "STATUSTEXT":
+            acts = run.on_statustext(self.mav.state.texts[-1][2], now)
+        elif t == "COMMAND_ACK" and msg.command == mavlink.MAV_CMD_DO_GRIPPER:
+            acts = run.on_gripper_ack(msg.result == mavlink.MAV_RESULT_ACCEPTED)
+        else:
+            return
+        self._apply(run, acts, before=before)
+
+    async def _ticker(self) -> None:
+        period = 1.0 / max(0.1, self.cfg.telemetry_hz)
+        tick = min(period, 0.5)
+        next_telemetry = 0.0
+        while True:
+            await asyncio.sleep(tick)
+            run = self.run_state
+            if run is not None and run.state not in FINAL:
+                before = run.state_label
+                self._apply(run, run.tick(time.time()), before=before)
+            mono = time.monotonic()
+            if mono >= next_telemetry:
+                next_telemetry = mono + period
+                await self._send_telemetry()
+
+    def telemetry(self) -> Telemetry:
+        s = self.mav.state
+        run = self.run_state
+        active = run is not None and run.state not in FINAL
+        return Telemetry(
+            position=LatLon(lat=s.lat, lon=s.lon, alt_m=max(-100.0, min(10_000.0, round(s.alt_m, 2)))),
+            heading_deg=round(s.heading_deg % 360, 1), ground_speed_mps=round(max(0.0, s.ground_speed), 2),
+            battery_pct=max(0.0, min(100.0, s.battery_pct)), battery_v=s.battery_v, mode=self.mav.mode[:32],
+            armed=s.armed, gps_fix=max(0, min(8, s.gps_fix)),
+            agent_state=run.state_label if active else "idle",  # type: ignore[union-attr]
+            mission_id=run.mission_id if active else None,  # type: ignore[union-attr]
+            mission_seq=s.mission_seq if active else None,
+        )
+
+    async def _send_telemetry(self) -> None:
+        if not self.mqtt.connected.is_set() or not self.mav.state.connected:
+            return
+        self._telemetry_seq += 1
+        env = make_envelope("telemetry", self.vehicle_id, self.telemetry(), seq=self._telemetry_seq)
+        await self.mqtt.publish_telemetry(self._telemetry_topic, encode(env))
+
+    # ---- inbound MQTT ------------------------------------------------------------------------------
+    async def _on_mqtt(self, topic: str, payload: bytes) -> None:
+        parsed = topics.parse(topic)
+        if parsed is None or parsed.vehicle_id != self.vehicle_id or parsed.channel not in ("mission", "command"):
+            self.log.warning("ignoring a message on unexpected topic %s", topic)
+            return
+        if parsed.channel == "mission":
+            self._on_mission_message(topic, payload)
+        else:
+            self._on_command_message(topic, payload)
+
+    @staticmethod
+    def _raw_field(payload: bytes, name: str) -> str | None:
+        try:
+            raw = json.loads(payload)
+            v = raw.get("body", {}).get(name)
+        except Exception:
+            return None
+        return v if isinstance(v, str) and _ID_RE.match(v) else None
+
+    def _on_mission_message(self, topic: str, payload: bytes) -> None:
+        try:
+            env = parse_message(topic, payload, "mission")
+        except ProtocolError as exc:
+            mid = self._raw_field(payload, "mission_id")
+            self.log.warning("rejecting a mission message (mission_id=%s): %s", mid, exc.reason)
+            if mid is not None and self.outbox.mission_digest(mid) is None:
+                self._emit_loose(RejectedEvent(mission_id=mid, reason="schema", detail=exc.reason[:2000]))
+            return
+        mission: Mission = env.body
+        digest = _digest(mission)
+        seen = self.outbox.mission_digest(mission.mission_id)
+        if seen == digest:
+            self.log.info("mission %s already taken; ignoring the duplicate copy", mission.mission_id)
+            return
+        if seen is not None:
+            self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason="duplicate",
+                                           detail="this mission_id was already used for a different mission"))
+            return
+        current = self.run_state
+        if current is not None and current.state in ACTIVE:
+            self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason="busy",
+                                           detail=f"flying mission {current.mission_id} ({current.state_label})"))
+            return
+        run = MissionRun(mission, handover_timeout_s=self.cfg.handover_timeout_s)
+        if mission.is_expired(datetime.now(timezone.utc)):
+            self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason="expired",
+                                           detail=f"expired at {mission.expires_at}"), mission=(mission.mission_id, digest))
+            return
+        s = self.mav.state
+        violations = check_mission(
+            mission, max_payload_kg=self.cfg.max_payload_kg, battery_wh=self.cfg.battery_wh,
+            wh_per_km=self.cfg.wh_per_km, reserve_fraction=self.cfg.reserve_fraction,
+            battery_pct=s.battery_pct if s.connected and s.battery_pct > 0 else None,
+            vehicle_type=self.cfg.vehicle_type)
+        if violations:
+            detail = "; ".join(v.message for v in violations)
+            self.log.warning("rejecting mission %s: %s", mission.mission_id, detail)
+            self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason=violations[0].code, detail=detail[:2000]),
+                             mission=(mission.mission_id, digest))
+            return
+        self.run_state = run
+        self._apply(run, run.accept(), mission=(mission.mission_id, digest), force=True)
+        task = asyncio.create_task(self._fly(run), name=f"{self.vehicle_id}:fly")
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _on_command_message(self, topic: str, payload: bytes) -> None:
+        try:
+            env = parse_message(topic, payload, "command")
+        except ProtocolError as exc:
+            cid = self._raw_field(payload, "command_id")
+            self.log.warning("rejecting a command message (command_id=%s): %s", cid, exc.reason)
+            if cid is not None and not self.outbox.command_seen(cid):
+                self._emit_loose(CommandAckEvent(command_id=cid, action=str(self._raw_field(payload, "action") or "unknown"),
+                                                 accepted=False, detail=f"schema: {exc.reason}"[:2000]), command_id=cid)
+            return
+        cmd: Command = env.body
+        if self.outbox.command_seen(cmd.command_id):
+            self.log.info("command %s already handled; ignoring the redelivery", cmd.command_id)
+            return
+        run = self.run_state
+        if run is None or run.state in FINAL:
+            self._emit_loose(CommandAckEvent(command_id=cmd.command_id, action=cmd.action.value, accepted=False,
+                                             detail="no active mission"), command_id=cmd.command_id)
+            return
+        before = run.state_label
+        self._apply(run, run.on_command(cmd, time.time()), before=before, command_id=cmd.command_id)
+
+    # ---- flying ------------------------------------------------------------------------------------
+    async def _resume_preflight(self, run: MissionRun) -> None:
+        if not await self.mav.wait_connected(self.cfg.ready_timeout_s):
+            return
+        await asyncio.sleep(0.5)  # let a few heartbeats in
+        if self.mav.state.armed:
+            self._apply(run, run.started(), before=run.state_label)
+        else:
+            run.state = State.uploading
+            await self._fly(run)
+
+    async def _fly(self, run: MissionRun) -> None:
+        mav = self.mav
+
+        def persist() -> None:
+            self._apply(run, [], force=True)
+
+        def give_up(reason: str, detail: str) -> None:
+            self.log.warning("mission %s: %s: %s", run.mission_id, reason, detail)
+            self._apply(run, run.fail(reason, detail))
+
+        if not await mav.wait_connected(self.cfg.ready_timeout_s):
+            return give_up("upload", "no heartbeat from the autopilot")
+        if mav.state.armed:
+            return give_up("busy", "the vehicle is already armed")
+        fence = translate_fence(run.mission.geofence)
+        err = await mav.upload(fence.items, MISSION_TYPE_FENCE)
+        if err:
+            return give_up("upload", f"fence: {err}")
+        for name, value in (("FENCE_ALT_MAX", fence.alt_max_m), ("FENCE_ENABLE", 1)):
+            if not await mav.set_param(name, value):
+                self.log.warning("autopilot did not confirm %s=%s", name, value)
+        err = await mav.upload(run.tm.items, MISSION_TYPE_MISSION)
+        if err:
+            return give_up("upload", f"mission: {err}")
+        run.state = State.arming
+        persist()
+        reason = await mav.wait_ready(self.cfg.ready_timeout_s)
+        if reason is not None:
+            return give_up("prearm", f"not ready to arm: {reason}")
+        if self.kind == "copter":
+            if not await mav.set_mode("GUIDED"):
+                return give_up("prearm", f"could not switch to GUIDED (mode {mav.mode})")
+        elif mav.mode != "HOLD" and not await mav.set_mode("HOLD"):
+            self.log.warning("rover not in HOLD before arming (mode %s)", mav.mode)
+        ok, detail = await mav.arm(self.cfg.arm_timeout_s)
+        if not ok:
+            return give_up("prearm", detail)
+        run.state = State.starting
+        persist()
+        if not await mav.set_mode("AUTO"):
+            await mav.disarm()
+            return give_up("prearm", f"could not switch to AUTO (mode {mav.mode})")
+        if self.kind == "copter":
+            res = await mav.command(mavlink.MAV_CMD_MISSION_START, 0, 0)
+            if res not in (None, mavlink.MAV_RESULT_ACCEPTED):
+                self.log.warning("MISSION_START answered %s", res)
+        run.last_mode = mav.mode
+        self._apply(run, run.started(), before=run.state_label)
+
+
+class contextlib_suppress:
+    """``contextlib.suppress(Exception)`` that also swallows a timeout during shutdown."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> bool:
+        return exc[0] is not None and issubclass(exc[0], Exception)

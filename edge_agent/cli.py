@@ -1,0 +1,55 @@
+"""``fleet agent``: run the edge agent for one vehicle."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from fleet_protocol import VehicleType
+
+
+@click.command("agent")
+@click.option("--vehicle-id", required=True, help="This vehicle's id (MQTT topics lmf/v1/vehicle/<id>/...).")
+@click.option("--mavlink", "mavlink_url", default="tcp:127.0.0.1:5760", show_default=True, help="Autopilot link, tcp:HOST:PORT.")
+@click.option("--mqtt", "mqtt_url", default="mqtt://127.0.0.1:1883", show_default=True, help="Broker URL; mqtts:// implies TLS.")
+@click.option("--mqtt-username", default=None)
+@click.option("--mqtt-password", default=None, envvar="FLEET_MQTT_PASSWORD", help="Or env FLEET_MQTT_PASSWORD.")
+@click.option("--tls", is_flag=True, help="Use TLS (implied by mqtts://).")
+@click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--client-cert", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--client-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--vehicle-type", type=click.Choice(["drone", "robot"]), default="drone", show_default=True)
+@click.option("--max-payload-kg", type=float, default=2.5, show_default=True)
+@click.option("--battery-wh", type=float, default=None, help="Battery capacity; with --wh-per-km enables the energy check.")
+@click.option("--wh-per-km", type=float, default=None)
+@click.option("--telemetry-hz", type=float, default=2.0, show_default=True)
+@click.option("--outbox", "outbox_path", default=None,
+              help="SQLite file (default ~/.local/state/lastmile-fleet/<id>-outbox.db, else ./var/).")
+@click.option("--handover-timeout", "handover_timeout_s", type=float, default=None,
+              help="Seconds to wait for a robot handover (default: the mission's handover_timeout_s).")
+def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str | None, mqtt_password: str | None,
+          tls: bool, ca_cert: str | None, client_cert: str | None, client_key: str | None, vehicle_type: str,
+          max_payload_kg: float, battery_wh: float | None, wh_per_km: float | None, telemetry_hz: float,
+          outbox_path: str | None, handover_timeout_s: float | None) -> None:
+    """Run the edge agent for one vehicle: MQTT <-> MAVLink."""
+    from edge_agent.agent import Agent, AgentConfig
+    from edge_agent.mqtt_link import MqttConfig
+
+    cfg = AgentConfig(
+        vehicle_id=vehicle_id, mavlink_url=mavlink_url,
+        mqtt=MqttConfig(url=mqtt_url, username=mqtt_username, password=mqtt_password, tls=tls,
+                        ca_cert=ca_cert, client_cert=client_cert, client_key=client_key),
+        vehicle_type=VehicleType(vehicle_type), max_payload_kg=max_payload_kg, battery_wh=battery_wh,
+        wh_per_km=wh_per_km, telemetry_hz=telemetry_hz, outbox_path=outbox_path, handover_timeout_s=handover_timeout_s,
+    )
+
+    async def main() -> None:
+        a = Agent(cfg)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, a.stop)
+        await a.run()
+
+    asyncio.run(main())

@@ -1,0 +1,422 @@
+"""The MAVLink edge: one autopilot connection, asyncio-native, with ArduPilot's quirks handled.
+
+pymavlink's ``mavutil`` connections block; an agent process runs up to a few hundred links, so
+instead of a thread per link this module uses pymavlink's codec (``MAVLink.parse_buffer`` /
+``MAVLink.send``) over an asyncio TCP stream: same wire format, no threads, and the reconnect
+after a dropped TCP link is an ordinary loop. (Serial links would need a reader thread around
+``mavutil``; only ``tcp:HOST:PORT`` is implemented.)
+
+What it does for the agent:
+
+* keeps the latest vehicle state (mode, armed, position, GPS fix, EKF flags, home, battery,
+  MISSION_CURRENT) and forwards every message to an ``on_message`` callback;
+* ``wait_ready``: heartbeat, GPS_RAW_INT fix >= 3, and EKF_STATUS_REPORT with attitude, velocity
+  and absolute position flags and neither const-pos mode nor uninitialised (falls back to
+  HOME_POSITION only if the autopilot sends no EKF reports at all) -- GLOBAL_POSITION_INT reads
+  0,0 until then and an early ARM would later fail the take-off;
+* ``upload``: the mission protocol for mission and fence (MISSION_COUNT with retries, answering
+  both MISSION_REQUEST and MISSION_REQUEST_INT with MISSION_ITEM_INT, MISSION_ACK checked);
+* ``set_mode`` by ArduPilot custom mode number via MAV_CMD_DO_SET_MODE (SET_MODE as fallback),
+  verified by HEARTBEAT;
+* ``arm``: retried until a deadline, collecting the "PreArm:"/"Arm:" STATUSTEXTs that explain a
+  refusal (COMMAND_ACK only says DENIED);
+* ``set_param`` (PARAM_SET, verified by PARAM_VALUE), ``command`` (COMMAND_LONG / COMMAND_ACK).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+os.environ.setdefault("MAVLINK20", "1")
+from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
+
+from edge_agent.mission_translation import MissionItem  # noqa: E402
+
+COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9, "BRAKE": 17, "SMART_RTL": 21}
+ROVER_MODES = {"MANUAL": 0, "HOLD": 4, "LOITER": 5, "AUTO": 10, "RTL": 11, "SMART_RTL": 12, "GUIDED": 15}
+
+EKF_REQUIRED = (mavlink.EKF_ATTITUDE | mavlink.EKF_VELOCITY_HORIZ | mavlink.EKF_VELOCITY_VERT
+                | mavlink.EKF_POS_HORIZ_ABS | mavlink.EKF_POS_VERT_ABS)
+EKF_BAD = mavlink.EKF_CONST_POS_MODE | mavlink.EKF_UNINITIALIZED
+
+MISSION_RESULT = {v: k for k, v in vars(mavlink).items() if k.startswith("MAV_MISSION_") and isinstance(v, int)
+                  and k not in ("MAV_MISSION_TYPE_MISSION", "MAV_MISSION_TYPE_FENCE", "MAV_MISSION_TYPE_RALLY", "MAV_MISSION_TYPE_ALL")}
+
+
+class LinkError(Exception):
+    pass
+
+
+def parse_url(url: str) -> tuple[str, int]:
+    scheme, _, rest = url.partition(":")
+    if scheme != "tcp" or ":" not in rest:
+        raise ValueError(f"unsupported MAVLink URL {url!r}: use tcp:HOST:PORT")
+    host, _, port = rest.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+class _Writer:
+    """The ``file`` pymavlink's MAVLink.send writes to."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.WriteTransport | None = None
+
+    def write(self, buf: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(buf)
+
+
+@dataclass
+class VehicleState:
+    connected: bool = False
+    heartbeat_at: float = 0.0
+    vehicle_type: int | None = None
+    custom_mode: int | None = None
+    armed: bool = False
+    lat: float = 0.0
+    lon: float = 0.0
+    alt_m: float = 0.0
+    heading_deg: float = 0.0
+    ground_speed: float = 0.0
+    gps_fix: int = 0
+    ekf_flags: int | None = None
+    home: tuple[float, float] | None = None
+    battery_pct: float = 0.0
+    battery_v: float | None = None
+    mission_seq: int | None = None
+    texts: list[tuple[float, int, str]] = field(default_factory=list)
+
+
+class MavlinkLink:
+    def __init__(
+        self,
+        url: str,
+        *,
+        kind: str = "copter",
+        on_message: Callable[[Any], None] | None = None,
+        stream_hz: int = 4,
+        source_system: int = 255,
+        source_component: int = 190,
+        name: str = "",
+    ) -> None:
+        self.host, self.port = parse_url(url)
+        self.kind = kind
+        self.modes = COPTER_MODES if kind == "copter" else ROVER_MODES
+        self.mode_names = {v: k for k, v in self.modes.items()}
+        self.on_message = on_message
+        self.stream_hz = stream_hz
+        self.log = logging.getLogger(f"edge_agent.mavlink.{name}" if name else "edge_agent.mavlink")
+        self._w = _Writer()
+        self.mav = mavlink.MAVLink(self._w, srcSystem=source_system, srcComponent=source_component)
+        self.mav.robust_parsing = True
+        self.target_system = 1
+        self.target_component = 1
+        self.state = VehicleState()
+        self._waiters: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
+        self._connected = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- connection loop -------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        cm = self.state.custom_mode
+        return self.mode_names.get(cm, str(cm)) if cm is not None else ""
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError as exc:
+                self.log.debug("connect %s:%s failed: %s", self.host, self.port, exc)
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.2
+            self._w.transport = writer.transport  # type: ignore[assignment]
+            self.state.connected = True
+            hb = asyncio.create_task(self._heartbeats())
+            self.log.info("MAVLink connected to %s:%s", self.host, self.port)
+            try:
+                await self._read(reader)
+            finally:
+                hb.cancel()
+                self.state.connected = False
+                self._connected.clear()
+                self._w.transport = None
+                writer.close()
+                self.log.warning("MAVLink link to %s:%s lost", self.host, self.port)
+            if not self._stopping:
+                await asyncio.sleep(0.2 + random.random() * 0.3)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        streams_requested = False
+        while not self._stopping:
+            try:
+                data = await asyncio.wait_for(reader.read(8192), timeout=5.0)
+            except asyncio.TimeoutError:
+                self.log.warning("no MAVLink traffic for 5 s; reconnecting")
+                return
+            except OSError:
+                return
+            if not data:
+                return
+            try:
+                msgs = self.mav.parse_buffer(data) or []
+            except Exception as exc:  # a corrupt frame must not kill the link
+                self.log.debug("MAVLink parse error: %s", exc)
+                continue
+            for msg in msgs:
+                self._handle(msg)
+                if not streams_requested and msg.get_type() == "HEARTBEAT" and self._connected.is_set():
+                    streams_requested = True
+                    self.request_streams()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            self.send(self.mav.heartbeat_encode(mavlink.MAV_TYPE_ONBOARD_CONTROLLER, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, 0))
+            await asyncio.sleep(1.0)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._w.transport is not None:
+            self._w.transport.close()
+
+    def send(self, msg: Any) -> None:
+        try:
+            self.mav.send(msg)
+        except Exception as exc:  # pragma: no cover - transport gone mid-write
+            self.log.debug("send failed: %s", exc)
+
+    def request_streams(self) -> None:
+        self.send(self.mav.request_data_stream_encode(self.target_system, self.target_component,
+                                                      mavlink.MAV_DATA_STREAM_ALL, self.stream_hz, 1))
+
+    # ---- inbound -----------------------------------------------------------------------------
+    def _handle(self, msg: Any) -> None:
+        t = msg.get_type()
+        if t == "BAD_DATA":
+            return
+        s = self.state
+        if t == "HEARTBEAT":
+            if msg.autopilot == mavlink.MAV_AUTOPILOT_INVALID or msg.type == mavlink.MAV_TYPE_GCS:
+                return  # another GCS / companion, not the autopilot
+            self.target_system = msg.get_srcSystem()
+            self.target_component = msg.get_srcComponent()
+            s.heartbeat_at = time.monotonic()
+            s.vehicle_type = msg.type
+            s.custom_mode = msg.custom_mode
+            s.armed = bool(msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
+            self._connected.set()
+        elif t == "GLOBAL_POSITION_INT":
+            if msg.lat or msg.lon:
+                s.lat, s.lon = msg.lat / 1e7, msg.lon / 1e7
+                s.alt_m = msg.relative_alt / 1000.0
+            s.ground_speed = (msg.vx ** 2 + msg.vy ** 2) ** 0.5 / 100.0
+            if msg.hdg != 65535:
+                s.heading_deg = msg.hdg / 100.0
+        elif t == "GPS_RAW_INT":
+            s.gps_fix = msg.fix_type
+        elif t == "EKF_STATUS_REPORT":
+            s.ekf_flags = msg.flags
+        elif t == "HOME_POSITION":
+            s.home = (msg.latitude / 1e7, msg.longitude / 1e7)
+        elif t == "SYS_STATUS":
+            if msg.battery_remaining >= 0:
+                s.battery_pct = float(msg.battery_remaining)
+            if msg.voltage_battery not in (0, 65535):
+                s.battery_v = msg.voltage_battery / 1000.0
+        elif t == "BATTERY_STATUS":
+            if msg.battery_remaining >= 0:
+                s.battery_pct = float(msg.battery_remaining)
+        elif t == "VFR_HUD":
+            s.ground_speed = msg.groundspeed
+            s.heading_deg = float(msg.heading % 360)
+        elif t == "MISSION_CURRENT":
+            s.mission_seq = msg.seq
+        elif t == "STATUSTEXT":
+            text = msg.text.rstrip("\x00") if isinstance(msg.text, str) else str(msg.text)
+            s.texts = s.texts[-19:] + [(time.monotonic(), msg.severity, text)]
+            self.log.info("autopilot: %s", text)
+        if self._waiters:
+            for pred, fut in list(self._waiters):
+                if not fut.done():
+                    try:
+                        if pred(msg):
+                            fut.set_result(msg)
+                    except Exception:  # a sloppy predicate must not break the link
+                        pass
+        if self.on_message is not None:
+            self.on_message(msg)
+
+    async def wait_for(self, pred: Callable[[Any], bool], timeout: float) -> Any | None:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (pred, fut)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self._waiters.remove(entry)
+
+    async def wait_connected(self, timeout: float | None = None) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    # ---- readiness -----------------------------------------------------------------------------
+    def ready_reason(self) -> str | None:
+        """``None`` when the vehicle may be armed, else what it still waits for."""
+        s = self.state
+        if not self._connected.is_set():
+            return "no heartbeat"
+        if s.gps_fix < 3:
+            return f"GPS fix type {s.gps_fix} < 3"
+        if s.ekf_flags is not None:
+            if s.ekf_flags & EKF_REQUIRED != EKF_REQUIRED or s.ekf_flags & EKF_BAD:
+                return f"EKF not using GPS yet (flags 0x{s.ekf_flags:x})"
+        elif s.home is None:
+            return "no EKF report and no home position"
+        return None
+
+    async def wait_ready(self, timeout: float) -> str | None:
+        """Wait until armable; returns ``None`` or the reason it is still not ready."""
+        deadline = time.monotonic() + timeout
+        last_req = 0.0
+        while True:
+            reason = self.ready_reason()
+            if reason is None:
+                return None
+            if time.monotonic() > deadline:
+                return reason
+            if self.state.home is None and time.monotonic() - last_req > 2.0 and self._connected.is_set():
+                last_req = time.monotonic()
+                self.send(self.mav.command_long_encode(self.target_system, self.target_component,
+                                                       mavlink.MAV_CMD_REQUEST_MESSAGE, 0,
+                                                       mavlink.MAVLINK_MSG_ID_HOME_POSITION, 0, 0, 0, 0, 0, 0))
+            await asyncio.sleep(0.1)
+
+    # ---- commands ------------------------------------------------------------------------------
+    async def command(self, cmd: int, *params: float, timeout: float = 2.0, retries: int = 2) -> int | None:
+        """COMMAND_LONG; returns the COMMAND_ACK result (MAV_RESULT) or ``None`` if unanswered."""
+        p = list(params) + [0.0] * (7 - len(params))
+        for attempt in range(retries + 1):
+            self.send(self.mav.command_long_encode(self.target_system, self.target_component, cmd, attempt, *p))
+            ack = await self.wait_for(lambda m: m.get_type() == "COMMAND_ACK" and m.command == cmd, timeout)
+            if ack is not None:
+                return ack.result
+        return None
+
+    async def set_mode(self, name: str, timeout: float = 4.0) -> bool:
+        number = self.modes[name]
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while time.monotonic() < deadline:
+            if self.state.custom_mode == number:
+                return True
+            if attempt % 2 == 0:
+                self.send(self.mav.command_long_encode(
+                    self.target_system, self.target_component, mavlink.MAV_CMD_DO_SET_MODE, 0,
+                    mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number, 0, 0, 0, 0, 0))
+            else:
+                self.send(self.mav.set_mode_encode(self.target_system, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number))
+            attempt += 1
+            await self.wait_for(lambda m: m.get_type() == "HEARTBEAT" and m.custom_mode == number,
+                                min(1.0, max(0.05, deadline - time.monotonic())))
+        return self.state.custom_mode == number
+
+    async def arm(self, timeout: float) -> tuple[bool, str]:
+        """Retry ARM until armed or ``timeout``; returns (armed, the autopilot's refusal text)."""
+        deadline = time.monotonic() + timeout
+        since = time.monotonic()
+        result: int | None = None
+        while time.monotonic() < deadline:
+            if self.state.armed:
+                return True, ""
+            result = await self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout=1.5, retries=0)
+            if result == mavlink.MAV_RESULT_ACCEPTED:
+                hb = await self.wait_for(lambda m: m.get_type() == "HEARTBEAT"
+                                         and m.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED, 2.0)
+                if hb is not None or self.state.armed:
+                    return True, ""
+            await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        texts = [t for ts, _, t in self.state.texts if ts >= since and ("arm" in t.lower())]
+        detail = "; ".join(dict.fromkeys(texts)) or f"arming refused (COMMAND_ACK result {result})"
+        return self.state.armed, detail
+
+    async def disarm(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.state.armed:
+                return True
+            await self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 0, timeout=1.0, retries=0)
+            await asyncio.sleep(0.2)
+        return not self.state.armed
+
+    async def set_param(self, name: str, value: float, timeout: float = 2.0, retries: int = 2) -> bool:
+        pid = name.encode()
+        for _ in range(retries + 1):
+            self.send(self.mav.param_set_encode(self.target_system, self.target_component, pid, float(value),
+                                                mavlink.MAV_PARAM_TYPE_REAL32))
+            pv = await self.wait_for(lambda m: m.get_type() == "PARAM_VALUE" and _pname(m.param_id) == name, timeout)
+            if pv is not None:
+                return abs(pv.param_value - value) < 1e-3 * max(1.0, abs(value))
+        return False
+
+    async def upload(self, items: Iterable[MissionItem], mission_type: int = 0, *, timeout: float = 1.5,
+                     retries: int = 5) -> str | None:
+        """Mission protocol upload; returns ``None`` on MISSION_ACK ACCEPTED, else why it failed."""
+        items = list(items)
+        count = len(items)
+
+        def relevant(m: Any) -> bool:
+            return (m.get_type() in ("MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK")
+                    and getattr(m, "mission_type", 0) == mission_type)
+
+        got_request = False
+        misses = 0
+        self._send_count(count, mission_type)
+        while True:
+            msg = await self.wait_for(relevant, timeout)
+            if msg is None:
+                misses += 1
+                if misses > retries:
+                    return f"no answer to the mission upload ({'items' if got_request else 'MISSION_COUNT'}) after {retries} retries"
+                if not got_request:
+                    self._send_count(count, mission_type)
+                continue
+            misses = 0
+            if msg.get_type() == "MISSION_ACK":
+                if msg.type == mavlink.MAV_MISSION_ACCEPTED:
+                    return None
+                if not got_request and msg.type == mavlink.MAV_MISSION_OPERATION_CANCELLED:
+                    continue
+                return f"autopilot refused the upload: {MISSION_RESULT.get(msg.type, msg.type)}"
+            got_request = True
+            seq = msg.seq
+            if not 0 <= seq < count:
+                return f"autopilot requested item {seq} of {count}"
+            it = items[seq]
+            self.send(self.mav.mission_item_int_encode(
+                self.target_system, self.target_component, seq, it.frame, it.command,
+                1 if seq == 0 and mission_type == 0 else 0, it.autocontinue,
+                it.param1, it.param2, it.param3, it.param4, it.x, it.y, it.z, mission_type))
+
+    def _send_count(self, count: int, mission_type: int) -> None:
+        self.send(self.mav.mission_count_encode(self.target_system, self.target_component, count, mission_type))
+
+
+def _pname(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode(errors="replace")
+    return raw.rstrip("\x00")
