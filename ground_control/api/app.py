@@ -1,0 +1,72 @@
+"""The FastAPI application factory. The lifespan migrates the database (unless told not to),
+opens the engine, and, with MQTT enabled, runs the runtime (ingest + dispatch) beside the API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from ground_control.api import errors
+from ground_control.api.routers import dashboard, geofences, hubs, missions, parcels, vehicles
+from ground_control.db.session import make_engine, make_sessionmaker
+from ground_control.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_migrations_on_start:
+            from ground_control.db.migrate import upgrade
+            await asyncio.to_thread(upgrade, settings.database_url)
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        runtime = None
+        if settings.mqtt_enabled:
+            from ground_control.runtime import Runtime
+            runtime = Runtime(settings, app.state.sessionmaker)
+            await runtime.start()
+            app.state.wake_dispatch = runtime.wake
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="lastmile-fleet ground control",
+        version="0.1.0",
+        description="Parcels, vehicles, hubs, geofences, missions and events of a last-mile delivery fleet.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.wake_dispatch = None
+    errors.install(app)
+    for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
+              missions.router, dashboard.router):
+        app.include_router(r)
+
+    @app.get("/health", tags=["meta"])
+    async def health() -> dict[str, object]:
+        """Liveness and whether the database and broker are reachable."""
+        db_ok = True
+        try:
+            async with app.state.sessionmaker() as s:
+                await s.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - health reports, never raises
+            db_ok = False
+        rt = app.state.runtime
+        return {"ok": db_ok, "database": db_ok, "mqtt": bool(rt and rt.connected), "mqtt_enabled": settings.mqtt_enabled}
+
+    return app

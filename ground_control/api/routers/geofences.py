@@ -1,0 +1,53 @@
+"""Geofences as RFC 7946 GeoJSON, validated with shapely before they are stored: a mission is
+only as safe as the fence it carries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.schemas import GeofenceCreate, GeofenceOut, Page
+from ground_control.db.models import Geofence, Hub
+from ground_control.db.repositories import Conflict, Invalid, get_or_404, paginate
+from ground_control.domain.geofence import parse_geofence
+
+router = APIRouter(prefix="/geofences", tags=["geofences"])
+ERR = {404: {"description": "unknown geofence"}, 409: {"description": "conflict"},
+       422: {"description": "invalid input or invalid GeoJSON (with the reason)"}}
+
+
+@router.post("", status_code=201, response_model=GeofenceOut, responses=ERR)
+async def create_geofence(body: GeofenceCreate, session: Session, request: Request) -> Geofence:
+    parsed = parse_geofence(body.geojson)   # GeofenceError -> 422 with the reason
+    if await session.get(Geofence, body.id) is not None:
+        raise Conflict(f"geofence {body.id!r} already exists")
+    if body.hub_id is not None and await session.get(Hub, body.hub_id) is None:
+        raise Invalid(f"hub {body.hub_id!r} does not exist")
+    fence = Geofence(id=body.id, name=body.name, hub_id=body.hub_id, geojson=body.geojson, ceiling_m=parsed.ceiling_m)
+    session.add(fence)
+    await session.commit()
+    wake_dispatch(request)
+    return fence
+
+
+@router.get("", response_model=Page[GeofenceOut])
+async def list_geofences(session: Session, limit: Limit = 50, offset: Offset = 0, hub_id: QueryId = None) -> dict:
+    stmt = select(Geofence).order_by(Geofence.id)
+    if hub_id is not None:
+        stmt = stmt.where(Geofence.hub_id == hub_id)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{geofence_id}", response_model=GeofenceOut, responses=ERR)
+async def get_geofence(geofence_id: PathId, session: Session) -> Geofence:
+    return await get_or_404(session, Geofence, geofence_id, "geofence")
+
+
+@router.delete("/{geofence_id}", status_code=204, responses=ERR)
+async def delete_geofence(geofence_id: PathId, session: Session) -> Response:
+    fence = await get_or_404(session, Geofence, geofence_id, "geofence")
+    await session.delete(fence)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,58 @@
+"""Missions (read-only: dispatch creates them) and the vehicle event log."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session
+from ground_control.api.schemas import EventOut, MissionDetail, MissionOut, Page
+from ground_control.db.models import Event, Mission
+from ground_control.db.repositories import get_or_404, paginate
+from fleet_protocol.event import EventKind
+
+router = APIRouter(tags=["missions"])
+ERR = {404: {"description": "unknown mission"}, 422: {"description": "invalid input"}}
+
+
+class MissionState(StrEnum):
+    sent = "sent"
+    accepted = "accepted"
+    started = "started"
+    completed = "completed"
+    failed = "failed"
+
+
+@router.get("/missions", response_model=Page[MissionOut])
+async def list_missions(session: Session, limit: Limit = 50, offset: Offset = 0,
+                        vehicle_id: QueryId = None, state: MissionState | None = None) -> dict:
+    stmt = select(Mission).order_by(Mission.created_at.desc(), Mission.id)
+    if vehicle_id is not None:
+        stmt = stmt.where(Mission.vehicle_id == vehicle_id)
+    if state is not None:
+        stmt = stmt.where(Mission.state == state.value)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/missions/{mission_id}", response_model=MissionDetail, responses=ERR)
+async def get_mission(mission_id: PathId, session: Session) -> Mission:
+    return await get_or_404(session, Mission, mission_id, "mission")
+
+
+@router.get("/events", response_model=Page[EventOut], tags=["events"])
+async def list_events(session: Session, limit: Limit = 50, offset: Offset = 0, vehicle_id: QueryId = None,
+                      kind: EventKind | None = None, mission_id: QueryId = None, parcel_id: QueryId = None) -> dict:
+    stmt = select(Event).order_by(Event.received_at, Event.id)
+    if vehicle_id is not None:
+        stmt = stmt.where(Event.vehicle_id == vehicle_id)
+    if kind is not None:
+        stmt = stmt.where(Event.kind == kind.value)
+    if mission_id is not None:
+        stmt = stmt.where(Event.mission_id == mission_id)
+    if parcel_id is not None:
+        stmt = stmt.where(Event.parcel_id == parcel_id)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}

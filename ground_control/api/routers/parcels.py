@@ -1,0 +1,198 @@
+"""Parcels: creation (one or bulk import), tracking, history, proof of delivery, and the few
+state changes an operator may make by hand (all checked by the lifecycle state machine)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
+from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
+from ground_control.db.models import Hub, Parcel, ParcelHistory, utcnow
+from ground_control.db.repositories import Conflict, Invalid, NotFound, apply_transitions, get_or_404, paginate
+from ground_control.domain.parcel_lifecycle import ParcelState
+
+router = APIRouter(prefix="/parcels", tags=["parcels"])
+ERR = {404: {"description": "unknown parcel"}, 409: {"description": "conflict or illegal transition"},
+       422: {"description": "invalid input"}}
+MAX_IMPORT_BYTES = 10_000_000
+
+
+def _row(p: ParcelCreate) -> Parcel:
+    return Parcel(
+        id=p.id, weight_kg=p.weight_kg,
+        size=(p.size or p.dims_cm.size_class()).value,  # type: ignore[union-attr]
+        dims_cm=p.dims_cm.model_dump() if p.dims_cm else None,
+        hub_id=p.hub_id, lat=p.lat, lon=p.lon, address=p.address,
+        recipient_name=p.recipient.name, recipient_phone=p.recipient.phone, recipient_email=p.recipient.email,
+        earliest=p.time_window.earliest if p.time_window else None,
+        latest=p.time_window.latest if p.time_window else None,
+        priority=p.priority, state=ParcelState.created.value, attempts=0, excluded_vehicles=[],
+    )
+
+
+def _created_history(p: Parcel) -> ParcelHistory:
+    return ParcelHistory(parcel_id=p.id, from_state=None, to_state="created", reason="created", at=utcnow())
+
+
+@router.post("", status_code=201, response_model=ParcelOut, responses=ERR)
+async def create_parcel(body: ParcelCreate, session: Session, request: Request) -> Parcel:
+    if await session.get(Parcel, body.id) is not None:
+        raise Conflict(f"parcel {body.id!r} already exists")
+    if await session.get(Hub, body.hub_id) is None:
+        raise Invalid(f"origin hub {body.hub_id!r} does not exist")
+    parcel = _row(body)
+    session.add(parcel)
+    await session.flush()
+    session.add(_created_history(parcel))
+    await session.commit()
+    wake_dispatch(request)
+    return parcel
+
+
+IMPORT_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+            "application/geo+json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+@router.post("/import", status_code=201, response_model=Page[ParcelOut], openapi_extra=IMPORT_DOC,
+             responses={**ERR, 422: {"description": "per-row errors; nothing was imported"}})
+async def import_parcels(request: Request, session: Session) -> dict:
+    """CSV (``text/csv`` body or multipart ``file``; columns: id, weight_kg, size, hub_id, lat,
+    lon, address, recipient_name, recipient_phone, recipient_email, earliest, latest, priority,
+    length_cm, width_cm, height_cm) or a GeoJSON FeatureCollection of Points with the same names
+    as properties. All or nothing: any bad row -> 422 listing every row's errors."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if ctype == "multipart/form-data":
+            try:
+                form = await request.form(max_files=1, max_fields=10)
+            except Exception as exc:  # malformed multipart of any kind is the client's problem
+                raise ImportFormatError(f"unreadable multipart body: {exc}"[:300]) from None
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ImportFormatError("multipart body needs a 'file' part")
+            raw = await upload.read(MAX_IMPORT_BYTES + 1)
+            name = (upload.filename or "").lower()
+            kind = "geojson" if name.endswith((".json", ".geojson")) else "csv"
+        elif ctype in ("text/csv", "text/plain"):
+            raw, kind = await request.body(), "csv"
+        elif ctype in ("application/json", "application/geo+json"):
+            raw, kind = await request.body(), "geojson"
+        else:
+            return Response(status_code=415, content=json.dumps({"detail": f"unsupported content type {ctype!r}; use text/csv, multipart/form-data or application/geo+json"}), media_type="application/json")  # type: ignore[return-value]
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise ImportFormatError(f"file larger than {MAX_IMPORT_BYTES} bytes")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ImportFormatError("file is not UTF-8") from None
+        if kind == "csv":
+            good, errors = parse_csv(text)
+        else:
+            try:
+                doc = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise ImportFormatError(f"not JSON: {exc}"[:300]) from None
+            good, errors = parse_geojson(doc)
+    except ImportFormatError as exc:
+        return Response(status_code=422, content=json.dumps({"detail": str(exc)}), media_type="application/json")  # type: ignore[return-value]
+
+    if good:
+        ids = [p.id for p in good]
+        existing = set((await session.scalars(select(Parcel.id).where(Parcel.id.in_(ids)))).all())
+        hubs = set((await session.scalars(select(Hub.id).where(Hub.id.in_({p.hub_id for p in good})))).all())
+        for i, p in enumerate(good):
+            problems = []
+            if p.id in existing:
+                problems.append(f"parcel {p.id!r} already exists")
+            if p.hub_id not in hubs:
+                problems.append(f"origin hub {p.hub_id!r} does not exist")
+            if problems:
+                errors.append({"row": None, "id": p.id, "errors": problems})
+    if errors:
+        return Response(status_code=422, media_type="application/json", content=json.dumps(  # type: ignore[return-value]
+            {"detail": "import refused; nothing was imported", "errors": errors[:1000], "error_count": len(errors)}))
+    rows = [_row(p) for p in good]
+    session.add_all(rows)
+    await session.flush()
+    session.add_all([_created_history(p) for p in rows])
+    await session.commit()
+    wake_dispatch(request)
+    return {"items": rows, "total": len(rows), "limit": len(rows), "offset": 0}
+
+
+@router.get("", response_model=Page[ParcelOut])
+async def list_parcels(
+    session: Session, limit: Limit = 50, offset: Offset = 0, state: ParcelState | None = None,
+    hub_id: QueryId = None, vehicle_id: QueryId = None, mission_id: QueryId = None,
+) -> dict:
+    stmt = select(Parcel).order_by(Parcel.created_at, Parcel.id)
+    if state is not None:
+        stmt = stmt.where(Parcel.state == state.value)
+    if hub_id is not None:
+        stmt = stmt.where(Parcel.hub_id == hub_id)
+    if vehicle_id is not None:
+        stmt = stmt.where(Parcel.vehicle_id == vehicle_id)
+    if mission_id is not None:
+        stmt = stmt.where(Parcel.mission_id == mission_id)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{parcel_id}", response_model=ParcelOut, responses=ERR)
+async def get_parcel(parcel_id: PathId, session: Session) -> Parcel:
+    return await get_or_404(session, Parcel, parcel_id, "parcel")
+
+
+@router.get("/{parcel_id}/history", response_model=list[HistoryOut], responses=ERR)
+async def parcel_history(parcel_id: PathId, session: Session) -> list[ParcelHistory]:
+    await get_or_404(session, Parcel, parcel_id, "parcel")
+    rows = await session.scalars(
+        select(ParcelHistory).where(ParcelHistory.parcel_id == parcel_id).order_by(ParcelHistory.id)
+    )
+    return list(rows.all())
+
+
+@router.get("/{parcel_id}/proof", responses=ERR)
+async def proof_of_delivery(parcel_id: PathId, session: Session) -> dict[str, Any]:
+    """The vehicle's proof of delivery (position, distance from target, time, method, confirmed)."""
+    parcel = await get_or_404(session, Parcel, parcel_id, "parcel")
+    if parcel.proof is None:
+        raise NotFound(f"parcel {parcel_id!r} has no proof of delivery (state {parcel.state})")
+    return parcel.proof
+
+
+@router.post("/{parcel_id}/transitions", response_model=ParcelOut, responses=ERR)
+async def operator_transition(parcel_id: PathId, body: TransitionRequest, session: Session, request: Request) -> Parcel:
+    """Manual state change by an operator (e.g. a failed parcel back to planning or returned to
+    sender). Only legal transitions; ``delivered`` needs a vehicle's proof and is refused here."""
+    parcel = await get_or_404(session, Parcel, parcel_id, "parcel")
+    if body.to is ParcelState.delivered:
+        raise Conflict("only a vehicle's delivered event (with proof) can mark a parcel delivered")
+    apply_transitions(session, parcel, body.to, f"operator: {body.reason}")
+    await session.commit()
+    wake_dispatch(request)
+    return parcel
+
+
+@router.delete("/{parcel_id}", status_code=204, responses=ERR)
+async def delete_parcel(parcel_id: PathId, session: Session) -> Response:
+    parcel = await get_or_404(session, Parcel, parcel_id, "parcel")
+    if parcel.state != ParcelState.created.value:
+        raise Conflict(f"parcel {parcel_id!r} is {parcel.state}; only parcels not yet planned can be deleted")
+    await session.delete(parcel)
+    await session.commit()
+    return Response(status_code=204)

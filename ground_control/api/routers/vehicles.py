@@ -1,0 +1,142 @@
+"""Vehicles, their latest telemetry, and operator commands (published on MQTT through the
+command outbox by the dispatcher, so a POST never waits on the broker)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import exists, select
+
+from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.schemas import (
+    CommandCreate, CommandOut, Page, TelemetryOut, VehicleCreate, VehicleDetail, VehicleOut, VehicleType, VehicleUpdate,
+)
+from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle
+from ground_control.db.repositories import Conflict, Invalid, NotFound, get_or_404, paginate
+
+router = APIRouter(prefix="/vehicles", tags=["vehicles"])
+ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
+ACTIVE = ("sent", "accepted", "started")
+
+
+async def _hub_exists(session: Session, hub_id: str) -> None:
+    if await session.get(Hub, hub_id) is None:
+        raise Invalid(f"home hub {hub_id!r} does not exist")
+
+
+@router.post("", status_code=201, response_model=VehicleOut, responses=ERR)
+async def create_vehicle(body: VehicleCreate, session: Session, request: Request) -> Vehicle:
+    if await session.get(Vehicle, body.id) is not None:
+        raise Conflict(f"vehicle {body.id!r} already exists")
+    await _hub_exists(session, body.hub_id)
+    v = Vehicle(**body.model_dump(mode="json"), status_state="offline", online=False)
+    session.add(v)
+    await session.commit()
+    wake_dispatch(request)
+    return v
+
+
+@router.get("", response_model=Page[VehicleOut])
+async def list_vehicles(
+    session: Session, limit: Limit = 50, offset: Offset = 0, type: VehicleType | None = None,
+    hub_id: QueryId = None, enabled: bool | None = None, online: bool | None = None,
+) -> dict:
+    stmt = select(Vehicle).order_by(Vehicle.id)
+    if type is not None:
+        stmt = stmt.where(Vehicle.type == type.value)
+    if hub_id is not None:
+        stmt = stmt.where(Vehicle.hub_id == hub_id)
+    if enabled is not None:
+        stmt = stmt.where(Vehicle.enabled == enabled)
+    if online is not None:
+        stmt = stmt.where(Vehicle.online == online)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{vehicle_id}", response_model=VehicleDetail, responses=ERR)
+async def get_vehicle(vehicle_id: PathId, session: Session) -> VehicleDetail:
+    v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    tel = await session.get(TelemetryLatest, vehicle_id)
+    active = await session.scalar(
+        select(Mission.id).where(Mission.vehicle_id == vehicle_id, Mission.state.in_(ACTIVE)).limit(1)
+    )
+    out = VehicleDetail.model_validate(v)
+    out.telemetry = TelemetryOut.model_validate(tel) if tel else None
+    out.active_mission_id = active
+    return out
+
+
+@router.patch("/{vehicle_id}", response_model=VehicleOut, responses=ERR)
+async def update_vehicle(vehicle_id: PathId, body: VehicleUpdate, session: Session, request: Request) -> Vehicle:
+    v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    changes = body.model_dump(exclude_none=True)
+    if "hub_id" in changes:
+        await _hub_exists(session, changes["hub_id"])
+    for k, val in changes.items():
+        setattr(v, k, val)
+    await session.commit()
+    wake_dispatch(request)
+    return v
+
+
+@router.delete("/{vehicle_id}", status_code=204, responses=ERR)
+async def delete_vehicle(vehicle_id: PathId, session: Session) -> Response:
+    v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    if await session.scalar(select(exists().where(Mission.vehicle_id == vehicle_id))):
+        raise Conflict(f"vehicle {vehicle_id!r} has missions on record; disable it instead (PATCH enabled=false)")
+    if await session.scalar(select(exists().where(Parcel.vehicle_id == vehicle_id))):
+        raise Conflict(f"vehicle {vehicle_id!r} carries parcels")
+    await session.delete(v)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/{vehicle_id}/telemetry", response_model=TelemetryOut, responses=ERR)
+async def vehicle_telemetry(vehicle_id: PathId, session: Session) -> TelemetryLatest:
+    tel = await session.get(TelemetryLatest, vehicle_id)
+    if tel is None:
+        raise NotFound(f"no telemetry from vehicle {vehicle_id!r} yet")
+    return tel
+
+
+@router.post("/{vehicle_id}/commands", status_code=202, response_model=CommandOut, responses=ERR)
+async def send_command(vehicle_id: PathId, body: CommandCreate, session: Session, request: Request) -> Command:
+    """Queue an operator command; it is published (QoS 1) on ``lmf/v1/vehicle/{id}/command``
+    within a dispatch tick and the agent's ``command_ack`` event fills ``acked``."""
+    await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    if body.mission_id is not None:
+        m = await session.get(Mission, body.mission_id)
+        if m is None or m.vehicle_id != vehicle_id:
+            raise Conflict(f"mission {body.mission_id!r} is not a mission of vehicle {vehicle_id!r}")
+    cmd = Command(
+        id=uuid.uuid4().hex, vehicle_id=vehicle_id, action=body.action.value, mission_id=body.mission_id,
+        parcel_id=body.parcel_id, handover_code=body.handover_code,
+    )
+    session.add(cmd)
+    await session.commit()
+    wake_dispatch(request)
+    return cmd
+
+
+@router.get("/{vehicle_id}/commands", response_model=Page[CommandOut], responses=ERR)
+async def list_commands(vehicle_id: PathId, session: Session, limit: Limit = 50, offset: Offset = 0) -> dict:
+    await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    stmt = select(Command).where(Command.vehicle_id == vehicle_id).order_by(Command.created_at.desc(), Command.id)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+telemetry_router = APIRouter(prefix="/telemetry", tags=["vehicles"])
+
+
+@telemetry_router.get("", response_model=Page[TelemetryOut])
+async def list_telemetry(session: Session, limit: Limit = 50, offset: Offset = 0,
+                         vehicle_id: QueryId = None) -> dict:
+    """Latest telemetry sample of every vehicle heard from."""
+    stmt = select(TelemetryLatest).order_by(TelemetryLatest.vehicle_id)
+    if vehicle_id is not None:
+        stmt = stmt.where(TelemetryLatest.vehicle_id == vehicle_id)
+    rows, total = await paginate(session, stmt, limit, offset)
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}

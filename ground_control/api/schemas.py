@@ -1,0 +1,305 @@
+"""Request and response models of the HTTP API. Requests are strict (extra fields refused,
+bounded numbers, no NaN/inf); responses are read from the ORM rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fleet_protocol.command import CommandAction
+from ground_control.api.types import Email, Id, Lat, Lon, Name, Phone, Reason, ShortText, UtcDatetime
+from ground_control.domain.parcel_lifecycle import ParcelState
+
+T = TypeVar("T")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+
+
+# ---------------------------------------------------------------- hubs
+class HubCreate(_In):
+    id: Id
+    name: Name = ""
+    lat: Lat
+    lon: Lon
+
+
+class HubUpdate(_In):
+    name: Name | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
+
+
+class HubOut(_Out):
+    id: str
+    name: str
+    lat: float
+    lon: float
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- vehicles
+class VehicleType(StrEnum):
+    drone = "drone"
+    robot = "robot"
+
+
+class VehicleCreate(_In):
+    id: Id
+    type: VehicleType
+    hub_id: Id
+    payload_kg: float = Field(gt=0, le=1_000)
+    battery_wh: float = Field(gt=0, le=1_000_000)
+    wh_per_km: float = Field(gt=0, le=100_000)
+    cruise_speed_mps: float = Field(gt=0, le=100)
+    enabled: bool = True
+
+
+class VehicleUpdate(_In):
+    hub_id: Id | None = None
+    payload_kg: float | None = Field(default=None, gt=0, le=1_000)
+    battery_wh: float | None = Field(default=None, gt=0, le=1_000_000)
+    wh_per_km: float | None = Field(default=None, gt=0, le=100_000)
+    cruise_speed_mps: float | None = Field(default=None, gt=0, le=100)
+    enabled: bool | None = None
+
+
+class TelemetryOut(_Out):
+    vehicle_id: str
+    lat: float
+    lon: float
+    alt_m: float | None
+    heading_deg: float
+    ground_speed_mps: float
+    battery_pct: float
+    mode: str
+    armed: bool
+    gps_fix: int
+    agent_state: str
+    mission_id: str | None
+    ts: datetime
+    received_at: datetime
+
+
+class VehicleOut(_Out):
+    id: str
+    type: str
+    hub_id: str
+    payload_kg: float
+    battery_wh: float
+    wh_per_km: float
+    cruise_speed_mps: float
+    enabled: bool
+    online: bool
+    status_state: str
+    status_at: datetime | None
+    created_at: datetime
+
+
+class VehicleDetail(VehicleOut):
+    telemetry: TelemetryOut | None = None
+    active_mission_id: str | None = None
+
+
+class CommandCreate(_In):
+    action: CommandAction
+    mission_id: Id | None = None
+    parcel_id: Id | None = None
+    handover_code: ShortText | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _handover(self) -> "CommandCreate":
+        if self.action == CommandAction.handover_confirmed and self.parcel_id is None:
+            raise ValueError("handover_confirmed needs parcel_id")
+        return self
+
+
+class CommandOut(_Out):
+    id: str
+    vehicle_id: str
+    action: str
+    mission_id: str | None
+    parcel_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    acked: bool | None
+    ack_detail: str | None
+
+
+# ---------------------------------------------------------------- parcels
+class SizeClass(StrEnum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
+class Dims(_In):
+    length_cm: float = Field(gt=0, le=500)
+    width_cm: float = Field(gt=0, le=500)
+    height_cm: float = Field(gt=0, le=500)
+
+    def size_class(self) -> SizeClass:
+        longest = max(self.length_cm, self.width_cm, self.height_cm)
+        volume = self.length_cm * self.width_cm * self.height_cm
+        if longest <= 35 and volume <= 8_000:
+            return SizeClass.small
+        if longest <= 60 and volume <= 45_000:
+            return SizeClass.medium
+        return SizeClass.large
+
+
+class Recipient(_In):
+    name: Name = Field(min_length=1)
+    phone: Phone | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "Recipient":
+        if self.phone is None and self.email is None:
+            raise ValueError("recipient needs a phone or an email")
+        return self
+
+
+class TimeWindow(_In):
+    earliest: UtcDatetime
+    latest: UtcDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TimeWindow":
+        if not self.earliest < self.latest:
+            raise ValueError("time window: earliest must be before latest")
+        return self
+
+
+class ParcelCreate(_In):
+    id: Id
+    weight_kg: float = Field(gt=0, le=1_000)
+    size: SizeClass | None = None
+    dims_cm: Dims | None = None
+    hub_id: Id
+    lat: Lat
+    lon: Lon
+    address: ShortText = ""
+    recipient: Recipient
+    time_window: TimeWindow | None = None
+    priority: int = Field(default=3, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _sized(self) -> "ParcelCreate":
+        if self.size is None and self.dims_cm is None:
+            raise ValueError("give size (small/medium/large) or dims_cm")
+        return self
+
+
+class ParcelOut(_Out):
+    id: str
+    weight_kg: float
+    size: str
+    dims_cm: dict[str, float] | None
+    hub_id: str
+    lat: float
+    lon: float
+    address: str
+    recipient_name: str
+    recipient_phone: str | None
+    recipient_email: str | None
+    earliest: datetime | None
+    latest: datetime | None
+    priority: int
+    state: str
+    vehicle_id: str | None
+    mission_id: str | None
+    attempts: int
+    excluded_vehicles: list[str]
+    proof: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HistoryOut(_Out):
+    from_state: str | None
+    to_state: str
+    reason: str
+    at: datetime
+    event_id: str | None
+    mission_id: str | None
+
+
+class TransitionRequest(_In):
+    to: ParcelState
+    reason: Reason
+
+
+class ImportError_(BaseModel):
+    row: int
+    id: str | None = None
+    errors: list[str]
+
+
+# ---------------------------------------------------------------- geofences
+class GeofenceCreate(_In):
+    id: Id
+    name: Name = ""
+    hub_id: Id | None = None
+    geojson: dict[str, Any] = Field(description="RFC 7946 Feature or FeatureCollection: one Polygon with "
+                                   "properties.role=inclusion (and optional ceiling_m), exclusion Polygons/MultiPolygons")
+
+
+class GeofenceOut(_Out):
+    id: str
+    name: str
+    hub_id: str | None
+    geojson: dict[str, Any]
+    ceiling_m: float
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- missions & events
+class MissionOut(_Out):
+    id: str
+    vehicle_id: str
+    hub_id: str
+    state: str
+    parcel_ids: list[str]
+    send_count: int
+    last_sent_at: datetime | None
+    fail_reason: str | None
+    distance_m: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class MissionDetail(MissionOut):
+    payload: dict[str, Any]
+
+
+class EventOut(_Out):
+    id: str
+    vehicle_id: str
+    kind: str
+    mission_id: str | None
+    parcel_id: str | None
+    seq: int
+    ts: datetime
+    received_at: datetime
+    body: dict[str, Any]
+    note: str | None

@@ -1,0 +1,203 @@
+"""ORM models (SQLAlchemy 2, typed). Portable between SQLite and PostgreSQL: string ids, JSON
+columns, timestamps stored as UTC and always returned timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """SQLite forgets the offset; store UTC, hand back aware datetimes on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+ID = String(64)
+
+
+class Hub(Base):
+    __tablename__ = "hubs"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Vehicle(Base):
+    __tablename__ = "vehicles"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    hub_id: Mapped[str] = mapped_column(ForeignKey("hubs.id"), index=True)
+    payload_kg: Mapped[float] = mapped_column(Float)
+    battery_wh: Mapped[float] = mapped_column(Float)
+    wh_per_km: Mapped[float] = mapped_column(Float)
+    cruise_speed_mps: Mapped[float] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # liveness: status_state is what the agent (or its last will) said; online is our verdict
+    # (status online AND telemetry not silent)
+    status_state: Mapped[str] = mapped_column(String(16), default="offline")
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    online_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Geofence(Base):
+    __tablename__ = "geofences"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    hub_id: Mapped[str | None] = mapped_column(ForeignKey("hubs.id"), nullable=True, index=True)
+    geojson: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ceiling_m: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Mission(Base):
+    __tablename__ = "missions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    hub_id: Mapped[str] = mapped_column(ForeignKey("hubs.id"))
+    # sent -> accepted -> started -> completed | failed
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)   # the fleet_protocol.Mission as sent
+    parcel_ids: Mapped[list[str]] = mapped_column(JSON)
+    send_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fail_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    distance_m: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Parcel(Base):
+    __tablename__ = "parcels"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    weight_kg: Mapped[float] = mapped_column(Float)
+    size: Mapped[str] = mapped_column(String(16))
+    dims_cm: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    hub_id: Mapped[str] = mapped_column(ForeignKey("hubs.id"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    recipient_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    recipient_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    earliest: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    latest: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    state: Mapped[str] = mapped_column(String(16), index=True, default="created")
+    vehicle_id: Mapped[str | None] = mapped_column(ForeignKey("vehicles.id"), nullable=True, index=True)
+    mission_id: Mapped[str | None] = mapped_column(ForeignKey("missions.id"), nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_vehicles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    proof: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ParcelHistory(Base):
+    __tablename__ = "parcel_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    parcel_id: Mapped[str] = mapped_column(ForeignKey("parcels.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(2000), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mission_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Event(Base):
+    """Every vehicle event, stored once by its envelope id (duplicates are normal with QoS 1)."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # envelope uuid: the dedupe key
+    vehicle_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    mission_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    parcel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(2000), nullable=True)  # what ingest made of it
+
+
+class TelemetryLatest(Base):
+    """Latest sample per vehicle (upserted in batches). No FK: telemetry from a vehicle not yet
+    registered is still worth showing."""
+
+    __tablename__ = "telemetry_latest"
+    vehicle_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    alt_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heading_deg: Mapped[float] = mapped_column(Float)
+    ground_speed_mps: Mapped[float] = mapped_column(Float)
+    battery_pct: Mapped[float] = mapped_column(Float)
+    mode: Mapped[str] = mapped_column(String(32))
+    armed: Mapped[bool] = mapped_column(Boolean)
+    gps_fix: Mapped[int] = mapped_column(Integer)
+    agent_state: Mapped[str] = mapped_column(String(32))
+    mission_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Command(Base):
+    """Operator commands: an outbox (published by the dispatcher loop, so the API never waits
+    for the broker) and the agent's ack."""
+
+    __tablename__ = "commands"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    mission_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parcel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handover_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acked: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ack_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)

@@ -1,0 +1,68 @@
+"""Small data-access helpers shared by the API, dispatch and ingest. Parcel state changes go
+through :func:`apply_transitions` only, so every change is checked by the pure state machine and
+leaves a history row in the caller's transaction (all or nothing)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ground_control.db.models import ParcelHistory, Parcel, utcnow
+from ground_control.domain.parcel_lifecycle import ParcelState, catch_up, transition
+
+T = TypeVar("T")
+
+
+class NotFound(LookupError):
+    """An id that does not exist (404)."""
+
+
+class Conflict(ValueError):
+    """The request is valid but contradicts the current state (409)."""
+
+
+class Invalid(ValueError):
+    """Well-formed but refers to something that does not exist, or similar (422)."""
+
+
+async def get_or_404(session: AsyncSession, model: type[T], key: Any, what: str) -> T:
+    obj = await session.get(model, key)
+    if obj is None:
+        raise NotFound(f"{what} {key!r} not found")
+    return obj
+
+
+async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, offset: int) -> tuple[Sequence[Any], int]:
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
+    return rows, int(total or 0)
+
+
+def apply_transitions(
+    session: AsyncSession,
+    parcel: Parcel,
+    target: ParcelState,
+    reason: str,
+    *,
+    event_id: str | None = None,
+    at: datetime | None = None,
+    allow_catch_up: bool = False,
+) -> None:
+    """Move ``parcel`` to ``target`` (via the forward path if ``allow_catch_up``), recording
+    each step. Raises IllegalTransition before touching anything if it is not allowed."""
+    at = at or utcnow()
+    current = ParcelState(parcel.state)
+    steps = (catch_up if allow_catch_up else lambda *a: [transition(*a)])(current, target, reason, at, event_id)
+    for step in steps:
+        session.add(ParcelHistory(
+            parcel_id=parcel.id, from_state=step.from_state.value, to_state=step.to_state.value,
+            reason=step.reason[:2000], at=step.at, event_id=step.event_id, mission_id=parcel.mission_id,
+        ))
+    parcel.state = target.value
+    parcel.updated_at = at
+    if target is ParcelState.created:
+        parcel.mission_id = None
+        parcel.vehicle_id = None

@@ -1,0 +1,88 @@
+"""One settings object for the ground control, read from ``FLEET_*`` environment variables
+(plain ``DATABASE_URL`` and ``MQTT_URL`` are honoured too, as container platforms set those)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEET_", extra="ignore", populate_by_name=True)
+
+    # --- persistence
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/fleet.db",
+        validation_alias=AliasChoices("FLEET_DATABASE_URL", "DATABASE_URL", "database_url"),
+    )
+    run_migrations_on_start: bool = True
+
+    # --- MQTT
+    mqtt_enabled: bool = True
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        validation_alias=AliasChoices("FLEET_MQTT_URL", "MQTT_URL", "mqtt_url"),
+    )
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_tls: bool = False                  # also implied by an mqtts:// URL
+    mqtt_ca_file: str | None = None
+    mqtt_cert_file: str | None = None
+    mqtt_key_file: str | None = None
+    mqtt_client_id: str = "ground-control"  # stable: the broker keeps our session (QoS 1 events)
+    mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
+    mqtt_shared_group: str = ""             # v5 only: subscribe via $share/<group>/...
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    # --- dispatch
+    mission_ack_timeout_s: float = Field(default=10.0, gt=0)
+    mission_resend_count: int = Field(default=3, ge=0, le=100)
+    mission_expiry_s: float = Field(default=3600.0, gt=0)
+    cruise_alt_m: float = Field(default=40.0, ge=0)
+    drop_alt_m: float = Field(default=5.0, ge=0)
+    geofence_margin_deg: float = Field(default=0.02, gt=0)  # box around hub+stops when no fence is configured
+    dispatch_interval_s: float = Field(default=2.0, gt=0)
+    planner_kind: Literal["greedy", "pyvrp", "simple"] = "greedy"
+    planner_time_limit_s: float = Field(default=2.0, gt=0)
+    max_delivery_attempts: int = Field(default=2, ge=1, le=20)
+    replan_on_new_parcels: bool = True
+    replan_on_vehicle_lost: bool = True
+    replan_on_mission_failed: bool = True
+
+    # --- ingest / liveness
+    telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
+    telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
+    telemetry_flush_max: int = Field(default=2000, ge=1)
+
+    # --- HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, v: str) -> str:
+        """Accept the plain URLs people paste (postgres://, postgresql://, sqlite:///) and
+        use the async drivers this service runs on."""
+        if v.startswith("postgres://"):
+            v = "postgresql://" + v[len("postgres://"):]
+        if v.startswith("postgresql://"):
+            v = "postgresql+asyncpg://" + v[len("postgresql://"):]
+        if v.startswith("sqlite://") and not v.startswith("sqlite+aiosqlite://"):
+            v = "sqlite+aiosqlite://" + v[len("sqlite://"):]
+        return v
+
+    @property
+    def mqtt_host(self) -> str:
+        return urlparse(self.mqtt_url).hostname or "127.0.0.1"
+
+    @property
+    def mqtt_port(self) -> int:
+        p = urlparse(self.mqtt_url)
+        return p.port or (8883 if p.scheme == "mqtts" else 1883)
+
+    @property
+    def mqtt_use_tls(self) -> bool:
+        return self.mqtt_tls or urlparse(self.mqtt_url).scheme == "mqtts"
