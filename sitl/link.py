@@ -105,13 +105,14 @@ class VehicleLink:
         for c in list(self.clients):
             c.close()
             if c.task is not None and c.task is not asyncio.current_task():
-                c.task.cancel()
                 tasks.append(c.task)
         self.clients.clear()
         if self.server is not None:
             self.server.close()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # closing the transport ends each reader with EOF; cancelling instead makes asyncio's
+            # stream callback log the CancelledError
+            await asyncio.wait(tasks, timeout=1.0)
 
     @property
     def link_down(self) -> bool:
