@@ -318,6 +318,8 @@ class MavlinkLink:
         return None
 
     async def set_mode(self, name: str, timeout: float = 4.0) -> bool:
+        """Switch flight mode. ArduPilot's COMMAND_ACK ACCEPTED for DO_SET_MODE means the mode
+        changed (HEARTBEAT, 1 Hz, confirms it later); either one counts."""
         number = self.modes[name]
         deadline = time.monotonic() + timeout
         attempt = 0
@@ -331,8 +333,15 @@ class MavlinkLink:
             else:
                 self.send(self.mav.set_mode_encode(self.target_system, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number))
             attempt += 1
-            await self.wait_for(lambda m: m.get_type() == "HEARTBEAT" and m.custom_mode == number,
-                                min(1.0, max(0.05, deadline - time.monotonic())))
+            msg = await self.wait_for(
+                lambda m: (m.get_type() == "HEARTBEAT" and m.custom_mode == number and m.autopilot != mavlink.MAV_AUTOPILOT_INVALID)
+                or (m.get_type() == "COMMAND_ACK" and m.command == mavlink.MAV_CMD_DO_SET_MODE),
+                min(1.0, max(0.05, deadline - time.monotonic())))
+            if msg is not None and msg.get_type() == "COMMAND_ACK":
+                if msg.result == mavlink.MAV_RESULT_ACCEPTED:
+                    self.state.custom_mode = number
+                    return True
+                await asyncio.sleep(min(0.3, max(0.0, deadline - time.monotonic())))
         return self.state.custom_mode == number
 
     async def arm(self, timeout: float) -> tuple[bool, str]:
@@ -345,10 +354,10 @@ class MavlinkLink:
                 return True, ""
             result = await self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout=1.5, retries=0)
             if result == mavlink.MAV_RESULT_ACCEPTED:
-                hb = await self.wait_for(lambda m: m.get_type() == "HEARTBEAT"
-                                         and m.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED, 2.0)
-                if hb is not None or self.state.armed:
-                    return True, ""
+                # ACCEPTED means armed (the 1 Hz HEARTBEAT confirms it later); don't wait for it:
+                # an idle armed copter disarms itself after DISARM_DELAY.
+                self.state.armed = True
+                return True, ""
             await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
         texts = [t for ts, _, t in self.state.texts if ts >= since and ("arm" in t.lower())]
         detail = "; ".join(dict.fromkeys(texts)) or f"arming refused (COMMAND_ACK result {result})"
@@ -359,7 +368,9 @@ class MavlinkLink:
         while time.monotonic() < deadline:
             if not self.state.armed:
                 return True
-            await self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 0, timeout=1.0, retries=0)
+            if await self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 0, timeout=1.0, retries=0) == mavlink.MAV_RESULT_ACCEPTED:
+                self.state.armed = False
+                return True
             await asyncio.sleep(0.2)
         return not self.state.armed
 
