@@ -27,8 +27,9 @@ import numpy as np
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial.distance import cdist
 
-from ground_control.planning.geometry import Projection, euclidean_matrix
+from ground_control.planning.geometry import Projection
 from ground_control.planning.model import GeofenceSpec
 
 _REL_TOL = 1e-9
@@ -216,33 +217,13 @@ def _hulls(scene: Scene) -> list[_Hull]:
     return out
 
 
-def _blocked_by_hull(a: np.ndarray, b: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
-    """(len(a), len(b)) bool: segment a_i -> b_j enters the interior of the convex ``hull``.
-
-    From a point outside a convex polygon, the segment to b enters it iff b lies strictly inside
-    the cone spanned by the two tangent vertices and strictly beyond the chord joining them. All
-    three are signed distances linear in b: one small matrix product each."""
+def _tangents(a: np.ndarray, hull: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right tangent vertices of a convex ``hull`` seen from each point of ``a`` (the
+    extreme angles around the direction to the hull's centroid, which never wrap from outside)."""
     rel = hull[None, :, :] - a[:, None, :]                       # (A, m, 2)
-    c = hull.mean(axis=0)
-    toc = c - a                                                  # (A, 2)
+    toc = hull.mean(axis=0) - a                                  # (A, 2)
     ang = np.arctan2(_cross(toc[:, None, :], rel), (toc[:, None, :] * rel).sum(-1))
-    left = hull[np.argmax(ang, axis=1)]                          # (A, 2) tangent vertices
-    right = hull[np.argmin(ang, axis=1)]
-    bh = np.column_stack([b, np.ones(len(b))])                   # (B, 3)
-
-    def halfplane(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
-        """Signed distance of every b to the directed line p0 -> p1 (left positive), (A, B)."""
-        d = p1 - p0
-        nrm = np.hypot(d[:, 0], d[:, 1])
-        nrm[nrm == 0] = 1.0
-        coef = np.column_stack([-d[:, 1], d[:, 0], d[:, 1] * p0[:, 0] - d[:, 0] * p0[:, 1]])
-        return (coef / nrm[:, None]) @ bh.T
-
-    inside = halfplane(a, right) > tol
-    inside &= halfplane(left, a) > tol
-    inside &= halfplane(right, left) < -tol       # beyond the chord, seen from a
-    inside[_inside_convex(a, hull, tol)] = True   # a in the hull: let the caller decide exactly
-    return inside
+    return hull[np.argmax(ang, axis=1)], hull[np.argmin(ang, axis=1)]
 
 
 def _inside_convex(xy: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
@@ -252,18 +233,94 @@ def _inside_convex(xy: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
     return (s > tol).all(axis=1)
 
 
+def _runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten the index runs [lo[k], hi[k]) into (indices, k of each index)."""
+    cnt = np.maximum(hi - lo, 0)
+    total = int(cnt.sum())
+    k = np.repeat(np.arange(len(lo)), cnt)
+    return lo[k] + (np.arange(total) - (np.cumsum(cnt) - cnt)[k]), k
+
+
+def _line(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    """Coefficients (u, v, w) with u*x + v*y + w = signed distance of (x, y) to the directed line
+    p0 -> p1, left positive."""
+    d = p1 - p0
+    n = np.hypot(d[..., 0], d[..., 1])
+    n = np.where(n == 0, 1.0, n)
+    u, v = -d[..., 1] / n, d[..., 0] / n
+    return np.stack([u, v, -(u * p0[..., 0] + v * p0[..., 1])], axis=-1)
+
+
 def _visibility_matrix(a: np.ndarray, b: np.ndarray, scene: Scene, hulls: list[_Hull],
-                       chunk: int = 256) -> np.ndarray:
-    """(len(a), len(b)) bool visibility: half-plane tests, shapely only for inexact hulls."""
-    vis = np.ones((len(a), len(b)), dtype=bool)
-    inexact = np.zeros((len(a), len(b)), dtype=bool)
-    for h in hulls:
-        for s in range(0, len(a), chunk):
-            blk = _blocked_by_hull(a[s:s + chunk], b, h.ring, scene.tol)
-            if h.exact:
-                vis[s:s + chunk] &= ~blk
-            else:
-                inexact[s:s + chunk] |= blk
+                       chunk: int = 128) -> np.ndarray:
+    """(len(a), len(b)) bool visibility.
+
+    From a point outside a convex polygon, the segment to b enters it iff b lies strictly inside
+    the cone spanned by the two tangent vertices and strictly beyond the chord joining them. The
+    cone is an angular interval, so with the b's sorted by angle around a the candidates of each
+    hull are one contiguous run (``searchsorted``); only those get the exact half-plane tests.
+    Non-convex obstacles (and a non-convex inclusion area) only flag pairs through their hulls;
+    those pairs are confirmed with shapely."""
+    na, nb = len(a), len(b)
+    vis = np.ones((na, nb), dtype=bool)
+    if not hulls or nb == 0:
+        return vis
+    inexact = np.zeros((na, nb), dtype=bool)
+    nh = len(hulls)
+    left = np.empty((na, nh, 2))
+    right = np.empty((na, nh, 2))
+    for h, hull in enumerate(hulls):
+        left[:, h], right[:, h] = _tangents(a, hull.ring)
+        inside = _inside_convex(a, hull.ring, scene.tol)
+        if hull.exact:
+            vis[inside] = False
+        else:
+            # a non-convex obstacle's own vertices (and pocket corners) may lie inside its hull,
+            # where the cone/chord argument does not hold: let shapely decide
+            inexact[inside] = True
+            inexact[:, _inside_convex(b, hull.ring, scene.tol)] = True
+    exact = np.array([hl.exact for hl in hulls])
+    two_pi = 2 * np.pi
+    for s in range(0, na, chunk):
+        aa = a[s:s + chunk]
+        n = len(aa)
+        th = np.arctan2(b[None, :, 1] - aa[:, None, 1], b[None, :, 0] - aa[:, None, 0])
+        order = np.argsort(th, axis=1)
+        ths = np.take_along_axis(th, order, axis=1)
+        off = 8 * np.pi * np.arange(n)[:, None]
+        flat = (np.concatenate([ths, ths + two_pi], axis=1) + off).ravel()
+        lf, rt = left[s:s + n], right[s:s + n]                   # (n, H, 2)
+        th_r = np.arctan2(rt[..., 1] - aa[:, None, 1], rt[..., 0] - aa[:, None, 0])
+        th_l = np.arctan2(lf[..., 1] - aa[:, None, 1], lf[..., 0] - aa[:, None, 0])
+        th_l = np.where(th_l < th_r, th_l + two_pi, th_l)
+        # angular runs: well inside the cone (only the chord test can clear them) and the thin
+        # bands at its edges (where the exact cone tests decide, with the same tolerance)
+        eps = 1e-9
+        r0 = np.searchsorted(flat, (th_r + off - eps).ravel())
+        r1 = np.searchsorted(flat, (th_r + off + eps).ravel(), side="right")
+        l0 = np.searchsorted(flat, (th_l + off - eps).ravel())
+        l1 = np.searchsorted(flat, (th_l + off + eps).ravel(), side="right")
+        r1 = np.minimum(r1, l1)
+        l0 = np.maximum(l0, r1)
+        pa = np.broadcast_to(aa[:, None, :], rt.shape)
+        chord = _line(lf, rt).reshape(n * nh, 3)             # left of it = beyond, seen from a
+        for lo, hi, edge in ((r1, l0, False), (r0, r1, True), (l0, l1, True)):
+            idx, k = _runs(lo, hi)
+            if len(idx) == 0:
+                continue
+            row = idx // (2 * nb)
+            col = order[row, idx % (2 * nb) % nb]
+            qx, qy = b[col, 0], b[col, 1]
+            c = chord[k]
+            blk = c[:, 0] * qx + c[:, 1] * qy + c[:, 2] > scene.tol
+            if edge:
+                cr = _line(pa, rt).reshape(n * nh, 3)[k]
+                cl = _line(lf, pa).reshape(n * nh, 3)[k]
+                blk &= cr[:, 0] * qx + cr[:, 1] * qy + cr[:, 2] > scene.tol
+                blk &= cl[:, 0] * qx + cl[:, 1] * qy + cl[:, 2] > scene.tol
+            ex = exact[k % nh]
+            vis[s + row[blk & ex], col[blk & ex]] = False
+            inexact[s + row[blk & ~ex], col[blk & ~ex]] = True
     ii, jj = np.nonzero(inexact & vis)
     if len(ii):
         vis[ii, jj] = scene.visible(a[ii], b[jj])
@@ -282,104 +339,78 @@ def _tangent(p: np.ndarray, v: np.ndarray, prv: np.ndarray, nxt: np.ndarray, tol
     return (s1 * s2 >= -tol * tol) | (n <= tol)
 
 
+def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, chunk: int = 64,
+                     symmetric: bool = False) -> np.ndarray:
+    """via[p, q] = min_u d_pv[p, u] + d_vp[u, q] over the finite entries of each row of d_pv
+    (a point sees ~2 tangent vertices per obstacle, far fewer than all of them).
+    ``symmetric``: the result is known to be symmetric, compute the upper blocks only."""
+    n = d_pv.shape[0]
+    via = np.full((n, d_vp.shape[1]), np.inf)
+    for s in range(0, n, chunk):
+        c0 = s if symmetric else 0
+        blk = d_pv[s:s + chunk]
+        r, u = np.nonzero(np.isfinite(blk))
+        if len(r) == 0:
+            continue
+        tot = blk[r, u][:, None] + d_vp[u, c0:]
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        via[s + r[starts], c0:] = np.minimum.reduceat(tot, starts, axis=0)
+    return np.minimum(via, via.T) if symmetric else via
+
+
 def shortest_paths_fast(points: np.ndarray, scene: Scene) -> PathResult:
     n = len(points)
     free = scene.free(points)
     hulls = _hulls(scene)
     v, vp, vn = _ring_vertices(scene, convex_only=True)
     k = len(v)
-    direct = euclidean_matrix(points)
-    vis_pp = _visibility_matrix(points, points, scene, hulls)
+    direct = cdist(points, points)
+    # point rows against (points from the row on, vertices): visibility is symmetric
+    vis_pp = np.ones((n, n), dtype=bool)
+    vis_pv = np.ones((n, k), dtype=bool)
+    step = 128
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        blk = _visibility_matrix(points[s:e], np.vstack([points[s:], v]), scene, hulls)
+        vis_pp[s:e, s:] = blk[:, :n - s]
+        vis_pv[s:e] = blk[:, n - s:]
+    vis_pp &= vis_pp.T
     if k == 0:
         dist = np.where(vis_pp, direct, np.inf)
-        via_u = None
-        dall = pred = None
     else:
         # vertex -> vertex: bitangent, visible
         vv_ok = _tangent(v, v, vp, vn, scene.tol) & _tangent(v, v, vp, vn, scene.tol).T
         np.fill_diagonal(vv_ok, False)
+        vv_ok &= _visibility_matrix(v, v, scene, hulls)
         iu, ju = np.nonzero(np.triu(vv_ok))
-        vis = _visibility_matrix_pairs(v[iu], v[ju], scene, hulls)
-        iu, ju = iu[vis], ju[vis]
         # point <-> vertex: tangent as seen from the point, visible
-        pv_ok = _tangent(points, v, vp, vn, scene.tol) & free[:, None]
-        pv_ok &= _visibility_matrix(points, v, scene, hulls)
+        pv_ok = _tangent(points, v, vp, vn, scene.tol) & free[:, None] & vis_pv
         pi, vi = np.nonzero(pv_ok)
         d_pv = np.full((n, k), np.inf)
         d_pv[pi, vi] = np.hypot(*(points[pi] - v[vi]).T)
-        # Dijkstra from the vertices over vertices (both ways) and vertex -> point edges
+        # all-pairs among the vertices (a small graph), then min-plus products on each side:
+        # d_vp[u, q] = min_v D[u, v] + d(v, q);  via[p, q] = min_u d(p, u) + d_vp[u, q]
         w_vv = np.hypot(*(v[iu] - v[ju]).T)
-        rows = np.concatenate([iu, ju, vi])
-        cols = np.concatenate([ju, iu, k + pi])
-        w = np.concatenate([w_vv, w_vv, d_pv[pi, vi]])
-        w[w == 0] = 1e-300
-        graph = csr_matrix((w, (rows, cols)), shape=(k + n, k + n))
-        dall, pred = dijkstra(graph, directed=True, return_predecessors=True,
-                              indices=np.arange(k))
-        d_vp = dall[:, k:]                                           # (K, N)
-        via = np.full((n, n), np.inf)
-        via_u = np.full((n, n), -1, dtype=np.int64)
-        for p in range(n):
-            t = np.flatnonzero(np.isfinite(d_pv[p]))
-            if len(t) == 0:
-                continue
-            tot = d_pv[p, t][:, None] + d_vp[t]
-            best = np.argmin(tot, axis=0)
-            via[p] = tot[best, np.arange(n)]
-            via_u[p] = t[best]
+        w_vv[w_vv == 0] = 1e-300
+        graph = csr_matrix((w_vv, (iu, ju)), shape=(k, k))
+        d_vv, pred = dijkstra(graph, directed=False, return_predecessors=True)
+        d_vp = _min_plus_sparse(d_pv, d_vv).T                       # (K, N)
+        via = _min_plus_sparse(d_pv, d_vp, symmetric=True)
         dist = np.where(vis_pp, direct, via)
     dist[~free, :] = np.inf
     dist[:, ~free] = np.inf
     np.fill_diagonal(dist, 0.0)
-    nodes = np.vstack([v, points]) if k else points
 
     def path(i: int, j: int) -> np.ndarray:
-        if vis_pp[i, j] or via_u is None or via_u[i, j] < 0:
+        if vis_pp[i, j] or k == 0 or not np.isfinite(dist[i, j]):
             return points[[i, j]]
-        u = int(via_u[i, j])
-        tail = _walk(pred[u], nodes, u, k + j)
-        return np.vstack([points[[i]], tail])
+        t = np.flatnonzero(np.isfinite(d_pv[i]))
+        u = int(t[np.argmin(d_pv[i, t] + d_vp[t, j])])
+        t = np.flatnonzero(np.isfinite(d_pv[j]))
+        w = int(t[np.argmin(d_vv[u, t] + d_pv[j, t])])
+        return np.vstack([points[[i]], _walk(pred[u], v, u, w), points[[j]]])
 
     return PathResult(dist, path)
-
-
-def _visibility_matrix_pairs(a: np.ndarray, b: np.ndarray, scene: Scene, hulls: list[_Hull]
-                             ) -> np.ndarray:
-    """Visibility of segments a[i]-b[i] (pairwise, not all-by-all)."""
-    vis = np.ones(len(a), dtype=bool)
-    inexact = np.zeros(len(a), dtype=bool)
-    for h in hulls:
-        blk = _blocked_pairs(a, b, h.ring, scene.tol)
-        if h.exact:
-            vis &= ~blk
-        else:
-            inexact |= blk
-    idx = np.flatnonzero(inexact & vis)
-    if len(idx):
-        vis[idx] = scene.visible(a[idx], b[idx])
-    return vis
-
-
-def _blocked_pairs(a: np.ndarray, b: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
-    """Pairwise variant of :func:`_blocked_by_hull`."""
-    out = np.zeros(len(a), dtype=bool)
-    for s in range(0, len(a), 4096):
-        aa, bb = a[s:s + 4096], b[s:s + 4096]
-        rel = hull[None, :, :] - aa[:, None, :]
-        toc = hull.mean(axis=0) - aa
-        ang = np.arctan2(_cross(toc[:, None, :], rel), (toc[:, None, :] * rel).sum(-1))
-        left, right = hull[np.argmax(ang, axis=1)], hull[np.argmin(ang, axis=1)]
-
-        def hp(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
-            d = p1 - p0
-            nrm = np.hypot(d[:, 0], d[:, 1])
-            nrm[nrm == 0] = 1.0
-            return _cross(d, bb - p0) / nrm
-
-        blk = (hp(aa, right) > tol) & (hp(left, aa) > tol) & (hp(right, left) < -tol)
-        blk |= _inside_convex(aa, hull, tol)
-        out[s:s + 4096] = blk
-    return out
 
 
 # ------------------------------------------------------------------------------------ router
