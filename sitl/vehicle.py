@@ -390,7 +390,9 @@ class VehicleModel:
         if self.gps_fix_type < 3:
             out.append("PreArm: GPS 1: Bad fix")
         needs = _COPTER_NEEDS_POSITION if self.is_copter else _ROVER_NEEDS_POSITION
-        if (self.mode in needs or self.params["FENCE_ENABLE"]) and not self.position_ok:
+        # like real ArduCopter, arming only needs a GPS-based estimate to exist: between the 3D fix
+        # and the EKF using GPS, ARM is accepted but TAKEOFF fails and the copter disarms itself
+        if (self.mode in needs or self.params["FENCE_ENABLE"]) and self.gps_fix_type < 3:
             out.append("Arm: Need Position Estimate")
         if self.battery.remaining_mah < max(self.params["BATT_LOW_MAH"], self.params["BATT_ARM_MAH"]) \
                 or self.low_fs or self.crit_fs:

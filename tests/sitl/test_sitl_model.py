@@ -91,8 +91,14 @@ def test_prearm_needs_position_estimate():
     v.set_mode(C.GUIDED)  # allowed while disarmed, as in ArduCopter
     assert v.arm() == FAILED
     assert "Arm: Need Position Estimate" in texts(v)
-    run(v, 11)
+    run(v, 5.5)  # 3D fix, EKF not yet using GPS: ArduCopter arms but refuses the takeoff
+    assert v.gps_fix_type == 3 and not v.ekf_ready
     assert v.arm() == ACCEPTED
+    assert v.takeoff(10) == FAILED
+    run(v, 10.1)
+    assert not v.armed  # DISARM_DELAY
+    assert v.ekf_ready
+    assert v.arm() == ACCEPTED and v.takeoff(10) == ACCEPTED
 
 
 def test_copter_not_armable_in_auto():
