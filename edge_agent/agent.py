@@ -43,7 +43,7 @@ from fleet_protocol import (
 )
 from fleet_protocol.geo import LatLon
 
-from edge_agent import __version__
+AGENT_VERSION = "0.1.0"  # not imported from edge_agent/__init__: a stale editable install maps it as a namespace
 from edge_agent.geofence_check import check_mission
 from edge_agent.mavlink_link import MavlinkLink, mavlink
 from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Emit, MissionRun, SetMode, State
@@ -106,7 +106,7 @@ class Agent:
         self.mav = MavlinkLink(config.mavlink_url, kind=self.kind, on_message=self._on_mav,
                                stream_hz=config.stream_hz, name=self.vehicle_id)
         status = lambda s: encode(make_envelope("status", self.vehicle_id, Status(  # noqa: E731
-            state=s, vehicle_type=config.vehicle_type, agent_version=__version__, max_payload_kg=config.max_payload_kg)))
+            state=s, vehicle_type=config.vehicle_type, agent_version=AGENT_VERSION, max_payload_kg=config.max_payload_kg)))
         self.mqtt = MqttLink(config.mqtt, self.vehicle_id, outbox=self.outbox, on_message=self._on_mqtt,
                              online_payload=status(VehicleState.online), offline_payload=status(VehicleState.offline))
         self.run_state: MissionRun | None = None
@@ -282,10 +282,14 @@ class Agent:
         else:
             self._on_command_message(topic, payload)
 
-    @staticmethod
-    def _raw_field(payload: bytes, name: str) -> str | None:
+    def _raw_field(self, payload: bytes, name: str) -> str | None:
+        """``body[name]`` of a payload that failed validation, but only if the envelope is ours
+        and in our protocol version: answering a message meant for another vehicle or written
+        in an unknown version would be guessing."""
         try:
             raw = json.loads(payload)
+            if raw.get("v") != 1 or raw.get("vehicle_id") != self.vehicle_id:
+                return None
             v = raw.get("body", {}).get(name)
         except Exception:
             return None

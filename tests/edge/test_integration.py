@@ -1,0 +1,155 @@
+"""The agent against the simulator and a real broker (speedup 20)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from edge_factories import command_payload, mission_dict, mission_payload, square, HOME
+from edge_harness import Events, RunningAgent, publish
+from fleet_protocol import topics
+
+SPEEDUP = 20.0
+
+
+@pytest.fixture()
+def fleet():
+    sim = pytest.importorskip("sitl.fleet")  # not `from sitl import`: works with a stale editable install
+    with sim.SimFleet(copters=1, rovers=1, home=HOME, speedup=SPEEDUP, base_port=0) as f:
+        yield f
+
+
+def agent_for(fleet, idx, vid, broker, tmp_path, **kw) -> RunningAgent:
+    v = fleet.vehicles[idx]
+    return RunningAgent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=broker.url,
+                        vehicle_type="drone" if v.kind.value == "copter" else "robot",
+                        outbox_path=str(tmp_path / f"{vid}.db"), **kw)
+
+
+async def test_drone_delivers_two_parcels_and_returns(fleet, mqtt_broker, unique_id, tmp_path):
+    vid = f"d{unique_id}"
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid))
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    assert ev.kinds() == ["accepted", "started", "leg_reached", "delivered", "leg_reached", "delivered",
+                          "leg_reached", "returned"]
+    delivered = ev.of("delivered")
+    assert [d["parcel_id"] for d in delivered] == ["p1", "p2"]
+    for d in delivered:
+        proof = d["proof"]
+        assert proof["method"] == "release" and proof["confirmed"] is True
+        assert proof["distance_m"] < 5 and proof["position"]["alt_m"] < 10
+    assert [l["leg_index"] for l in ev.of("leg_reached")] == [0, 1, 2]
+    assert ev.of("returned")[0]["undelivered"] == []
+    v = fleet.vehicles[0]
+    assert v.landed and not v.armed and v.gripper_releases == 2
+
+
+async def test_robot_handover_confirmed_then_timeout(fleet, mqtt_broker, unique_id, tmp_path):
+    """p1 is confirmed by the recipient when the robot waits at its drop-off; p2 never is."""
+    vid = f"r{unique_id}"
+    ra = agent_for(fleet, 1, vid, mqtt_broker, tmp_path)
+    m = mission_payload(vid, "robot", stops_m=((40, 0), (40, 30)), handover_timeout_s=1.5, cruise_speed_mps=5.0)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), m)
+            await ev.wait_kind("leg_reached", 1, timeout=60)
+            assert ra.agent.run_state.state_label == "awaiting_handover"
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.command(vid),
+                          command_payload(vid, "handover_confirmed", "c-ho-1", parcel_id="p1", handover_code="4711"))
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    assert ev.kinds() == ["accepted", "started", "leg_reached", "delivered", "command_ack", "leg_reached",
+                          "delivery_failed", "leg_reached", "returned"]
+    d = ev.of("delivered")[0]
+    assert d["parcel_id"] == "p1" and d["proof"]["method"] == "handover" and d["proof"]["handover_code"] == "4711"
+    assert d["proof"]["confirmed"] is True and d["proof"]["distance_m"] < 5
+    assert ev.of("command_ack")[0]["accepted"] is True
+    f = ev.of("delivery_failed")[0]
+    assert f["parcel_id"] == "p2" and f["reason"] == "handover_timeout"
+    assert ev.of("returned")[0]["undelivered"] == ["p2"]
+    v = fleet.vehicles[1]
+    assert not v.armed and v.mode_name == "HOLD"
+
+
+async def test_no_fly_zone_and_bad_messages_then_a_good_mission(fleet, mqtt_broker, unique_id, tmp_path):
+    vid = f"d{unique_id}"
+    host, port = mqtt_broker.host, mqtt_broker.port
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    import json
+    from fleet_protocol import encode, make_envelope
+    from edge_factories import make_mission
+    good_env = json.loads(mission_payload(vid, mission_id="m-ok", stops_m=((60, 0),)))
+    async with Events(host, port, vid) as ev:
+        await ra.online()
+        try:
+            # a leg through a no-fly polygon
+            await publish(host, port, topics.mission(vid), mission_payload(
+                vid, mission_id="m-nofly", exclusions=[square(*HOME, 15, 60, 0)]))
+            await ev.wait_kind("rejected", 1)
+            # garbage on both inbound topics
+            for t in (topics.mission(vid), topics.command(vid)):
+                await publish(host, port, t, b"{not json")
+                await publish(host, port, t, b"\xff\xfe")
+                await publish(host, port, t, b"[1, 2]")
+            # unknown version, wrong vehicle, wrong schema (with identifiable ids)
+            await publish(host, port, topics.mission(vid), json.dumps({**good_env, "v": 99}))
+            await publish(host, port, topics.mission(vid), json.dumps({**good_env, "vehicle_id": "someone-else"}))
+            bad = json.loads(json.dumps(good_env))
+            bad["body"]["mission_id"] = "m-schema"
+            bad["body"]["cruise_alt_m"] = "high"
+            await publish(host, port, topics.mission(vid), json.dumps(bad))
+            bad_cmd = json.loads(command_payload(vid, "hold", "c-bad"))
+            bad_cmd["body"]["action"] = "self_destruct"
+            await publish(host, port, topics.command(vid), json.dumps(bad_cmd))
+            await ev.wait(lambda e: len(e.of("rejected")) >= 2 and e.of("command_ack"))
+            # a command with nothing to command
+            await publish(host, port, topics.command(vid), command_payload(vid, "resume", "c-idle"))
+            await ev.wait_kind("command_ack", 2)
+            # and the agent still flies a good mission, once, even if it is sent twice
+            await publish(host, port, topics.mission(vid), json.dumps(good_env))
+            await publish(host, port, topics.mission(vid), json.dumps(good_env))
+            await ev.wait_kind("returned", timeout=90)
+            await asyncio.sleep(0.5)
+        finally:
+            await ra.stop()
+    rej = ev.of("rejected")
+    assert rej[0]["mission_id"] == "m-nofly" and rej[0]["reason"] == "geofence" and "exclusion zone #0" in rej[0]["detail"]
+    assert rej[1]["mission_id"] == "m-schema" and rej[1]["reason"] == "schema" and "cruise_alt_m" in rej[1]["detail"]
+    assert len(rej) == 2  # version / vehicle mismatches are logged only (their mission ids are m-ok's)
+    acks = {a["command_id"]: a for a in ev.of("command_ack")}
+    assert acks["c-bad"]["accepted"] is False and "schema" in acks["c-bad"]["detail"]
+    assert acks["c-idle"]["accepted"] is False
+    assert ev.kinds()[-6:] == ["accepted", "started", "leg_reached", "delivered", "leg_reached", "returned"]
+    assert len(ev.of("accepted")) == 1 and fleet.vehicles[0].gripper_releases == 1
+
+
+async def test_gripper_failure_and_battery_failsafe(fleet, mqtt_broker, unique_id, tmp_path):
+    vid = f"d{unique_id}"
+    v = fleet.vehicles[0]
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            v.inject("gripper_failure")
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid),
+                          mission_payload(vid, stops_m=((120, 0), (300, 300))))
+            await ev.wait_kind("delivery_failed", timeout=60)
+            v.inject("battery_drain", rate_pct_per_s=5.0)
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    f = ev.of("delivery_failed")[0]
+    assert f["parcel_id"] == "p1" and f["reason"] == "release_failed"
+    fs = ev.of("failsafe")
+    assert fs and fs[0]["reason"] == "battery" and fs[0]["action"] in ("rtl", "land")
+    assert ev.of("returned")[0]["undelivered"] == ["p1", "p2"]
+    assert v.gripper_releases == 0 and not v.armed
