@@ -390,23 +390,24 @@ class VehicleLink:
             self._send_param(None, name)
 
     def _on_param_read(self, client: Client, msg: Any) -> None:
-        names = list(self.model.params)
+        names = self.model.param_names()
         name = _param_name(msg.param_id)
         if msg.param_index >= 0 and not name:
             if msg.param_index < len(names):
                 self._send_param(client, names[msg.param_index])
             return
-        if name in self.model.params:
+        if self.model.get_param(name) is not None:
             self._send_param(client, name)
 
     def _on_param_list(self, client: Client, msg: Any) -> None:
-        for name in self.model.params:
+        for name in self.model.param_names():
             self._send_param(client, name)
 
     def _send_param(self, client: Client | None, name: str) -> None:
-        names = list(self.model.params)
-        args = (name.encode(), float(self.model.params[name]), MAV_PARAM_TYPE_REAL32, len(names),
-                names.index(name))
+        names = self.model.param_names()
+        value = self.model.get_param(name)
+        index = names.index(name) if name in names else 65535
+        args = (name.encode(), float(value), MAV_PARAM_TYPE_REAL32, len(names), index)
         if client is None:
             self.broadcast("param_value", args)
         else:

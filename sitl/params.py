@@ -26,16 +26,28 @@ _COMMON: dict[str, float] = {
     "DISARM_DELAY": 10.0,  # s on the ground armed and idle before auto-disarm (copter)
 }
 
+# ArduCopter 4.7 (master) names, SI units: WPNAV_SPEED (cm/s) became WP_SPD (m/s) and so on.
 _COPTER: dict[str, float] = {
-    "WPNAV_SPEED": 1000.0,  # cm/s
-    "WPNAV_SPEED_UP": 250.0,  # cm/s
-    "WPNAV_SPEED_DN": 150.0,  # cm/s
-    "WPNAV_RADIUS": 200.0,  # cm
-    "LAND_SPEED": 50.0,  # cm/s below LAND_ALT_LOW
-    "LAND_ALT_LOW": 1000.0,  # cm
-    "RTL_ALT": 1500.0,  # cm
+    "WP_SPD": 10.0,  # m/s
+    "WP_SPD_UP": 2.5,  # m/s
+    "WP_SPD_DN": 1.5,  # m/s
+    "WP_RADIUS_M": 2.0,  # m
+    "LAND_SPD_MS": 0.5,  # m/s below LAND_ALT_LOW_M
+    "LAND_ALT_LOW_M": 10.0,  # m
+    "RTL_ALT_M": 15.0,  # m
     "RTL_LOIT_TIME": 5000.0,  # ms
     "FS_EKF_ACTION": 1,  # 1 = LAND
+}
+
+#: pre-4.7 copter names still accepted by PARAM_SET / PARAM_REQUEST_READ: old -> (new, old-to-new scale)
+LEGACY_COPTER: dict[str, tuple[str, float]] = {
+    "WPNAV_SPEED": ("WP_SPD", 0.01),
+    "WPNAV_SPEED_UP": ("WP_SPD_UP", 0.01),
+    "WPNAV_SPEED_DN": ("WP_SPD_DN", 0.01),
+    "WPNAV_RADIUS": ("WP_RADIUS_M", 0.01),
+    "LAND_SPEED": ("LAND_SPD_MS", 0.01),
+    "LAND_ALT_LOW": ("LAND_ALT_LOW_M", 0.01),
+    "RTL_ALT": ("RTL_ALT_M", 0.01),
 }
 
 _ROVER: dict[str, float] = {

@@ -30,7 +30,7 @@ from .mission import (
     relative_alt,
 )
 from .modes import INITIAL_MODE, SUPPORTED, CopterMode, RoverMode, VehicleKind, mode_name
-from .params import default_params
+from .params import LEGACY_COPTER, default_params
 
 # MAV_RESULT
 ACCEPTED, TEMPORARILY_REJECTED, DENIED, UNSUPPORTED, FAILED = 0, 1, 2, 3, 4
@@ -88,8 +88,6 @@ class VehicleModel:
         self.params: dict[str, float] = default_params(kind)
         if battery_mah is not None:
             self.params["BATT_CAPACITY"] = battery_mah
-        if params:
-            self.params.update(params)
         self.warmup_s = warmup_s
         self.t = 0.0
         self.n = self.e = self.alt = 0.0
@@ -104,6 +102,8 @@ class VehicleModel:
         self.gps_lost = False
         self._ekf_ok_at: float | None = None
         self.battery = Battery(capacity_mah=self.params["BATT_CAPACITY"])
+        for name, value in (params or {}).items():
+            self.set_param(name, value)  # unknown names ignored, like a defaults file
         self.gripper_releases = 0
         self.gripper_grabbed = True
         self.gripper_fail_next = False
@@ -163,7 +163,7 @@ class VehicleModel:
         if self.speed_override:
             return self.speed_override
         if self.is_copter:
-            return self.params["WPNAV_SPEED"] / 100.0
+            return self.params["WP_SPD"]
         return self.params["WP_SPEED"] or self.params["CRUISE_SPEED"]
 
     def text(self, severity: int, text: str) -> None:
@@ -238,8 +238,8 @@ class VehicleModel:
         return False
 
     def _move_v(self, talt: float, dt: float) -> bool:
-        up = self.params["WPNAV_SPEED_UP"] / 100.0
-        dn = self.params["WPNAV_SPEED_DN"] / 100.0
+        up = self.params["WP_SPD_UP"]
+        dn = self.params["WP_SPD_DN"]
         diff = talt - self.alt
         if diff > 0:
             self.alt = min(talt, self.alt + up * dt)
@@ -251,9 +251,9 @@ class VehicleModel:
 
     def _descend_land(self, dt: float) -> bool:
         """Land at the current spot at LAND speeds; True once touched down."""
-        fast = self.params["WPNAV_SPEED_DN"] / 100.0
-        slow = self.params["LAND_SPEED"] / 100.0
-        rate = fast if self.alt > self.params["LAND_ALT_LOW"] / 100.0 else slow
+        fast = self.params["WP_SPD_DN"]
+        slow = self.params["LAND_SPD_MS"]
+        rate = fast if self.alt > self.params["LAND_ALT_LOW_M"] else slow
         self.alt = max(0.0, self.alt - rate * dt)
         if self.alt <= 0.0:
             self.landed = True
@@ -307,7 +307,7 @@ class VehicleModel:
                     self.text(SEV_INFO, "Reached destination")
 
     def _rtl_nav(self, seq: int) -> _Nav:
-        rtl_alt = self.params["RTL_ALT"] / 100.0
+        rtl_alt = self.params["RTL_ALT_M"]
         if self.params["FENCE_ENABLE"] and int(self.params["FENCE_TYPE"]) & fence_mod.FENCE_TYPE_ALT_MAX:
             rtl_alt = min(rtl_alt, self.params["FENCE_ALT_MAX"] - 2.0)
         return _Nav(seq=seq, command=MAV_CMD_NAV_RETURN_TO_LAUNCH, tn=self.home_n, te=self.home_e,
@@ -509,7 +509,22 @@ class VehicleModel:
             self.fence_breached = []
         return ACCEPTED
 
+    def param_names(self) -> list[str]:
+        return list(self.params)
+
+    def get_param(self, name: str) -> float | None:
+        """Value of a parameter by current or pre-4.7 copter name (in that name's units)."""
+        if name in self.params:
+            return self.params[name]
+        if self.is_copter and name in LEGACY_COPTER:
+            new, scale = LEGACY_COPTER[name]
+            return self.params[new] / scale
+        return None
+
     def set_param(self, name: str, value: float) -> bool:
+        if self.is_copter and name in LEGACY_COPTER:
+            name, scale = LEGACY_COPTER[name]
+            value = float(value) * scale
         if name not in self.params:
             return False
         self.params[name] = float(value)
@@ -681,7 +696,9 @@ class VehicleModel:
         self.fence_breached = now
         if not new or not self.armed or (self.is_copter and self.landed):
             return
-        self.text(SEV_CRITICAL, "Fence Breached: " + ", ".join(new))
+        # AC_Fence::print_fence_message: "Polygon fence breached", "Max Alt and Polygon fences breached"
+        names = new[0] if len(new) == 1 else ", ".join(new[:-1]) + " and " + new[-1]
+        self.text(SEV_NOTICE, f"{names} fence{'s' if len(new) > 1 else ''} breached")
         action = int(self.params["FENCE_ACTION"])
         if action == 0:
             return

@@ -154,7 +154,7 @@ def test_fence_upload_enable_and_breach(fleet):
     g.mav.command_int_send(1, 1, 6, mavlink.MAV_CMD_DO_REPOSITION, 0, 0, -1, 0, 0, 0,
                            int(lat * 1e7), int(lon * 1e7), 10)
     assert g.wait("COMMAND_ACK", cond=lambda m: m.command == 192).result == 0
-    g.wait("STATUSTEXT", timeout=20, cond=lambda m: m.text.startswith("Fence Breached"))
+    g.wait("STATUSTEXT", timeout=20, cond=lambda m: m.text.endswith("fence breached"))
     g.wait("HEARTBEAT", cond=lambda m: m.custom_mode == 6)
     g.close()
 
@@ -230,8 +230,12 @@ def test_commands_params_and_faults(fleet):
     g.mav.param_set_send(1, 1, b"FENCE_ALT_MAX", 60.0, mavlink.MAV_PARAM_TYPE_REAL32)
     pv = g.wait("PARAM_VALUE", cond=lambda m: m.param_id == "FENCE_ALT_MAX")
     assert pv.param_value == 60.0
-    g.mav.param_request_read_send(1, 1, b"WPNAV_SPEED", -1)
-    assert g.wait("PARAM_VALUE", cond=lambda m: m.param_id == "WPNAV_SPEED").param_value == 1000
+    g.mav.param_request_read_send(1, 1, b"WP_SPD", -1)
+    assert g.wait("PARAM_VALUE", cond=lambda m: m.param_id == "WP_SPD").param_value == 10.0
+    # the pre-4.7 name in cm/s still works
+    g.mav.param_set_send(1, 1, b"WPNAV_SPEED", 500.0, mavlink.MAV_PARAM_TYPE_REAL32)
+    assert g.wait("PARAM_VALUE", cond=lambda m: m.param_id == "WPNAV_SPEED").param_value == 500.0
+    assert v.model.params["WP_SPD"] == 5.0
     # a dropped client must not hurt the vehicle; a second GCS still works
     g.close()
     g2 = Gcs(v.port)
