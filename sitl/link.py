@@ -339,10 +339,7 @@ class VehicleLink:
         if cmd == 207:  # DO_FENCE_ENABLE
             return m.fence_enable(int(p[0]))
         if cmd == 178:  # DO_CHANGE_SPEED
-            if p[1] > 0:
-                m.speed_override = float(p[1])
-                return ACCEPTED
-            return FAILED
+            return m.change_speed(int(p[0]), float(p[1]))
         if cmd == 192:  # DO_REPOSITION
             if not (p[4] or p[5]):
                 return FAILED

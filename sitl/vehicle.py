@@ -382,24 +382,25 @@ class VehicleModel:
         return ACCEPTED
 
     def _arming_failures(self) -> list[str]:
-        out: list[str] = []
+        """AP_Arming order: pre-arm checks ("PreArm: ") first; only if they pass, the arm checks
+        ("Arm: ", where the mandatory position and mode checks live)."""
+        pre: list[str] = []
+        if self.battery.remaining_mah < max(self.params["BATT_LOW_MAH"], self.params["BATT_ARM_MAH"]) \
+                or self.low_fs or self.crit_fs:
+            pre.append("PreArm: Battery 1 low capacity failsafe")
+        if self.params["FENCE_ENABLE"] and self.position_ok and self._fence_breaches():
+            pre.append("PreArm: Fence: vehicle outside the fence")
+        if pre:
+            return pre
         not_armable = _COPTER_NOT_ARMABLE if self.is_copter else _ROVER_NOT_ARMABLE
         if self.mode in not_armable:
-            out.append("Arm: Mode not armable")
-            return out
-        if self.gps_fix_type < 3:
-            out.append("PreArm: GPS 1: Bad fix")
+            return ["Arm: Mode not armable"]
         needs = _COPTER_NEEDS_POSITION if self.is_copter else _ROVER_NEEDS_POSITION
         # like real ArduCopter, arming only needs a GPS-based estimate to exist: between the 3D fix
         # and the EKF using GPS, ARM is accepted but TAKEOFF fails and the copter disarms itself
         if (self.mode in needs or self.params["FENCE_ENABLE"]) and self.gps_fix_type < 3:
-            out.append("Arm: Need Position Estimate")
-        if self.battery.remaining_mah < max(self.params["BATT_LOW_MAH"], self.params["BATT_ARM_MAH"]) \
-                or self.low_fs or self.crit_fs:
-            out.append("PreArm: Battery 1 low capacity failsafe")
-        if self.params["FENCE_ENABLE"] and self.position_ok and self._fence_breaches():
-            out.append("PreArm: Fence: vehicle outside the fence")
-        return out
+            return ["Arm: Need Position Estimate"]
+        return []
 
     def disarm(self, force: bool = False) -> int:
         if not self.armed:
@@ -460,13 +461,26 @@ class VehicleModel:
         return ACCEPTED
 
     def mission_start(self, first: int = 0, last: int = 0) -> int:
+        """MAV_CMD_MISSION_START as GCS_MAVLINK_Copter handles it: first/last item -> DENIED."""
+        if first or last:
+            return DENIED
         auto = C.AUTO if self.is_copter else R.AUTO
         if self.set_mode(auto) != ACCEPTED:
             return FAILED
-        if first > 0 and first < len(self.items):
-            self._start_mission_at(first)
-        elif not self.mission_running:
+        if not self.mission_running:
             self._mission_start_or_resume()
+        return ACCEPTED
+
+    def change_speed(self, speed_type: int, speed: float) -> int:
+        """MAV_CMD_DO_CHANGE_SPEED: type 0/1 ground speed, 2 climb, 3 descent (copter)."""
+        if speed <= 0 or speed_type > 3:
+            return DENIED
+        if speed_type <= 1:
+            self.speed_override = float(speed)
+        elif not self.is_copter:
+            return FAILED
+        else:
+            self.params["WP_SPD_UP" if speed_type == 2 else "WP_SPD_DN"] = float(speed)
         return ACCEPTED
 
     def set_mission_current(self, seq: int) -> bool:
@@ -627,8 +641,7 @@ class VehicleModel:
 
     def _run_do(self, it: MissionItem) -> None:
         if it.command == MAV_CMD_DO_CHANGE_SPEED:
-            if it.param2 > 0:
-                self.speed_override = float(it.param2)
+            self.change_speed(int(it.param1), it.param2)
         elif it.command == MAV_CMD_DO_GRIPPER:
             self.gripper(int(it.param2))
 

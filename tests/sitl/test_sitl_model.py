@@ -11,7 +11,7 @@ from sitl.mission import MissionItem
 from sitl.modes import CopterMode as C
 from sitl.modes import RoverMode as R
 from sitl.modes import VehicleKind
-from sitl.vehicle import ACCEPTED, FAILED, VehicleModel
+from sitl.vehicle import ACCEPTED, DENIED, FAILED, VehicleModel
 
 HOME = (52.37, 4.89)
 
@@ -126,6 +126,7 @@ def test_copter_mission_ending_in_rtl_lands_disarms_and_stays_auto():
     v.set_mode(C.GUIDED)
     assert v.arm() == ACCEPTED
     assert v.set_mode(C.AUTO) == ACCEPTED
+    assert v.mission_start(1, 0) == DENIED  # ArduCopter: first/last item not supported
     assert v.mission_start() == ACCEPTED
     release_at = []
     t = 0.0
