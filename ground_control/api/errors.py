@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from ground_control.db.repositories import Conflict, Invalid, NotFound
 from ground_control.domain.geofence import GeofenceError
@@ -49,6 +50,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GeofenceError)
     async def _geofence(_: Request, exc: GeofenceError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": f"invalid geofence: {exc}"})
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": "changed concurrently by the fleet; read it again and retry"})
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['hub_id'], ['hubs.id'], name=op.f('fk_missions_hub_id_hubs')),
     sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_missions_vehicle_id_vehicles')),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_missions'))
     )
     with op.batch_alter_table('missions', schema=None) as batch_op:
@@ -160,6 +161,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['hub_id'], ['hubs.id'], name=op.f('fk_parcels_hub_id_hubs')),
     sa.ForeignKeyConstraint(['mission_id'], ['missions.id'], name=op.f('fk_parcels_mission_id_missions')),
     sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_parcels_vehicle_id_vehicles')),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_parcels'))
     )
     with op.batch_alter_table('parcels', schema=None) as batch_op:

@@ -1,0 +1,209 @@
+"""The dispatch loop. Each tick (every ``dispatch_interval_s`` or sooner when woken by new
+parcels, freed vehicles or failed missions):
+
+1. liveness: vehicles whose telemetry went silent are offline; their parcels go back;
+2. resend: missions not accepted within ``mission_ack_timeout_s`` are published again (same
+   mission id; the agent is idempotent by it) up to ``mission_resend_count`` times, then failed
+   and their parcels re-planned without that vehicle;
+3. operator commands waiting in the outbox are published;
+4. planning: parcels in ``created`` are planned (``make_planner``) onto online, idle, enabled
+   vehicles per hub; each route becomes a mission, committed (parcels -> planned) BEFORE it is
+   published, so a crash between the two only delays it (step 2 resends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, encode, make_envelope, topics
+from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, Vehicle, utcnow
+from ground_control.db.repositories import apply_transitions
+from ground_control.dispatch.liveness import update_liveness
+from ground_control.dispatch.mission_builder import build_request, fence_for, route_to_mission
+from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission
+from ground_control.domain.parcel_lifecycle import ParcelState
+from ground_control.planning import Plan, RoutePlanner
+from ground_control.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, int], Awaitable[None]]
+MAX_PARCELS_PER_ROUND = 1_000
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], publish: Publish,
+                 planner: RoutePlanner) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.publish = publish
+        self.planner = planner
+        self._wake = asyncio.Event()
+        self.unplanned: dict[str, str] = {}   # parcel id -> planner's reason, for operators/tests
+        self.missions_created = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            await self.tick()
+
+    async def tick(self) -> None:
+        for step in (self.check_liveness, self.resend_or_fail, self.flush_commands, self.plan_and_dispatch):
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad step must not stop dispatch
+                log.exception("dispatch step %s failed", step.__name__)
+
+    # ------------------------------------------------------------------ 1. liveness
+    async def check_liveness(self) -> None:
+        async with self.sessionmaker() as session:
+            up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s,
+                                             self.settings.max_delivery_attempts)
+            await session.commit()
+        if up or down:
+            log.info("liveness: online %s, offline %s", up, down)
+            self._wake.set()
+
+    # ------------------------------------------------------------------ 2. resend / fail
+    async def resend_or_fail(self) -> None:
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.settings.mission_ack_timeout_s)
+        async with self.sessionmaker() as session:
+            due = (await session.scalars(select(Mission).where(
+                Mission.state == "sent", Mission.last_sent_at < cutoff))).all()
+            to_send: list[tuple[str, dict]] = []
+            for m in due:
+                if m.send_count > self.settings.mission_resend_count:
+                    await fail_mission(session, m, f"not accepted after {m.send_count} sends",
+                                       max_attempts=self.settings.max_delivery_attempts, exclude_vehicle=True)
+                    log.warning("mission %s to %s failed: no ack after %d sends", m.id, m.vehicle_id, m.send_count)
+                    self._wake.set()
+                else:
+                    m.send_count += 1
+                    m.last_sent_at = now
+                    to_send.append((m.vehicle_id, m.payload))
+            await session.commit()
+        for vehicle_id, payload in to_send:
+            await self._publish_mission(vehicle_id, ProtoMission.model_validate(payload))
+
+    async def _publish_mission(self, vehicle_id: str, mission: ProtoMission) -> bool:
+        try:
+            await self.publish(topics.mission(vehicle_id), encode(make_envelope("mission", vehicle_id, mission)), 1)
+            return True
+        except Exception as exc:  # noqa: BLE001 - broker down: the resend step retries
+            log.warning("could not publish mission %s to %s: %s", mission.mission_id, vehicle_id, exc)
+            return False
+
+    # ------------------------------------------------------------------ 3. commands
+    async def flush_commands(self) -> None:
+        async with self.sessionmaker() as session:
+            cmds = (await session.scalars(select(Command).where(Command.sent_at.is_(None))
+                                          .order_by(Command.created_at).limit(100))).all()
+            for c in cmds:
+                body = ProtoCommand(command_id=c.id, action=CommandAction(c.action), mission_id=c.mission_id,
+                                    parcel_id=c.parcel_id, handover_code=c.handover_code)
+                try:
+                    await self.publish(topics.command(c.vehicle_id), encode(make_envelope("command", c.vehicle_id, body)), 1)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("command %s to %s not sent yet: %s", c.id, c.vehicle_id, exc)
+                    break
+                c.sent_at = utcnow()
+                await session.commit()
+
+    # ------------------------------------------------------------------ 4. plan & dispatch
+    async def plan_and_dispatch(self) -> None:
+        now = utcnow()
+        async with self.sessionmaker() as session:
+            parcels = (await session.scalars(
+                select(Parcel).where(Parcel.state == ParcelState.created.value)
+                .order_by(Parcel.priority.desc(), Parcel.created_at, Parcel.id).limit(MAX_PARCELS_PER_ROUND)
+            )).all()
+            if not parcels:
+                return
+            busy = set((await session.scalars(
+                select(Mission.vehicle_id).where(Mission.state.in_(ACTIVE_MISSION_STATES)))).all())
+            vehicles = [v for v in (await session.scalars(
+                select(Vehicle).where(Vehicle.enabled.is_(True), Vehicle.online.is_(True)).order_by(Vehicle.id))).all()
+                if v.id not in busy]
+            if not vehicles:
+                return
+            hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
+            fences = list((await session.scalars(select(Geofence))).all())
+
+        by_hub: dict[str, list[Parcel]] = defaultdict(list)
+        for p in parcels:
+            by_hub[p.hub_id].append(p)
+        used: set[str] = set()
+        for hub_id, hub_parcels in by_hub.items():
+            fence = fence_for(fences, hub_id)
+            # parcels that a vehicle refused must not go back to it: plan them in groups by
+            # which vehicles they exclude
+            groups: dict[frozenset[str], list[Parcel]] = defaultdict(list)
+            for p in hub_parcels:
+                groups[frozenset(p.excluded_vehicles or [])].append(p)
+            for excluded, group in sorted(groups.items(), key=lambda kv: -len(kv[0])):
+                cands = [v for v in vehicles if v.hub_id == hub_id and v.id not in used and v.id not in excluded]
+                if not cands:
+                    continue
+                request = build_request([hubs[hub_id]], cands, group, fence, self.settings, now)
+                try:
+                    plan: Plan = await asyncio.to_thread(self.planner.plan, request)
+                except Exception:  # noqa: BLE001 - a planner bug leaves parcels waiting, not lost
+                    log.exception("planner failed for hub %s (%d parcels)", hub_id, len(group))
+                    continue
+                self.unplanned.update({pid: str(r) for pid, r in plan.unplanned.items()})
+                byid = {p.id: p for p in group}
+                vmap = {v.id: v for v in cands}
+                for route in plan.routes:
+                    if not route.stops or route.vehicle_id not in vmap:
+                        continue
+                    used.add(route.vehicle_id)
+                    try:
+                        mission = route_to_mission(route, vmap[route.vehicle_id], hubs[hub_id], byid, fence, self.settings, now)
+                    except Exception:  # noqa: BLE001 - e.g. a route the protocol refuses
+                        log.exception("could not build a mission from route for %s", route.vehicle_id)
+                        continue
+                    if await self._commit_mission(mission, hub_id, route.distance_m):
+                        self.missions_created += 1
+                        await self._publish_mission(mission.vehicle_id, mission)
+
+    async def _commit_mission(self, mission: ProtoMission, hub_id: str, distance_m: float) -> bool:
+        """One transaction: the mission row and every parcel created -> planned; nothing if any
+        parcel changed under us (deleted, planned elsewhere)."""
+        now = utcnow()
+        async with self.sessionmaker() as session:
+            ids = [s.parcel_id for s in mission.stops]
+            rows = {p.id: p for p in (await session.scalars(select(Parcel).where(Parcel.id.in_(ids)))).all()}
+            if len(rows) != len(ids) or any(p.state != ParcelState.created.value for p in rows.values()):
+                log.info("route for %s skipped: its parcels changed meanwhile", mission.vehicle_id)
+                return False
+            session.add(Mission(
+                id=mission.mission_id, vehicle_id=mission.vehicle_id, hub_id=hub_id, state="sent",
+                payload=mission.model_dump(mode="json"), parcel_ids=ids, send_count=1, last_sent_at=now,
+                distance_m=distance_m, created_at=now, updated_at=now,
+            ))
+            await session.flush()
+            for pid in ids:
+                p = rows[pid]
+                p.mission_id = mission.mission_id
+                p.vehicle_id = mission.vehicle_id
+                apply_transitions(session, p, ParcelState.planned, f"planned on mission {mission.mission_id}", at=now)
+            await session.commit()
+        log.info("mission %s -> %s with %d stop(s)", mission.mission_id, mission.vehicle_id, len(ids))
+        return True

@@ -1,0 +1,107 @@
+"""One MQTT connection for the ground control, with the reconnect loop aiomqtt 2.5 lacks.
+
+Inbound QoS 1 messages are acknowledged only after the handler returned, i.e. after the DB
+commit (paho's manual ack, reached through aiomqtt's paho client). If the handler fails we
+drop the connection without acking: the broker keeps the message in our persistent session
+(``clean_session=False``, stable client id) and redelivers it on reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Awaitable, Callable
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ground_control.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[aiomqtt.Message], Awaitable[None]]
+
+
+class NotConnected(RuntimeError):
+    """Publishing while the broker is unreachable; callers retry later (outbox / resend)."""
+
+
+class MqttLink:
+    def __init__(self, settings: Settings, handler: Handler, subscriptions: list[tuple[str, int]],
+                 client_id: str | None = None, persistent: bool = True) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.subscriptions = subscriptions
+        self.client_id = client_id or settings.mqtt_client_id
+        self.persistent = persistent
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self.manual_ack = False
+
+    def _make_client(self) -> aiomqtt.Client:
+        s = self.settings
+        kw: dict = {}
+        if s.mqtt_protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 7 * 24 * 3600 if self.persistent else 0
+            kw.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=not self.persistent, properties=props)
+        else:
+            kw.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=not self.persistent)
+        if s.mqtt_use_tls:
+            ctx = ssl.create_default_context(cafile=s.mqtt_ca_file)
+            if s.mqtt_cert_file:
+                ctx.load_cert_chain(s.mqtt_cert_file, s.mqtt_key_file)
+            kw["tls_context"] = ctx
+        client = aiomqtt.Client(
+            hostname=s.mqtt_host, port=s.mqtt_port, identifier=self.client_id,
+            username=s.mqtt_username, password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
+            keepalive=s.mqtt_keepalive_s, max_inflight_messages=100, **kw,
+        )
+        paho = getattr(client, "_client", None)
+        if paho is not None and hasattr(paho, "manual_ack_set"):
+            paho.manual_ack_set(True)
+            self.manual_ack = True
+        return client
+
+    def _ack(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        if self.manual_ack and message.qos > 0:
+            client._client.ack(message.mid, message.qos)  # noqa: SLF001
+
+    async def run(self) -> None:
+        """Connect, subscribe, hand every message to the handler; reconnect with backoff forever."""
+        backoff = 0.5
+        while True:
+            try:
+                client = self._make_client()
+                async with client:
+                    self._client = client
+                    for topic, qos in self.subscriptions:
+                        await client.subscribe(topic, qos=qos)
+                    self.connected.set()
+                    backoff = 0.5
+                    log.info("MQTT connected to %s:%s as %s", self.settings.mqtt_host, self.settings.mqtt_port, self.client_id)
+                    async for message in client.messages:
+                        await self.handler(message)   # raises -> no ack -> reconnect -> redelivery
+                        self._ack(client, message)
+            except asyncio.CancelledError:
+                raise
+            except aiomqtt.MqttError as exc:
+                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, backoff)
+            except Exception:  # noqa: BLE001 - a handler failure must not kill ingest
+                log.exception("message handling failed; reconnecting so the broker redelivers")
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, timeout: float = 10.0) -> None:
+        client = self._client
+        if client is None:
+            raise NotConnected("MQTT not connected")
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, timeout=timeout)
+        except aiomqtt.MqttError as exc:
+            raise NotConnected(str(exc)) from exc

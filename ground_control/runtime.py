@@ -1,0 +1,59 @@
+"""Everything that runs beside the API: one MQTT link feeding ingest, the dispatcher and the
+telemetry flusher. ``fleet serve`` starts it in the app lifespan; ``fleet demo`` can reuse it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ground_control.dispatch.dispatcher import Dispatcher
+from ground_control.ingest.service import Ingest, subscriptions
+from ground_control.mqtt.link import MqttLink
+from ground_control.planning import make_planner
+from ground_control.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.ingest = Ingest(settings, sessionmaker, on_replan=self.wake)
+        self.link = MqttLink(settings, self.ingest.handle, subscriptions(settings))
+        planner = make_planner(settings.planner_kind)
+        self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
+        await self.link.publish(topic, payload, qos)
+
+    @property
+    def connected(self) -> bool:
+        return self.link.connected.is_set()
+
+    def wake(self) -> None:
+        self.dispatcher.wake()
+
+    async def start(self, wait_connected: float = 5.0) -> None:
+        self._tasks = [
+            asyncio.create_task(self.link.run(), name="gc-mqtt"),
+            asyncio.create_task(self.ingest.flush_loop(), name="gc-telemetry-flush"),
+            asyncio.create_task(self.dispatcher.run(), name="gc-dispatch"),
+        ]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.link.connected.wait(), wait_connected)
+        if not self.connected:
+            log.warning("MQTT broker %s not reachable yet; will keep trying", self.settings.mqtt_url)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self.ingest.telemetry.flush()

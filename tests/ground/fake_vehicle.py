@@ -1,0 +1,120 @@
+"""A fake vehicle for end-to-end tests: a small aiomqtt client that speaks the fleet protocol
+like an edge agent would (retained status with an offline last will, telemetry, events), with
+scripted behaviour. It sends every event twice, as a QoS 1 redelivery would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from datetime import datetime, timezone
+
+import aiomqtt
+
+from fleet_protocol import (
+    AcceptedEvent, DeliveredEvent, LatLon, ProofOfDelivery, RejectedEvent, ReturnedEvent, StartedEvent, Status,
+    Telemetry, VehicleState, encode, make_envelope, parse_message, topics,
+)
+
+
+class FakeVehicle:
+    def __init__(self, host: str, port: int, vehicle_id: str, behaviour: str = "deliver", step_s: float = 0.05,
+                 lat: float = 52.52, lon: float = 13.405) -> None:
+        self.host, self.port, self.vid = host, port, vehicle_id
+        self.behaviour = behaviour      # deliver | reject | mute | vanish
+        self.step_s = step_s
+        self.pos = LatLon(lat=lat, lon=lon)
+        self.missions: list[str] = []   # mission ids received (with repeats)
+        self.sent_event_ids: set[str] = set()
+        self.telemetry_on = True
+        self.seq = 0
+        self._task: asyncio.Task | None = None
+        self._client: aiomqtt.Client | None = None
+        self._flown: set[str] = set()
+
+    def _env(self, type_: str, body) -> bytes:
+        self.seq += 1
+        env = make_envelope(type_, self.vid, body, seq=self.seq)
+        if type_ == "event":
+            self.sent_event_ids.add(str(env.id))
+        return encode(env)
+
+    async def event(self, body) -> None:
+        payload = self._env("event", body)
+        for _ in range(2):   # duplicates are normal
+            await self._client.publish(topics.event(self.vid), payload, qos=1)
+
+    async def status(self, state: VehicleState) -> None:
+        await self._client.publish(topics.status(self.vid), self._env("status", Status(state=state)), qos=1, retain=True)
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._run(ready))
+        await asyncio.wait_for(ready.wait(), 10)
+
+    async def stop(self, clear_status: bool = True) -> None:
+        if clear_status and self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.publish(topics.status(self.vid), b"", qos=1, retain=True)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self, ready: asyncio.Event) -> None:
+        will = aiomqtt.Will(topics.status(self.vid), encode(make_envelope("status", self.vid, Status(state=VehicleState.offline))),
+                            qos=1, retain=True)
+        async with aiomqtt.Client(self.host, self.port, identifier=f"fake-{self.vid}", will=will) as c:
+            self._client = c
+            await c.subscribe(topics.mission(self.vid), qos=1)
+            await c.subscribe(topics.command(self.vid), qos=1)
+            await self.status(VehicleState.online)
+            tel = asyncio.create_task(self._telemetry())
+            ready.set()
+            try:
+                async for msg in c.messages:
+                    env = parse_message(str(msg.topic), msg.payload)
+                    if env.type == "mission":
+                        self.missions.append(env.body.mission_id)
+                        asyncio.create_task(self._fly(env.body))
+            finally:
+                tel.cancel()
+
+    async def _telemetry(self) -> None:
+        while True:
+            if self.telemetry_on:
+                t = Telemetry(position=self.pos, heading_deg=0, ground_speed_mps=0, battery_pct=90, mode="AUTO",
+                              armed=False, gps_fix=3, agent_state="idle")
+                with contextlib.suppress(Exception):
+                    await self._client.publish(topics.telemetry(self.vid), self._env("telemetry", t), qos=0)
+            await asyncio.sleep(0.2)
+
+    async def _fly(self, mission) -> None:
+        mid = mission.mission_id
+        if self.behaviour == "mute":
+            return
+        if mid in self._flown:      # idempotent by mission id, like the agent
+            return
+        self._flown.add(mid)
+        if self.behaviour == "reject":
+            await self.event(RejectedEvent(mission_id=mid, reason="payload", detail="gripper jammed"))
+            return
+        await self.event(AcceptedEvent(mission_id=mid))
+        await asyncio.sleep(self.step_s)
+        await self.event(StartedEvent(mission_id=mid))
+        if self.behaviour == "vanish":
+            # the link dies: no telemetry, the broker publishes our last will (we send it ourselves,
+            # which is what the broker would do once the keepalive runs out)
+            self.telemetry_on = False
+            await asyncio.sleep(self.step_s)
+            await self.status(VehicleState.offline)
+            return
+        for stop in mission.stops:
+            await asyncio.sleep(self.step_s)
+            self.pos = LatLon(lat=stop.drop_off.lat, lon=stop.drop_off.lon)
+            proof = ProofOfDelivery(method=stop.action, position=self.pos, target=stop.drop_off, distance_m=0.4,
+                                    delivered_at=datetime.now(timezone.utc), confirmed=True)
+            await self.event(DeliveredEvent(mission_id=mid, parcel_id=stop.parcel_id, proof=proof))
+        await asyncio.sleep(self.step_s)
+        self.pos = mission.hub.position
+        await self.event(ReturnedEvent(mission_id=mid, position=self.pos, undelivered=[]))
