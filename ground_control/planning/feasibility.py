@@ -19,13 +19,20 @@ def parcel_hubs(p: ParcelSpec) -> tuple[str, ...]:
 
 
 def time_limit(v: VehicleSpec, request: PlanRequest) -> float:
-    """Latest return time at the hub for this vehicle."""
+    """Latest return time at the hub for a vehicle leaving at 0."""
     lim = math.inf
     if v.max_duration_s is not None:
         lim = v.max_duration_s
     if request.horizon_s is not None:
         lim = min(lim, request.horizon_s)
     return lim
+
+
+def within_time(v: VehicleSpec, request: PlanRequest, depart_s: float, end_s: float) -> bool:
+    """Back by the horizon, and out no longer than the vehicle's shift."""
+    if request.horizon_s is not None and end_s > request.horizon_s + _EPS:
+        return False
+    return v.max_duration_s is None or end_s - depart_s <= v.max_duration_s + _EPS
 
 
 @dataclass
@@ -83,4 +90,5 @@ def _direct_on_time(p: ParcelSpec, v: VehicleSpec, go: float, back: float,
     start = arrive if p.time_window is None else max(arrive, p.time_window.earliest_s)
     if p.time_window is not None and start > p.time_window.latest_s + _EPS:
         return False
-    return start + p.service_s + back / v.speed_mps <= time_limit(v, request) + _EPS
+    depart = start - arrive              # leave late rather than wait at the drop-off
+    return within_time(v, request, depart, start + p.service_s + back / v.speed_mps)

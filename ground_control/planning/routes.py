@@ -10,12 +10,14 @@ from ground_control.planning.model import ParcelSpec, PlannedStop, Route, Vehicl
 
 
 def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec],
-                costs: TravelCosts) -> Route:
-    """ETAs: leave the hub at 0, travel at cruise speed, wait for a window to open, serve."""
+                costs: TravelCosts, depart_s: float = 0.0) -> Route:
+    """ETAs: leave the hub at ``depart_s`` (an optimiser may hold a vehicle back rather than let
+    it wait at a drop-off), travel at cruise speed, wait for a window to open, serve.
+    ``duration_s`` counts from the departure."""
     h = costs.hub_index[hub_id]
     nodes = [h] + [costs.parcel_index[p.parcel_id] for p in parcels] + [h]
     legs = tuple(costs.leg(vehicle.kind, a, b) for a, b in zip(nodes, nodes[1:]))
-    t, stops = 0.0, []
+    t, stops = depart_s, []
     for p, leg in zip(parcels, legs):
         t += leg.distance_m / vehicle.speed_mps
         if p.time_window is not None:
@@ -25,7 +27,8 @@ def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec]
     t += legs[-1].distance_m / vehicle.speed_mps
     dist = sum(leg.distance_m for leg in legs)
     return Route(vehicle_id=vehicle.vehicle_id, hub_id=hub_id, stops=tuple(stops), legs=legs,
-                 distance_m=dist, energy_wh=dist / 1000.0 * vehicle.wh_per_km, duration_s=t)
+                 distance_m=dist, energy_wh=dist / 1000.0 * vehicle.wh_per_km,
+                 duration_s=t - depart_s)
 
 
 def route_cost(vehicle: VehicleSpec, route: Route) -> float:

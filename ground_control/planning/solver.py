@@ -1,0 +1,304 @@
+"""The optimising planner: the request becomes one PyVRP problem, solved for a time limit.
+
+Modelling choices (the why):
+
+* One location per hub and per drop-off; one routing profile per (vehicle kind, speed, set of
+  parcels the group may not serve). Drones and robots differ in distances (visibility graph vs
+  streets), vehicles in durations (speed), hubs in which parcels they hold.
+* A parcel leaves only from its hub (or ``alt_hub_ids``): in the profiles of other hubs' vehicles
+  every edge into it costs a prohibitive distance, above any prize, so the solver never uses it.
+  This keeps one model for all hubs (the solver balances them in one time budget; multi-depot
+  instances where parcels may leave from any hub need exactly this), instead of one solve per hub.
+* Vehicles with identical specs at one hub form one vehicle type (``num_available``).
+* A vehicle with committed stops gets its own type that starts at a depot placed at its last
+  committed drop-off, at the time it gets there, with the payload, range and shift it has left;
+  its committed prefix is prepended afterwards. The solver cannot reorder what is under way.
+* Parcels are optional with a prize of ``priority`` x (more than serving any parcel can cost), so
+  a feasible parcel is dropped only when capacity runs out. ``optional=False`` makes them required
+  (benchmarks, where every client must be served).
+* PyVRP works in integers: distances in ``distance_unit_m`` (default 1 m), durations in
+  ``time_unit_s`` (1 s), weights in grams, costs scaled to integers (``cost_scale``, automatic).
+  ``rounding`` is ``"round"`` or ``"trunc"`` (DIMACS convention: truncate at the unit).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pyvrp
+from pyvrp.stop import MaxRuntime
+
+from ground_control.planning.costs import TravelCosts, build_costs
+from ground_control.planning.feasibility import parcel_hubs, screen, time_limit, within_time
+from ground_control.planning.greedy import committed_prefixes
+from ground_control.planning.model import (
+    ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
+)
+from ground_control.planning.routes import build_route, route_cost
+
+_INT_MAX = np.iinfo(np.int64).max
+
+
+@dataclass
+class _Group:
+    """Vehicles that share one PyVRP vehicle type."""
+
+    vehicles: list[VehicleSpec]
+    start_loc: int
+    end_loc: int
+    committed: list[ParcelSpec]
+
+
+class PyVRPPlanner:
+    """Heterogeneous fleet, capacity, range, time windows, several hubs, prizes (see module)."""
+
+    def __init__(self, time_limit_s: float | None = None, seed: int | None = None,
+                 drone_router: str = "fast", distance_unit_m: float = 1.0,
+                 time_unit_s: float = 1.0, rounding: str = "round", optional: bool = True,
+                 cost_scale: float | None = None, weight_unit_kg: float = 0.001) -> None:
+        if rounding not in ("round", "trunc"):
+            raise ValueError("rounding must be 'round' or 'trunc'")
+        self.time_limit_s, self.seed = time_limit_s, seed
+        self.drone_router = drone_router
+        self.distance_unit_m, self.time_unit_s = distance_unit_m, time_unit_s
+        self.rounding, self.optional = rounding, optional
+        self.cost_scale, self.weight_unit_kg = cost_scale, weight_unit_kg
+
+    # ------------------------------------------------------------------------------ plan
+    def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
+        t0 = time.perf_counter()
+        costs = costs or build_costs(request, self.drone_router)
+        prefixes = committed_prefixes(request)
+        fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
+        sc = screen(request, costs, exclude=fixed)
+        parcels = [p for p in request.parcels if p.parcel_id in sc.candidates]
+        unplanned = dict(sc.unplanned)
+        vehicles = [v for v in request.vehicles if v.available]
+        if not parcels and not prefixes:
+            return Plan(routes=(), unplanned=unplanned, cost=0.0, solve_s=time.perf_counter() - t0)
+
+        groups = self._groups(vehicles, prefixes, costs)
+        data, client_parcels, type_groups = self._problem(request, costs, parcels, groups,
+                                                          sc.candidates)
+        limit = self.time_limit_s if self.time_limit_s is not None else request.time_limit_s
+        seed = self.seed if self.seed is not None else request.seed
+        remaining = max(0.05, limit - (time.perf_counter() - t0))
+        result = pyvrp.solve(data, stop=MaxRuntime(remaining), seed=seed, collect_stats=False,
+                             display=False)
+
+        routes: list[Route] = []
+        served: set[str] = set()
+        used: dict[int, int] = defaultdict(int)
+        cost = 0.0
+        busy = set()
+        for r in result.best.routes():
+            g = type_groups[r.vehicle_type()]
+            v = g.vehicles[used[r.vehicle_type()]]
+            used[r.vehicle_type()] += 1
+            seq = [client_parcels[a.idx] for a in r if a.is_client()]
+            depart = 0.0 if g.committed else r.start_time() * self.time_unit_s
+            if not r.is_feasible() or not all(self._allowed(v, p, sc.candidates) for p in seq):
+                seq = self._repair(v, g.committed, seq, sc.candidates, costs, request, depart)
+            stops = g.committed + seq
+            if not stops:
+                continue
+            busy.add(v.vehicle_id)
+            route = build_route(v, v.hub_id, stops, costs, depart)
+            routes.append(route)
+            cost += route_cost(v, route)
+            served.update(p.parcel_id for p in seq)
+        for g in type_groups:                      # committed vehicles the solver left idle
+            if g.committed and g.vehicles[0].vehicle_id not in busy:
+                v = g.vehicles[0]
+                route = build_route(v, v.hub_id, g.committed, costs)
+                routes.append(route)
+                cost += route_cost(v, route)
+        for p in parcels:
+            if p.parcel_id not in served:
+                unplanned[p.parcel_id] = UnplannedReason.not_selected
+        return Plan(routes=tuple(routes), unplanned=unplanned, cost=cost,
+                    solve_s=time.perf_counter() - t0)
+
+    # --------------------------------------------------------------------------- building
+    @staticmethod
+    def _groups(vehicles: list[VehicleSpec], prefixes: dict[str, list[ParcelSpec]],
+                costs: TravelCosts) -> list[_Group]:
+        by_key: dict[tuple, _Group] = {}
+        out: list[_Group] = []
+        for v in vehicles:
+            hub = costs.hub_index[v.hub_id]
+            pre = prefixes.get(v.vehicle_id)
+            if pre:
+                last = costs.parcel_index[pre[-1].parcel_id]
+                out.append(_Group([v], last, hub, pre))
+                continue
+            key = (v.kind, v.hub_id, v.payload_kg, v.max_distance_m, v.speed_mps, v.fixed_cost,
+                   v.cost_per_km, v.max_duration_s)
+            if key in by_key:
+                by_key[key].vehicles.append(v)
+            else:
+                by_key[key] = _Group([v], hub, hub, [])
+                out.append(by_key[key])
+        return out
+
+    def _units(self, x: np.ndarray | float, unit: float) -> np.ndarray:
+        """Metres/seconds -> solver integers (inf stays inf)."""
+        y = np.asarray(x, dtype=float) / unit
+        y = np.floor(y + 1e-9) if self.rounding == "trunc" else np.round(y)
+        return y
+
+    def _problem(self, request: PlanRequest, costs: TravelCosts, parcels: list[ParcelSpec],
+                 groups: list[_Group], candidates: dict[str, list[VehicleSpec]]
+                 ) -> tuple[pyvrp.ProblemData, list[ParcelSpec], list[_Group]]:
+        du, tu = self.distance_unit_m, self.time_unit_s
+        # locations: every hub, every candidate parcel, every committed vehicle's last stop
+        nodes = sorted({*costs.hub_index.values(), *(costs.parcel_index[p.parcel_id]
+                                                     for p in parcels),
+                        *(g.start_loc for g in groups)})
+        loc_of = {n: i for i, n in enumerate(nodes)}
+        locations = [pyvrp.Location(x=float(costs.xy[n, 0]), y=float(costs.xy[n, 1]))
+                     for n in nodes]
+        horizon = request.horizon_s
+        h_late = int(self._units(horizon, tu)) if horizon is not None else _INT_MAX
+
+        depots: list[pyvrp.Depot] = []
+        depot_of: dict[int, int] = {}
+        for n in sorted({g.end_loc for g in groups} | {g.start_loc for g in groups}):
+            depot_of[n] = len(depots)
+            depots.append(pyvrp.Depot(location=loc_of[n], tw_late=h_late))
+
+        # integer costs: scale so unit costs keep their resolution
+        unit_costs = [v.cost_per_km / 1000.0 * du for g in groups for v in g.vehicles[:1]]
+        fixed_costs = [v.fixed_cost for g in groups for v in g.vehicles[:1]]
+        scale = self.cost_scale or _auto_scale(unit_costs + fixed_costs)
+
+        # profiles: (kind, speed, parcels not allowed) -> index
+        dist_m = {k: costs.dist(k)[np.ix_(nodes, nodes)] for k in costs.routers}
+        finite = [d[np.isfinite(d)] for d in dist_m.values()]
+        max_d = max((float(f.max()) for f in finite if f.size), default=1.0)
+        max_du = float(self._units(max_d, du)) + 1
+        client_loc = [loc_of[costs.parcel_index[p.parcel_id]] for p in parcels]
+        max_prio = max((p.priority for p in parcels), default=1)
+        prize_unit = 2 * (max(fixed_costs, default=0) * scale
+                          + max(unit_costs, default=0) * scale * 2 * max_du) + 1
+        big = int(min(max(4 * max_prio * prize_unit / max(min(unit_costs) * scale, 1e-9),
+                          10 * max_du * len(nodes)), 2 ** 40))
+        profiles: dict[tuple, int] = {}
+        dist_mats: list[np.ndarray] = []
+        dur_mats: list[np.ndarray] = []
+        type_profile: list[int] = []
+        for g in groups:
+            v = g.vehicles[0]
+            ids = {x.vehicle_id for x in g.vehicles}
+            banned = tuple(i for i, p in enumerate(parcels)
+                           if not any(c.vehicle_id in ids for c in candidates[p.parcel_id]))
+            key = (v.kind, v.speed_mps, banned)
+            if key not in profiles:
+                d = dist_m[v.kind]
+                dist = self._units(d, du)
+                dur = self._units(d / v.speed_mps, tu)
+                dist[~np.isfinite(dist)] = big
+                dur[~np.isfinite(dur)] = big
+                if banned:
+                    cols = [client_loc[i] for i in banned]
+                    dist[:, cols] = big
+                    dur[:, cols] = big
+                np.fill_diagonal(dist, 0)
+                np.fill_diagonal(dur, 0)
+                profiles[key] = len(dist_mats)
+                dist_mats.append(dist.astype(np.int64))
+                dur_mats.append(dur.astype(np.int64))
+            type_profile.append(profiles[key])
+
+        clients = []
+        for p, loc in zip(parcels, client_loc):
+            tw = p.time_window
+            clients.append(pyvrp.Client(
+                location=loc, delivery=[self._grams(p.weight_kg)],
+                service_duration=int(self._units(p.service_s, tu)),
+                tw_early=int(self._units(tw.earliest_s, tu)) if tw else 0,
+                tw_late=int(self._units(tw.latest_s, tu)) if tw else _INT_MAX,
+                prize=int(p.priority * prize_unit) if self.optional else 0,
+                required=not self.optional, name=p.parcel_id))
+
+        vtypes = []
+        for g, prof in zip(groups, type_profile):
+            v = g.vehicles[0]
+            start, load, dist_done, t_done = 0.0, 0.0, 0.0, 0.0
+            if g.committed:
+                route = build_route(v, v.hub_id, g.committed, costs)
+                load = sum(p.weight_kg for p in g.committed)
+                dist_done = sum(leg.distance_m for leg in route.legs[:-1])
+                t_done = route.stops[-1].eta_s + g.committed[-1].service_s
+                start = t_done
+            shift = time_limit(v, request) if v.max_duration_s is not None else math.inf
+            vtypes.append(pyvrp.VehicleType(
+                num_available=len(g.vehicles),
+                capacity=[max(0, self._grams(v.payload_kg - load, floor=True))],
+                start_depot=depot_of[g.start_loc], end_depot=depot_of[g.end_loc],
+                fixed_cost=0 if g.committed else int(round(v.fixed_cost * scale)),
+                tw_early=int(self._units(start, tu)), tw_late=h_late,
+                shift_duration=_int_or_max(self._floor(
+                    (v.max_duration_s - t_done) / tu if v.max_duration_s is not None else shift)),
+                max_distance=_int_or_max(self._floor((v.max_distance_m - dist_done) / du)),
+                unit_distance_cost=int(round(v.cost_per_km / 1000.0 * du * scale)),
+                profile=prof, name=v.vehicle_id))
+        data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
+        return data, parcels, groups
+
+    def _grams(self, kg: float, floor: bool = False) -> int:
+        x = kg / self.weight_unit_kg
+        return int(math.floor(x + 1e-9)) if floor else int(math.ceil(x - 1e-9))
+
+    @staticmethod
+    def _floor(x: float) -> float:
+        return math.floor(x + 1e-9) if math.isfinite(x) else x
+
+    # ----------------------------------------------------------------------------- repair
+    @staticmethod
+    def _allowed(v: VehicleSpec, p: ParcelSpec, candidates: dict[str, list[VehicleSpec]]) -> bool:
+        return v.hub_id in parcel_hubs(p) and any(
+            c.vehicle_id == v.vehicle_id for c in candidates.get(p.parcel_id, []))
+
+    @staticmethod
+    def _repair(v: VehicleSpec, prefix: list[ParcelSpec], seq: list[ParcelSpec],
+                candidates: dict[str, list[VehicleSpec]], costs: TravelCosts,
+                request: PlanRequest, depart: float) -> list[ParcelSpec]:
+        """Safety net for a route the solver itself reports infeasible (it penalises violations
+        rather than forbidding them) or that uses a prohibited parcel: drop stops from the end
+        until the route keeps every hard limit in real units. Routes the solver calls feasible
+        are kept as they are: its integer rounding is the contract."""
+        seq = [p for p in seq if PyVRPPlanner._allowed(v, p, candidates)]
+        while seq and not _feasible(v, prefix + seq, costs, request, depart):
+            seq.pop()
+        return seq
+
+
+def _feasible(v: VehicleSpec, stops: list[ParcelSpec], costs: TravelCosts,
+              request: PlanRequest, depart: float) -> bool:
+    if sum(p.weight_kg for p in stops) > v.payload_kg + 1e-6:
+        return False
+    route = build_route(v, v.hub_id, stops, costs, depart)
+    if not math.isfinite(route.distance_m) or route.distance_m > v.max_distance_m + 1e-6:
+        return False
+    for p, s in zip(stops, route.stops):
+        if p.time_window is not None and s.eta_s > p.time_window.latest_s + 1e-6:
+            return False
+    return within_time(v, request, depart, depart + route.duration_s)
+
+
+def _int_or_max(x: float) -> int:
+    return int(x) if math.isfinite(x) and x < _INT_MAX else _INT_MAX
+
+
+def _auto_scale(values: list[float]) -> float:
+    """Smallest power of ten that makes every cost an integer (up to 1e6)."""
+    for e in range(0, 7):
+        s = 10.0 ** e
+        if all(abs(x * s - round(x * s)) <= 1e-9 * max(1.0, abs(x * s)) for x in values):
+            return s
+    return 1e6
