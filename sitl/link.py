@@ -344,6 +344,10 @@ class VehicleLink:
             if not (p[4] or p[5]):
                 return FAILED
             return m.goto(p[4], p[5], float(p[6]) if p[6] == p[6] else None)
+        if cmd == 193:  # DO_PAUSE_CONTINUE
+            return m.pause_continue(resume=p[0] >= 0.5)
+        if cmd == 179:  # DO_SET_HOME
+            return m.set_home(p[0] >= 0.5, p[4], p[5])
         if cmd == 224:  # DO_SET_MISSION_CURRENT
             return ACCEPTED if m.set_mission_current(int(p[0])) else FAILED
         if cmd == 410:  # GET_HOME_POSITION

@@ -114,6 +114,7 @@ class VehicleModel:
         self.mission_current = 0
         self.mission_running = False
         self.speed_override: float | None = None
+        self.paused = False  # MAV_CMD_DO_PAUSE_CONTINUE in AUTO / GUIDED
         self.nav: _Nav | None = None  # active navigation (any mode)
         self.low_fs = False
         self.crit_fs = False
@@ -275,6 +276,8 @@ class VehicleModel:
     # ------------------------------------------------------------------ modes
     def _run_mode(self, dt: float) -> None:
         m = self.mode
+        if self.paused:
+            return  # holding position (copter hovers, rover stops)
         if self.is_copter:
             if m == C.AUTO:
                 self._run_auto(dt)
@@ -340,6 +343,7 @@ class VehicleModel:
             self.mission_running = False
         self.mode = int(mode)
         self.nav = None
+        self.paused = False
         if self.is_copter and mode == C.RTL:
             self.nav = self._rtl_nav(-1)
         if not self.is_copter and mode in (R.RTL, R.SMART_RTL):
@@ -469,6 +473,25 @@ class VehicleModel:
             return FAILED
         if not self.mission_running:
             self._mission_start_or_resume()
+        return ACCEPTED
+
+    def pause_continue(self, resume: bool) -> int:
+        """MAV_CMD_DO_PAUSE_CONTINUE: only AUTO and GUIDED can pause, like ArduCopter."""
+        modes = (C.AUTO, C.GUIDED) if self.is_copter else (R.AUTO, R.GUIDED)
+        if self.mode not in modes or not self.armed:
+            return FAILED
+        self.paused = not resume
+        return ACCEPTED
+
+    def set_home(self, use_current: bool, lat: float = 0.0, lon: float = 0.0) -> int:
+        """MAV_CMD_DO_SET_HOME."""
+        if not self.position_ok:
+            return FAILED
+        if use_current:
+            self.home_n, self.home_e = self.n, self.e
+        else:
+            self.home_n, self.home_e = self.frame.to_ne(lat, lon)
+        self.outbox.append(("home",))
         return ACCEPTED
 
     def change_speed(self, speed_type: int, speed: float) -> int:

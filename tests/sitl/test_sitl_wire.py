@@ -244,3 +244,25 @@ def test_commands_params_and_faults(fleet):
     v.inject("battery_drain", rate_pct_per_s=5.0)
     time.sleep(0.3)
     assert v.model.battery.extra_pct_per_s == 5.0
+
+
+def test_faults_over_the_wire():
+    with SimFleet(copters=2, home=HOME, speedup=20.0, base_port=0) as f:
+        gs = [Gcs(v.port) for v in f.vehicles]
+        for g in gs:
+            wait_ready(g)
+            assert g.set_mode(4) == 0 and g.arm() == 0
+            assert g.command(mavlink.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, 10) == 0
+        for g in gs:
+            g.wait("GLOBAL_POSITION_INT", timeout=10, cond=lambda m: m.relative_alt > 9000)
+        f.vehicles[0].inject("battery_drain", rate_pct_per_s=10.0)
+        gs[0].wait("STATUSTEXT", timeout=10, cond=lambda m: m.text.startswith("Battery 1 is low"))
+        gs[0].wait("HEARTBEAT", cond=lambda m: m.custom_mode == 6)  # RTL
+        f.vehicles[1].inject("gps_loss")
+        gs[1].wait("GPS_RAW_INT", cond=lambda m: m.fix_type < 3)
+        gs[1].wait("HEARTBEAT", cond=lambda m: m.custom_mode == 9)  # EKF failsafe -> LAND
+        assert not gs[1].wait("EKF_STATUS_REPORT").flags & 16
+        # pause / continue in GUIDED
+        assert gs[1].command(mavlink.MAV_CMD_DO_PAUSE_CONTINUE, 0) == mavlink.MAV_RESULT_FAILED
+        for g in gs:
+            g.close()
