@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""How many edge agents does one machine carry? N simulated vehicles, N agents, one broker.
+
+    python benchmarks/sim_scale.py --vehicles 200 --telemetry-hz 2 --seconds 30
+
+* the simulator (``sitl.fleet.SimFleet``, all vehicles in one process, real time),
+* N :class:`edge_agent.agent.Agent` instances spread over ``--workers`` processes (default: one
+  per core), each process running its agents in ONE asyncio loop,
+* a subscriber counting the telemetry messages that arrive on ``lmf/v1/vehicle/+/telemetry``.
+
+It prints one JSON line: telemetry messages/s delivered (and the ratio to N x Hz), the agents'
+CPU (psutil user+system time of the worker processes over the window, per vehicle and in total,
+in % of one core), the simulator's CPU, and the baseline measured in the same run: a bare
+publisher blasting QoS 0 messages of the same size through the same broker to a bare subscriber
+(the broker + client-library ceiling on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# ---- processes -----------------------------------------------------------------------------
+def sim_process(n: int, ports_q: "mp.Queue[list[int]]", stop: "mp.synchronize.Event") -> None:
+    from sitl.fleet import SimFleet
+
+    with SimFleet(copters=n, home=(52.37, 4.89), speedup=1.0, base_port=0) as fleet:
+        ports_q.put([v.port for v in fleet.vehicles])
+        stop.wait()
+
+
+def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, outdir: str,
+                 ready_q: "mp.Queue[int]", stats_q: "mp.Queue[dict]", stop: "mp.synchronize.Event") -> None:
+    logging.basicConfig(level=logging.ERROR)
+    from edge_agent.agent import Agent
+
+    async def main() -> None:
+        agents = [Agent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{p}", mqtt_url=mqtt_url, telemetry_hz=hz,
+                        outbox_path=os.path.join(outdir, f"{vid}.db")) for vid, p in zip(ids, ports)]
+        tasks = []
+        for a in agents:  # stagger the connects a little
+            tasks.append(asyncio.create_task(a.run()))
+            await asyncio.sleep(0.005)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(a.mqtt.connected.is_set() and a.mav.state.connected for a in agents):
+            await asyncio.sleep(0.2)
+        ready_q.put(sum(a.mqtt.connected.is_set() and a.mav.state.connected for a in agents))
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        stats_q.put({"telemetry_sent": sum(a.mqtt.telemetry_sent for a in agents)})
+        for a in agents:
+            a.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
+
+    asyncio.run(main())
+
+
+def blaster(host: str, port: int, topic: str, payload: bytes, seconds: float) -> None:
+    import aiomqtt
+
+    async def main() -> None:
+        async with aiomqtt.Client(host, port, max_queued_outgoing_messages=10_000) as c:
+            end = time.monotonic() + seconds
+            i = 0
+            while time.monotonic() < end:
+                await c.publish(topic, payload, qos=0)
+                i += 1
+                if i % 200 == 0:
+                    await asyncio.sleep(0)
+
+    asyncio.run(main())
+
+
+def c_clients_baseline(host: str, port: int, topic: str, size: int, seconds: float) -> int | None:
+    """The same blast with mosquitto_pub -l / mosquitto_sub (C clients), if installed: the
+    broker's own ceiling, without Python on either end. Returns messages received in ``seconds``."""
+    import shutil
+    import subprocess
+    import threading
+
+    pub, sub = shutil.which("mosquitto_pub"), shutil.which("mosquitto_sub")
+    if not (pub and sub):
+        return None
+    s = subprocess.Popen([sub, "-h", host, "-p", str(port), "-t", topic, "-q", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p = subprocess.Popen([pub, "-h", host, "-p", str(port), "-t", topic, "-q", "0", "-l"],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    counted = [0]
+    stop = threading.Event()
+
+    def read() -> None:
+        assert s.stdout is not None
+        while not stop.is_set():
+            chunk = s.stdout.read1(1 << 16)
+            if not chunk:
+                return
+            counted[0] += chunk.count(b"\n")
+
+    def write() -> None:
+        assert p.stdin is not None
+        block = (b"x" * (size - 1) + b"\n") * 500
+        try:
+            while not stop.is_set():
+                p.stdin.write(block)
+                p.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    threading.Thread(target=read, daemon=True).start()
+    threading.Thread(target=write, daemon=True).start()
+    time.sleep(1.0)  # ramp up
+    c0 = counted[0]
+    time.sleep(seconds)
+    c1 = counted[0]
+    stop.set()
+    p.kill()
+    s.kill()
+    return c1 - c0
+
+
+# ---- measuring -------------------------------------------------------------------------------
+async def count_messages(host: str, port: int, topic_filter: str, start_in: float, seconds: float,
+                         topic_contains: str = "") -> tuple[int, int]:
+    """Messages (and the size of the last one) arriving during [start_in, start_in + seconds)."""
+    import aiomqtt
+
+    n = size = 0
+    async with aiomqtt.Client(host, port) as c:
+        await c.subscribe(topic_filter, qos=0)
+        t0 = time.monotonic() + start_in
+        t1 = t0 + seconds
+
+        async def consume() -> None:
+            nonlocal n, size
+            async for m in c.messages:
+                now = time.monotonic()
+                if now >= t1:
+                    return
+                if now >= t0 and topic_contains in str(m.topic):
+                    n += 1
+                    size = len(m.payload)
+
+        try:
+            await asyncio.wait_for(consume(), start_in + seconds + 5)
+        except asyncio.TimeoutError:
+            pass
+    return n, size
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        t = psutil.Process(pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def run(args: argparse.Namespace) -> dict:
+    from urllib.parse import urlparse
+
+    host, port = urlparse(args.mqtt).hostname or "127.0.0.1", urlparse(args.mqtt).port or 1883
+    n, hz, secs = args.vehicles, args.telemetry_hz, args.seconds
+    workers = max(1, min(args.workers or os.cpu_count() or 1, n))
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    ports_q, ready_q, stats_q = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    sim = ctx.Process(target=sim_process, args=(n, ports_q, stop), daemon=True)
+    sim.start()
+    ports = ports_q.get(timeout=60)
+    run_id = os.urandom(3).hex()
+    ids = [f"bench{run_id}-{i:04d}" for i in range(n)]
+    outdir = tempfile.mkdtemp(prefix="lmf-bench-")
+    procs = []
+    for w in range(workers):
+        sl = slice(w, None, workers)
+        p = ctx.Process(target=agent_worker, args=(ports[sl], ids[sl], args.mqtt, hz, outdir, ready_q, stats_q, stop), daemon=True)
+        p.start()
+        procs.append(p)
+    ready = sum(ready_q.get(timeout=120) for _ in procs)
+    time.sleep(args.warmup)
+    import psutil
+
+    cpu0, sim0, t0 = cpu_seconds([p.pid for p in procs]), cpu_seconds([sim.pid]), time.monotonic()
+    count, size = asyncio.run(count_messages(host, port, "lmf/v1/vehicle/+/telemetry", 0.0, secs,
+                                             topic_contains=f"/bench{run_id}-"))
+    window = time.monotonic() - t0
+    cpu1, sim1 = cpu_seconds([p.pid for p in procs]), cpu_seconds([sim.pid])
+    stop.set()
+    sent = sum(stats_q.get(timeout=60)["telemetry_sent"] for _ in procs)
+    for p in procs:
+        p.join(30)
+    sim.join(15)
+
+    # baseline: a bare publisher blasting same-size QoS 0 messages through the same broker
+    payload = b"x" * (size or 400)
+    btopic = f"lmf/v1/bench-baseline/{run_id}"
+    bl = ctx.Process(target=blaster, args=(host, port, btopic, payload, args.baseline_seconds + 1.5), daemon=True)
+    bl.start()
+    bcount, _ = asyncio.run(count_messages(host, port, btopic, 1.0, args.baseline_seconds))
+    bl.join(10)
+    ccount = c_clients_baseline(host, port, btopic + "/c", len(payload), args.baseline_seconds)
+
+    agent_cpu = (cpu1 - cpu0) / window * 100
+    return {
+        "vehicles": n, "agents_ready": ready, "worker_processes": workers, "telemetry_hz": hz,
+        "seconds": round(window, 1), "expected_msg_per_s": n * hz,
+        "delivered_msg_per_s": round(count / secs, 1), "delivery_ratio": round(count / secs / (n * hz), 3),
+        "telemetry_payload_bytes": size, "agent_telemetry_sent_total": sent,
+        "agent_cpu_total_pct_of_core": round(agent_cpu, 1), "agent_cpu_per_vehicle_pct_of_core": round(agent_cpu / n, 3),
+        "sim_cpu_pct_of_core": round((sim1 - sim0) / window * 100, 1), "cpu_cores": os.cpu_count(),
+        "baseline_broker_msg_per_s": round(bcount / args.baseline_seconds, 1), "baseline_payload_bytes": len(payload),
+        "baseline_clients": "python aiomqtt publisher -> python aiomqtt subscriber",
+        "baseline_c_clients_msg_per_s": None if ccount is None else round(ccount / args.baseline_seconds, 1),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--vehicles", type=int, default=50)
+    ap.add_argument("--telemetry-hz", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=20.0, help="measurement window")
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--workers", type=int, default=0, help="agent processes (default: one per core)")
+    ap.add_argument("--mqtt", default="mqtt://127.0.0.1:1883")
+    ap.add_argument("--baseline-seconds", type=float, default=5.0)
+    print(json.dumps(run(ap.parse_args())), flush=True)
+
+
+if __name__ == "__main__":
+    main()
