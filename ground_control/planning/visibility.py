@@ -83,8 +83,12 @@ class Scene:
         return ok
 
 
-def make_scene(xy_extent: np.ndarray, geofence: GeofenceSpec | None, projection: Projection
-               ) -> Scene:
+#: how far inside the inclusion area's edge paths stay (metres)
+INCLUSION_INSET_M = 0.05
+
+
+def make_scene(xy_extent: np.ndarray, geofence: GeofenceSpec | None, projection: Projection,
+               inset_m: float = INCLUSION_INSET_M) -> Scene:
     inclusion = None
     obstacles: list[shapely.Polygon] = []
     pool = [xy_extent]
@@ -94,6 +98,12 @@ def make_scene(xy_extent: np.ndarray, geofence: GeofenceSpec | None, projection:
         inclusion = shapely.make_valid(shapely.Polygon(inc))
         if inclusion.geom_type != "Polygon":     # a self-touching ring: keep its largest part
             inclusion = max(shapely.get_parts(inclusion), key=lambda g: g.area)
+        if inset_m > 0:
+            # paths may run along the area's edge (they bend at its concave corners): keep them
+            # a hair inside, so a checker with another projection still sees them inside
+            inset = inclusion.buffer(-inset_m, join_style="mitre")
+            inclusion = max(shapely.get_parts(inset), key=lambda g: g.area) if not inset.is_empty \
+                else inclusion
         rings = [shapely.Polygon(projection.to_xy(ex)) for ex in geofence.exclusions]
         if rings:
             merged = shapely.unary_union([
