@@ -10,7 +10,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleet_protocol.command import CommandAction
-from ground_control.api.types import Email, Id, Lat, Lon, Name, Phone, Reason, ShortText, UtcDatetime
+from ground_control.api.types import Email, Id, SafeJsonObject, Lat, Lon, Name, Phone, Reason, ShortText, UtcDatetime
 from ground_control.domain.parcel_lifecycle import ParcelState
 
 T = TypeVar("T")
@@ -260,7 +260,7 @@ class GeofenceCreate(_In):
     id: Id
     name: Name = ""
     hub_id: Id | None = None
-    geojson: dict[str, Any] = Field(description="RFC 7946 Feature or FeatureCollection: one Polygon with "
+    geojson: SafeJsonObject = Field(description="RFC 7946 Feature or FeatureCollection: one Polygon with "
                                    "properties.role=inclusion (and optional ceiling_m), exclusion Polygons/MultiPolygons")
 
 

@@ -4,7 +4,9 @@ finite and bounded, every datetime is aware and inside a sane range."""
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -23,6 +25,25 @@ def _clean_text(v: str) -> str:
     return v
 
 
+def _clean_json(v: Any, depth: int = 0) -> Any:
+    """Free-form JSON (GeoJSON properties...) is stored and echoed back: the same rules as text
+    apply to every key and string in it, and nesting is bounded."""
+    if depth > 32:
+        raise ValueError("JSON nested too deeply")
+    if isinstance(v, str):
+        _clean_text(v)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            _clean_text(str(k))
+            _clean_json(x, depth + 1)
+    elif isinstance(v, list):
+        for x in v:
+            _clean_json(x, depth + 1)
+    elif isinstance(v, float) and not math.isfinite(v):
+        raise ValueError("numbers must be finite")
+    return v
+
+
 def _sane_datetime(v: datetime) -> datetime:
     try:
         v = v.astimezone(timezone.utc)
@@ -33,6 +54,7 @@ def _sane_datetime(v: datetime) -> datetime:
     return v
 
 
+SafeJsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)]
 Name = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True), AfterValidator(_clean_text)]
 ShortText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_clean_text)]

@@ -184,3 +184,12 @@ async def test_missions_and_events_read(client):
     assert (await client.get("/events", params={"kind": "delivered"})).json()["total"] == 0
     assert (await client.get("/events", params={"kind": "exploded"})).status_code == 422
     assert (await client.get("/telemetry")).json()["total"] == 0
+
+
+async def test_hostile_strings_inside_geojson_are_422(client):
+    square = [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]
+    for props in ({"name": "a\u0000b"}, {"x": "\ud800"}, {"\u0000": 1}):
+        gj = {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": square}}
+        r = await client.post("/geofences", content=json.dumps({"id": "g", "geojson": gj}),
+                              headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
