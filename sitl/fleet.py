@@ -178,7 +178,6 @@ class SimFleet:
     # ---------------------------------------------------------------- the loop
     async def _run(self) -> None:
         period = 1.0 / TICK_HZ
-        n = len(self.vehicles)
         tick = 0
         next_t = time.monotonic()
         while not self._stop.is_set():
@@ -193,10 +192,12 @@ class SimFleet:
                 if link.clients:
                     if (tick + idx) % FAST_EVERY == 0:
                         link.send_fast()
-                    if (tick + idx * TICK_HZ // max(n, 1)) % TICK_HZ == 0:
+                    # slow group on a fast tick, so both leave in one socket write
+                    if (tick + idx) % TICK_HZ == 0:
                         link.send_slow()
                     if tick % 2 == 0:
                         link.mission.poll()
+                    link.flush()
             tick += 1
             next_t += period
             delay = next_t - time.monotonic()

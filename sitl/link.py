@@ -43,7 +43,7 @@ MAX_WRITE_BUFFER = 256 * 1024
 class Client:
     """One TCP connection: its own MAVLink parser and sequence numbers."""
 
-    __slots__ = ("writer", "mav", "closed", "peer", "task")
+    __slots__ = ("writer", "mav", "closed", "peer", "task", "pending")
 
     def __init__(self, writer: asyncio.StreamWriter, sysid: int) -> None:
         self.writer = writer
@@ -52,6 +52,7 @@ class Client:
         self.closed = False
         self.peer = writer.get_extra_info("peername")
         self.task: asyncio.Task | None = asyncio.current_task()
+        self.pending: list[bytes] = []  # flushed once per tick / per received chunk: fewer syscalls
 
     def send(self, name: str, args: tuple) -> None:
         if self.closed:
@@ -59,6 +60,13 @@ class Client:
         mav = self.mav
         buf = getattr(mav, name + "_encode")(*args).pack(mav)
         mav.seq = (mav.seq + 1) % 256
+        self.pending.append(buf)
+
+    def flush(self) -> None:
+        if not self.pending or self.closed:
+            return
+        data = b"".join(self.pending)
+        self.pending.clear()
         transport = self.writer.transport
         if transport.is_closing():
             self.closed = True
@@ -67,7 +75,7 @@ class Client:
             # a GCS that stopped reading: drop it rather than buffer forever
             self.close()
             return
-        self.writer.write(buf)
+        self.writer.write(data)
 
     def close(self) -> None:
         self.closed = True
@@ -150,6 +158,7 @@ class VehicleLink:
                         self._handle(client, msg)
                     except Exception:  # noqa: BLE001
                         log.exception("vehicle %d: error handling %s", self.instance, msg.get_type())
+                self.flush()
         except (ConnectionError, OSError):
             pass
         finally:
@@ -164,6 +173,10 @@ class VehicleLink:
             client.send(name, args)
         except Exception:  # noqa: BLE001
             log.exception("vehicle %d: send %s failed", self.instance, name)
+
+    def flush(self) -> None:
+        for c in self.clients:
+            c.flush()
 
     def broadcast(self, name: str, args: tuple) -> None:
         for c in self.clients:
