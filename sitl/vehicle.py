@@ -23,6 +23,8 @@ from .mission import (
     MAV_CMD_NAV_DELAY,
     MAV_CMD_NAV_LAND,
     MAV_CMD_NAV_LOITER_TIME,
+    MAV_CMD_NAV_LOITER_TURNS,
+    MAV_CMD_NAV_LOITER_UNLIM,
     MAV_CMD_NAV_RETURN_TO_LAUNCH,
     MAV_CMD_NAV_TAKEOFF,
     MAV_CMD_NAV_WAYPOINT,
@@ -640,6 +642,10 @@ class VehicleModel:
         nav = _Nav(seq=it.seq, command=it.command, tn=tn, te=te, talt=talt)
         if it.command == MAV_CMD_NAV_WAYPOINT:
             nav.hold_s = max(0.0, it.param1)
+        elif it.command == MAV_CMD_NAV_LOITER_UNLIM:
+            nav.hold_s = math.inf  # until the GCS moves the mission on (MISSION_SET_CURRENT)
+        elif it.command == MAV_CMD_NAV_LOITER_TURNS:
+            nav.hold_s = max(0.0, it.param1) * 2 * math.pi * max(it.param3, 5.0) / 5.0  # 5 m/s orbit
         elif it.command == MAV_CMD_NAV_LOITER_TIME:
             nav.hold_s = max(0.0, it.param1)
         elif it.command == MAV_CMD_NAV_DELAY:
@@ -696,7 +702,7 @@ class VehicleModel:
                     nav.phase = "land"
                 return False
             return self._descend_land(dt) if self.is_copter else True
-        # WAYPOINT, LOITER_TIME, DELAY: go, then hold
+        # WAYPOINT, LOITER_*, DELAY: go, then hold
         if nav.phase == "go":
             if self._goto(nav.tn, nav.te, nav.talt, dt):
                 nav.phase = "hold"

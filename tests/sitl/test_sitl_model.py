@@ -276,3 +276,16 @@ def test_gripper_failure_and_nav_delay():
     t = run(v, 100, until=lambda m: not m.armed)
     assert reached(v) == [1, 2, 3]
     assert t > 10 + 2 + 5  # climb, delay, land
+
+
+def test_rover_waits_at_loiter_unlim_until_mission_moves_on():
+    v = ready(VehicleKind.ROVER)
+    v.set_mission([MissionItem(0, 16), wp(v, 1, 30, 0, 0, cmd=17), wp(v, 2, 30, 30, 0)])
+    v.set_mode(R.GUIDED)
+    v.arm()
+    v.mission_start()
+    run(v, 120)
+    assert v.mission_current == 1 and math.hypot(v.n - 30, v.e) < 0.5  # waiting for the handover
+    assert v.set_mission_current(2)
+    run(v, 60, until=lambda m: not m.mission_running)
+    assert reached(v) == [2] and v.mode == R.HOLD and v.armed
