@@ -46,10 +46,12 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
     """Check each parcel against each available vehicle of its hubs, in the order of the reasons
     (no vehicle, outside area, too heavy, out of range, time window), keeping the last stage any
     vehicle passed as the reason when none passes all. ``exclude``: parcels handled elsewhere."""
-    by_hub: dict[str, list[VehicleSpec]] = {}
+    # vehicles with the same specs at the same hub pass or fail together: test one per class
+    by_hub: dict[str, dict[tuple, list[VehicleSpec]]] = {}
     for v in request.vehicles:
         if v.available:
-            by_hub.setdefault(v.hub_id, []).append(v)
+            key = (v.kind, v.payload_kg, v.max_distance_m, v.speed_mps, v.max_duration_s)
+            by_hub.setdefault(v.hub_id, {}).setdefault(key, []).append(v)
     dists = {k: costs.dist(k) for k in costs.routers}
     candidates: dict[str, list[VehicleSpec]] = {}
     unplanned: dict[str, UnplannedReason] = {}
@@ -60,7 +62,8 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
         stage, ok = 0, []
         for hub in parcel_hubs(p):
             h = costs.hub_index.get(hub)
-            for v in by_hub.get(hub, []) if h is not None else []:
+            for group in by_hub.get(hub, {}).values() if h is not None else []:
+                v = group[0]
                 d = dists[v.kind]
                 go, back = d[h, j], d[j, h]
                 s = 1
@@ -74,7 +77,7 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
                                 s = 5
                 stage = max(stage, s)
                 if s == 5:
-                    ok.append(v)
+                    ok.extend(group)
         if ok:
             candidates[p.parcel_id] = ok
         else:

@@ -8,6 +8,8 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from ground_control.planning.costs import TravelCosts, build_costs
 from ground_control.planning.feasibility import parcel_hubs, screen, time_limit
 from ground_control.planning.model import (
@@ -52,30 +54,34 @@ class GreedyPlanner:
         prefixes = committed_prefixes(request)
         fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
         sc = screen(request, costs, exclude=fixed)
-        can = {pid: {v.vehicle_id for v in vs} for pid, vs in sc.candidates.items()}
-        open_: dict[str, ParcelSpec] = {p.parcel_id: p for p in request.parcels
-                                        if p.parcel_id in can}
+        pool = [p for p in request.parcels if p.parcel_id in sc.candidates]
+        arr = _ParcelArrays.of(pool, costs)
+        can = [{c.vehicle_id for c in sc.candidates[p.parcel_id] if c.hub_id in parcel_hubs(p)}
+               for p in pool]
+        open_ = np.ones(len(pool), dtype=bool)
         vehicles = sorted((v for v in request.vehicles if v.available),
                           key=lambda v: (v.vehicle_id not in prefixes, v.fixed_cost,
                                          -v.payload_kg, v.vehicle_id))
         routes: list[Route] = []
         cost = 0.0
         for v in vehicles:
+            allowed = np.array([v.vehicle_id in ids for ids in can], dtype=bool)
             seq = list(prefixes.get(v.vehicle_id, []))
             tour = self._start(v, seq, costs)
-            while open_:
-                nxt = self._next(tour, open_, can, costs, request)
-                if nxt is None:
+            while True:
+                k = self._next(tour, arr, open_ & allowed, costs, request)
+                if k is None:
                     break
-                self._visit(tour, nxt, costs)
-                seq.append(nxt)
-                del open_[nxt.parcel_id]
+                self._visit(tour, pool[k], costs)
+                seq.append(pool[k])
+                open_[k] = False
             if seq:
                 r = build_route(v, v.hub_id, seq, costs)
                 routes.append(r)
                 cost += route_cost(v, r)
         unplanned = dict(sc.unplanned)
-        unplanned.update({pid: UnplannedReason.not_selected for pid in open_})
+        unplanned.update({pool[k].parcel_id: UnplannedReason.not_selected
+                          for k in np.flatnonzero(open_)})
         return Plan(routes=tuple(routes), unplanned=unplanned, cost=cost,
                     solve_s=time.perf_counter() - t0)
 
@@ -99,30 +105,45 @@ class GreedyPlanner:
         tour.node = j
 
     @staticmethod
-    def _next(tour: _Tour, open_: dict[str, ParcelSpec], can: dict[str, set[str]],
-              costs: TravelCosts, request: PlanRequest) -> ParcelSpec | None:
+    def _next(tour: _Tour, arr: "_ParcelArrays", mask: np.ndarray, costs: TravelCosts,
+              request: PlanRequest) -> int | None:
+        """Index of the open parcel this vehicle can start serving soonest (then nearest) without
+        breaking payload, range, window or shift; None when nothing fits."""
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            return None
         v = tour.vehicle
         d = costs.dist(v.kind)
         h = costs.hub_index[v.hub_id]
-        t_end = time_limit(v, request)
-        best, best_key = None, (math.inf, math.inf)
-        for pid, p in open_.items():
-            if v.vehicle_id not in can[pid] or v.hub_id not in parcel_hubs(p):
-                continue
-            if tour.load + p.weight_kg > v.payload_kg + _EPS:
-                continue
-            j = costs.parcel_index[pid]
-            go, back = d[tour.node, j], d[j, h]
-            if tour.dist + go + back > v.max_distance_m + _EPS:
-                continue
-            start = tour.t + go / v.speed_mps
-            if p.time_window is not None:
-                if start > p.time_window.latest_s + _EPS:
-                    continue
-                start = max(start, p.time_window.earliest_s)
-            if start + p.service_s + back / v.speed_mps > t_end + _EPS:
-                continue
-            key = (start, go)
-            if key < best_key:
-                best, best_key = p, key
-        return best
+        j = arr.node[idx]
+        go, back = d[tour.node, j], d[j, h]
+        start = np.maximum(tour.t + go / v.speed_mps, arr.early[idx])
+        ok = (tour.load + arr.weight[idx] <= v.payload_kg + _EPS)
+        ok &= tour.dist + go + back <= v.max_distance_m + _EPS
+        ok &= start <= arr.late[idx] + _EPS
+        ok &= start + arr.service[idx] + back / v.speed_mps <= time_limit(v, request) + _EPS
+        if not ok.any():
+            return None
+        cand = np.flatnonzero(ok)
+        best = cand[np.lexsort((go[cand], start[cand]))[0]]
+        return int(idx[best])
+
+
+@dataclass
+class _ParcelArrays:
+    """The open parcels' data as arrays, so each greedy step is a few vector operations."""
+
+    node: np.ndarray
+    weight: np.ndarray
+    early: np.ndarray
+    late: np.ndarray
+    service: np.ndarray
+
+    @classmethod
+    def of(cls, parcels: list[ParcelSpec], costs: TravelCosts) -> "_ParcelArrays":
+        tw = [p.time_window for p in parcels]
+        return cls(node=np.array([costs.parcel_index[p.parcel_id] for p in parcels], dtype=int),
+                   weight=np.array([p.weight_kg for p in parcels], dtype=float),
+                   early=np.array([w.earliest_s if w else -math.inf for w in tw], dtype=float),
+                   late=np.array([w.latest_s if w else math.inf for w in tw], dtype=float),
+                   service=np.array([p.service_s for p in parcels], dtype=float))

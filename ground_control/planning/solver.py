@@ -187,6 +187,7 @@ class PyVRPPlanner:
                           + max(unit_costs, default=0) * scale * 2 * max_du) + 1
         big = int(min(max(4 * max_prio * prize_unit / max(min(unit_costs) * scale, 1e-9),
                           10 * max_du * len(nodes)), 2 ** 40))
+        can = [{c.vehicle_id for c in candidates[p.parcel_id]} for p in parcels]
         profiles: dict[tuple, int] = {}
         dist_mats: list[np.ndarray] = []
         dur_mats: list[np.ndarray] = []
@@ -194,8 +195,7 @@ class PyVRPPlanner:
         for g in groups:
             v = g.vehicles[0]
             ids = {x.vehicle_id for x in g.vehicles}
-            banned = tuple(i for i, p in enumerate(parcels)
-                           if not any(c.vehicle_id in ids for c in candidates[p.parcel_id]))
+            banned = tuple(i for i, c in enumerate(can) if ids.isdisjoint(c))
             key = (v.kind, v.speed_mps, banned)
             if key not in profiles:
                 d = dist_m[v.kind]
@@ -261,8 +261,8 @@ class PyVRPPlanner:
     # ----------------------------------------------------------------------------- repair
     @staticmethod
     def _allowed(v: VehicleSpec, p: ParcelSpec, candidates: dict[str, list[VehicleSpec]]) -> bool:
-        return v.hub_id in parcel_hubs(p) and any(
-            c.vehicle_id == v.vehicle_id for c in candidates.get(p.parcel_id, []))
+        return v.hub_id in parcel_hubs(p) and v.vehicle_id in {
+            c.vehicle_id for c in candidates.get(p.parcel_id, [])}
 
     @staticmethod
     def _repair(v: VehicleSpec, prefix: list[ParcelSpec], seq: list[ParcelSpec],
