@@ -63,7 +63,11 @@ def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, out
         stats_q.put({"telemetry_sent": sum(a.mqtt.telemetry_sent for a in agents)})
         for a in agents:
             a.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
+        t_stop = time.monotonic()
+        try:
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+        except asyncio.TimeoutError:
+            print(f"worker: agents did not stop within {time.monotonic() - t_stop:.0f} s", file=sys.stderr)
 
     asyncio.run(main())
 

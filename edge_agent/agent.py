@@ -17,7 +17,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import os
+import random
 import re
 import time
 import uuid
@@ -236,18 +238,27 @@ class Agent:
         self._apply(run, acts, before=before)
 
     async def _ticker(self) -> None:
+        """State-machine ticks (>= 2 Hz) and telemetry on a fixed time grid: sleeping "period"
+        after each send would drift, and a wake-up a hair early would skip a sample."""
         period = 1.0 / max(0.1, self.cfg.telemetry_hz)
-        tick = min(period, 0.5)
-        next_telemetry = 0.0
+        per_sample = max(1, math.ceil(period / 0.5 - 1e-9))
+        tick = period / per_sample
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + random.random() * tick  # spread many agents over the period
+        n = 0
         while True:
-            await asyncio.sleep(tick)
+            next_at += tick
+            delay = next_at - loop.time()
+            if delay < -5 * tick:  # far behind (overloaded): skip, don't burst
+                next_at = loop.time()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))
             run = self.run_state
             if run is not None and run.state not in FINAL:
                 before = run.state_label
                 self._apply(run, run.tick(time.time()), before=before)
-            mono = time.monotonic()
-            if mono >= next_telemetry:
-                next_telemetry = mono + period
+            n += 1
+            if n % per_sample == 0:
                 await self._send_telemetry()
 
     def telemetry(self) -> Telemetry:
