@@ -15,10 +15,6 @@ def make_planner(kind: str = "pyvrp", **opts) -> RoutePlanner:
         from ground_control.planning.greedy import GreedyPlanner
         return GreedyPlanner(**opts)
     if kind == "pyvrp":
-        try:
-            from ground_control.planning.solver import PyVRPPlanner
-        except ImportError:          # until the solver lands: same contract, greedy quality
-            from ground_control.planning.greedy import GreedyPlanner
-            return GreedyPlanner(**opts)
+        from ground_control.planning.solver import PyVRPPlanner
         return PyVRPPlanner(**opts)
     raise ValueError(f"unknown planner kind {kind!r} (expected 'pyvrp' or 'greedy')")

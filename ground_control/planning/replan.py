@@ -45,7 +45,7 @@ class Replanner:
     """A ``RoutePlanner`` for re-planning: committed prefixes kept, failed vehicles' parcels
     released, everything within ``budget_s`` of wall-clock time."""
 
-    def __init__(self, budget_s: float = 2.0, margin_s: float = 0.15, seed: int | None = None,
+    def __init__(self, budget_s: float = 2.0, margin_s: float = 0.3, seed: int | None = None,
                  drone_router: str = "fast") -> None:
         self.budget_s, self.margin_s, self.seed = budget_s, margin_s, seed
         self.drone_router = drone_router

@@ -115,3 +115,15 @@ def test_legs_detour_around_zones_and_energy():
     assert len(route.legs[0].path) == 4 and len(route.legs[1].path) == 4
     assert route.energy_wh == pytest.approx(route.distance_m / 1000 * 10.0)
     assert route.stops[0].eta_s == pytest.approx(route.legs[0].distance_m / 10.0)
+
+
+def test_robots_follow_the_street_network():
+    from ground_control.planning.model import StreetNetwork
+    from planning_helpers import at
+    streets = StreetNetwork(lines=((at(0, 0), at(1000, 0), at(1000, 1000)),))
+    req = PlanRequest(hubs=(hub(),), vehicles=(drone("r1", kind=VehicleKind.robot),),
+                      parcels=(parcel("a", 1000, 990),), streets=streets)
+    (route,) = PyVRPPlanner(**FAST).plan(req).routes
+    # along the street (1000 + 990) plus 0 m of access; the corner is a waypoint
+    assert route.legs[0].distance_m == pytest.approx(1990, abs=0.5)
+    assert len(route.legs[0].path) >= 3
