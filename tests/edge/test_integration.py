@@ -153,3 +153,50 @@ async def test_gripper_failure_and_battery_failsafe(fleet, mqtt_broker, unique_i
     assert fs and fs[0]["reason"] == "battery" and fs[0]["action"] in ("rtl", "land")
     assert ev.of("returned")[0]["undelivered"] == ["p1", "p2"]
     assert v.gripper_releases == 0 and not v.armed
+
+
+async def test_commands_duplicates_busy_and_mavlink_link_drop(fleet, mqtt_broker, unique_id, tmp_path):
+    vid = f"d{unique_id}"
+    host, port = mqtt_broker.host, mqtt_broker.port
+    v = fleet.vehicles[0]
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+
+    async def cmd(action, cid, **kw):
+        await publish(host, port, topics.command(vid), command_payload(vid, action, cid, **kw))
+
+    async def wait_mode(name, timeout=10):
+        for _ in range(int(timeout * 10)):
+            if v.mode_name == name:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"vehicle mode {v.mode_name}, expected {name}")
+
+    async with Events(host, port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(host, port, topics.mission(vid), mission_payload(vid, stops_m=((700, 0), (700, 600))))
+            await ev.wait_kind("started")
+            await cmd("hold", "c-h1")
+            await wait_mode("LOITER")
+            await cmd("hold", "c-h2")
+            await cmd("resume", "c-r1")
+            await wait_mode("AUTO")
+            await cmd("resume", "c-r1")  # a redelivered command: handled once
+            await publish(host, port, topics.mission(vid), mission_payload(vid, cruise_alt_m=50))  # same id, other payload
+            await publish(host, port, topics.mission(vid), mission_payload(vid, mission_id="m2"))  # while busy
+            await ev.wait(lambda e: len(e.of("command_ack")) >= 3 and len(e.of("rejected")) >= 2)
+            v.inject("link_drop", seconds=2.0)
+            await ev.wait_kind("delivered", timeout=60)
+            await cmd("return_to_hub", "c-rtl")
+            await ev.wait_kind("returned", timeout=90)
+            await asyncio.sleep(0.5)
+        finally:
+            await ra.stop()
+    acks = [(a["command_id"], a["accepted"]) for a in ev.of("command_ack")]
+    assert acks == [("c-h1", True), ("c-h2", False), ("c-r1", True), ("c-rtl", True)]
+    assert sorted((r["mission_id"], r["reason"]) for r in ev.of("rejected")) == [("m1", "duplicate"), ("m2", "busy")]
+    assert ev.of("failsafe") == []  # our own RTL is not a failsafe
+    assert [d["parcel_id"] for d in ev.of("delivered")] == ["p1"]
+    assert ev.of("returned")[0]["undelivered"] == ["p2"]
+    assert len(ev.of("leg_reached")) == len({l["leg_index"] for l in ev.of("leg_reached")})
+    assert v.gripper_releases == 1 and not v.armed and v.landed
