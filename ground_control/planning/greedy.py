@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ground_control.planning.costs import TravelCosts, build_costs
-from ground_control.planning.feasibility import parcel_hubs, screen, time_limit
+from ground_control.planning.feasibility import parcel_hubs, screen
 from ground_control.planning.model import (
     ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
 )
@@ -29,6 +29,8 @@ class _Tour:
     t: float = 0.0
     dist: float = 0.0
     load: float = 0.0
+    depart: float = 0.0
+    fresh: bool = True          # nothing visited yet: the departure may still move later
 
 
 def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
@@ -76,7 +78,7 @@ class GreedyPlanner:
                 seq.append(pool[k])
                 open_[k] = False
             if seq:
-                r = build_route(v, v.hub_id, seq, costs)
+                r = build_route(v, v.hub_id, seq, costs, tour.depart)
                 routes.append(r)
                 cost += route_cost(v, r)
         unplanned = dict(sc.unplanned)
@@ -87,7 +89,7 @@ class GreedyPlanner:
 
     @staticmethod
     def _start(v: VehicleSpec, prefix: list[ParcelSpec], costs: TravelCosts) -> _Tour:
-        tour = _Tour(vehicle=v, node=costs.hub_index[v.hub_id])
+        tour = _Tour(vehicle=v, node=costs.hub_index[v.hub_id], fresh=not prefix)
         for p in prefix:
             GreedyPlanner._visit(tour, p, costs)
         return tour
@@ -98,7 +100,10 @@ class GreedyPlanner:
         d = costs.dist(tour.vehicle.kind)[tour.node, j]
         tour.t += d / tour.vehicle.speed_mps
         if p.time_window is not None:
+            if tour.fresh:      # leave later instead of waiting at the first drop-off
+                tour.depart = max(0.0, p.time_window.earliest_s - tour.t)
             tour.t = max(tour.t, p.time_window.earliest_s)
+        tour.fresh = False
         tour.t += p.service_s
         tour.dist += d
         tour.load += p.weight_kg
@@ -121,7 +126,12 @@ class GreedyPlanner:
         ok = (tour.load + arr.weight[idx] <= v.payload_kg + _EPS)
         ok &= tour.dist + go + back <= v.max_distance_m + _EPS
         ok &= start <= arr.late[idx] + _EPS
-        ok &= start + arr.service[idx] + back / v.speed_mps <= time_limit(v, request) + _EPS
+        end = start + arr.service[idx] + back / v.speed_mps
+        depart = np.maximum(0.0, start - go / v.speed_mps) if tour.fresh else tour.depart
+        if request.horizon_s is not None:
+            ok &= end <= request.horizon_s + _EPS
+        if v.max_duration_s is not None:
+            ok &= end - depart <= v.max_duration_s + _EPS
         if not ok.any():
             return None
         cand = np.flatnonzero(ok)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyvrp
-from pyvrp.stop import MaxRuntime
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
 from ground_control.planning.costs import TravelCosts, build_costs
 from ground_control.planning.feasibility import parcel_hubs, screen, time_limit, within_time
@@ -59,7 +59,11 @@ class PyVRPPlanner:
     def __init__(self, time_limit_s: float | None = None, seed: int | None = None,
                  drone_router: str = "fast", distance_unit_m: float = 1.0,
                  time_unit_s: float = 1.0, rounding: str = "round", optional: bool = True,
-                 cost_scale: float | None = None, weight_unit_kg: float = 0.001) -> None:
+                 cost_scale: float | None = None, weight_unit_kg: float = 0.001,
+                 max_iterations: int | None = None) -> None:
+        """``max_iterations``: also stop after that many search iterations. The clock alone makes
+        runs depend on machine load; with a cap that is reached first, the same seed gives the
+        same plan on any machine."""
         if rounding not in ("round", "trunc"):
             raise ValueError("rounding must be 'round' or 'trunc'")
         self.time_limit_s, self.seed = time_limit_s, seed
@@ -67,6 +71,7 @@ class PyVRPPlanner:
         self.distance_unit_m, self.time_unit_s = distance_unit_m, time_unit_s
         self.rounding, self.optional = rounding, optional
         self.cost_scale, self.weight_unit_kg = cost_scale, weight_unit_kg
+        self.max_iterations = max_iterations
 
     # ------------------------------------------------------------------------------ plan
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
@@ -87,8 +92,10 @@ class PyVRPPlanner:
         limit = self.time_limit_s if self.time_limit_s is not None else request.time_limit_s
         seed = self.seed if self.seed is not None else request.seed
         remaining = max(0.05, limit - (time.perf_counter() - t0))
-        result = pyvrp.solve(data, stop=MaxRuntime(remaining), seed=seed, collect_stats=False,
-                             display=False)
+        stop = MaxRuntime(remaining)
+        if self.max_iterations is not None:
+            stop = MultipleCriteria([stop, MaxIterations(self.max_iterations)])
+        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
 
         routes: list[Route] = []
         served: set[str] = set()
