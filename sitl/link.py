@@ -260,7 +260,8 @@ class VehicleLink:
         total = max(0, len(m.items) - 1)
         # MISSION_STATE: 1 no mission, 2 not started, 3 active
         state = 1 if not total else (3 if m.mission_running else 2)
-        self.broadcast("mission_current", (m.mission_current, total, state, 0))
+        in_auto = 1 if m.mode_name == "AUTO" else 0  # MISSION_CURRENT.mission_mode
+        self.broadcast("mission_current", (m.mission_current, total, state, in_auto))
 
     def send_home(self, client: Client | None = None) -> bool:
         m = self.model

@@ -91,7 +91,8 @@ class MissionProtocol:
         mt = getattr(msg, "mission_type", 0)
         sysid, compid = msg.get_srcSystem(), msg.get_srcComponent()
         up = self.uploads.get(mt)
-        if up is not None and (up.client is not client or up.sysid != sysid or up.compid != compid):
+        # like ArduPilot: another system is refused; the same sysid/compid restarts the transfer
+        if up is not None and (up.sysid != sysid or up.compid != compid):
             self._ack(client, sysid, compid, MAV_MISSION_DENIED, mt)
             return
         if msg.count > MAX_ITEMS:

@@ -679,6 +679,10 @@ class VehicleModel:
         if not self.mission_running or nav is None:
             return
         if self._nav_step(nav, dt):
+            if nav.command in (MAV_CMD_NAV_WAYPOINT, MAV_CMD_NAV_LOITER_TIME):
+                # ModeAuto::verify_nav_wp / Rover ModeAuto say so as well as MISSION_ITEM_REACHED
+                self.text(SEV_INFO, f"Reached command #{nav.seq}" if self.is_copter
+                          else f"Reached waypoint #{nav.seq} dist 0m")
             self.outbox.append(("reached", nav.seq))
             self.nav = None
             self._advance_from(nav.seq + 1)

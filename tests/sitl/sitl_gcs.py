@@ -12,8 +12,8 @@ mavlink = mavutil.mavlink
 
 
 class Gcs:
-    def __init__(self, port: int, timeout: float = 5.0) -> None:
-        self.conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=255,
+    def __init__(self, port: int, timeout: float = 5.0, sysid: int = 255) -> None:
+        self.conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=sysid,
                                                source_component=190, autoreconnect=False)
         self.mav = self.conn.mav
         self.texts: list[str] = []

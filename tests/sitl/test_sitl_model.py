@@ -143,6 +143,7 @@ def test_copter_mission_ending_in_rtl_lands_disarms_and_stays_auto():
     assert math.hypot(n - 200, e) < 0.5  # released on reaching item 3, not on leaving for it
     assert math.hypot(v.n, v.e) < 0.5
     assert "Mission Complete" in texts(v)
+    assert "Reached command #3" in texts(v)
 
 
 def test_copter_auto_refused_on_ground_without_takeoff_item():

@@ -119,7 +119,17 @@ def test_mission_upload_handshake(fleet, monkeypatch):
     g.mav.mission_request_int_send(1, 1, 2, 0)
     it = g.wait("MISSION_ITEM_INT", cond=lambda m: m.seq == 2)
     assert (it.command, it.x, it.z) == (16, int(lat * 1e7), 15)
+    g.mav.mission_request_send(1, 1, 2, 0)  # legacy request -> legacy float item
+    it = g.wait("MISSION_ITEM", cond=lambda m: m.seq == 2)
+    assert it.x == pytest.approx(lat, abs=1e-6)
     g.mav.mission_ack_send(1, 1, 0, 0)
+    # another system cannot upload while the first one is mid-transfer
+    g.mav.mission_count_send(1, 1, 2, 0)
+    g.wait("MISSION_REQUEST")
+    other = Gcs(fleet.vehicles[0].port, sysid=254)
+    other.mav.mission_count_send(1, 1, 2, 0)
+    assert other.wait("MISSION_ACK").type == mavlink.MAV_MISSION_DENIED
+    other.close()
     # a stalled upload is cancelled
     g.mav.mission_count_send(1, 1, 2, 0)
     g.wait("MISSION_REQUEST")
