@@ -172,8 +172,7 @@ class SimFleet:
         try:
             await self._run()
         finally:
-            for v in self.vehicles:
-                await v.link.stop()
+            await asyncio.gather(*(v.link.stop() for v in self.vehicles), return_exceptions=True)
 
     # ---------------------------------------------------------------- the loop
     async def _run(self) -> None:

@@ -55,6 +55,7 @@ _ROVER: dict[str, float] = {
     "CRUISE_SPEED": 2.0,  # m/s
     "WP_RADIUS": 2.0,  # m
     "FS_EKF_ACTION": 1,  # 1 = HOLD
+    "MIS_DONE_BEHAVE": 0,  # 0 = stop in AUTO (start_stop), 3 = MANUAL
 }
 
 

@@ -4,7 +4,7 @@ The model is stepped with sim-time ``dt`` and answers commands with MAV_RESULT c
 the vehicle would say on its own (STATUSTEXT, MISSION_ITEM_REACHED, MISSION_CURRENT changes) goes
 into ``outbox`` for the MAVLink layer to drain. Behaviour follows ArduCopter / ArduRover:
 DO items between two NAV items run when the first NAV item completes (AP_Mission), a copter whose
-mission ends on the ground disarms and stays in AUTO, a rover ends its mission in HOLD, armed.
+mission ends on the ground disarms and stays in AUTO, a rover stops in AUTO and stays armed.
 """
 
 from __future__ import annotations
@@ -716,15 +716,18 @@ class VehicleModel:
         return nav.timer <= 0.0
 
     def _mission_complete(self) -> None:
+        """ModeAuto::exit_mission: a copter on the ground disarms (staying in AUTO), in the air it
+        loiters in AUTO; a rover says "Mission Complete" and stops in AUTO, armed
+        (MIS_DONE_BEHAVE 0; 3 = switch to MANUAL)."""
         self.mission_running = False
         self.nav = None
-        self.text(SEV_INFO, "Mission Complete")
         if self.is_copter:
             if self.landed:
-                self._disarm("mission end")  # stays in AUTO, as ArduCopter does
-            # airborne: loiters in AUTO at the last point
-        else:
-            self._set_mode_internal(R.HOLD)  # MIS_DONE_BEHAVE = 0 (Hold); stays armed
+                self._disarm("mission end")
+            return
+        self.text(SEV_NOTICE, "Mission Complete")
+        if int(self.params.get("MIS_DONE_BEHAVE", 0)) == 3:
+            self._set_mode_internal(R.MANUAL)
 
     # ------------------------------------------------------------------ failsafes
     def _fence_breaches(self) -> list[str]:

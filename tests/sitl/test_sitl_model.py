@@ -142,7 +142,6 @@ def test_copter_mission_ending_in_rtl_lands_disarms_and_stays_auto():
     n, e = release_at[0]
     assert math.hypot(n - 200, e) < 0.5  # released on reaching item 3, not on leaving for it
     assert math.hypot(v.n, v.e) < 0.5
-    assert "Mission Complete" in texts(v)
     assert "Reached command #3" in texts(v)
 
 
@@ -164,7 +163,8 @@ def test_rover_mission_ending_in_rtl_stays_armed():
     assert v.mission_start() == ACCEPTED
     assert v.mode == R.AUTO
     run(v, 200, until=lambda m: not m.mission_running)
-    assert v.armed and v.mode == R.HOLD
+    assert v.armed and v.mode == R.AUTO  # Rover ModeAuto::exit_mission -> start_stop()
+    assert "Mission Complete" in texts(v)
     assert reached(v) == [1, 3]
     assert math.hypot(v.n, v.e) < 0.5
     v.step(0.1)
@@ -289,4 +289,4 @@ def test_rover_waits_at_loiter_unlim_until_mission_moves_on():
     assert v.mission_current == 1 and math.hypot(v.n - 30, v.e) < 0.5  # waiting for the handover
     assert v.set_mission_current(2)
     run(v, 60, until=lambda m: not m.mission_running)
-    assert reached(v) == [2] and v.mode == R.HOLD and v.armed
+    assert reached(v) == [2] and v.mode == R.AUTO and v.armed
