@@ -139,14 +139,18 @@ class MavlinkLink:
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 5.0)
                 continue
-            backoff = 0.2
             self._w.transport = writer.transport  # type: ignore[assignment]
             self.state.connected = True
             hb = asyncio.create_task(self._heartbeats())
             self.log.info("MAVLink connected to %s:%s", self.host, self.port)
+            beats_before = self.state.heartbeat_at
             try:
                 await self._read(reader)
             finally:
+                if self.state.heartbeat_at != beats_before:
+                    backoff = 0.2  # a link that carried heartbeats counts as good: start over
+                else:
+                    backoff = min(backoff * 2, 5.0)  # accepted then closed (e.g. a busy port)
                 hb.cancel()
                 self.state.connected = False
                 self._connected.clear()
@@ -154,7 +158,7 @@ class MavlinkLink:
                 writer.close()
                 self.log.warning("MAVLink link to %s:%s lost", self.host, self.port)
             if not self._stopping:
-                await asyncio.sleep(0.2 + random.random() * 0.3)
+                await asyncio.sleep(backoff * (0.5 + random.random()))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         streams_requested = False

@@ -200,3 +200,52 @@ async def test_commands_duplicates_busy_and_mavlink_link_drop(fleet, mqtt_broker
     assert ev.of("returned")[0]["undelivered"] == ["p2"]
     assert len(ev.of("leg_reached")) == len({l["leg_index"] for l in ev.of("leg_reached")})
     assert v.gripper_releases == 1 and not v.armed and v.landed
+
+
+async def test_gps_loss_failsafe_lands_where_it_is(fleet, mqtt_broker, unique_id, tmp_path):
+    vid = f"d{unique_id}"
+    v = fleet.vehicles[0]
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid),
+                          mission_payload(vid, stops_m=((700, 0), (700, 600))))
+            await ev.wait_kind("started")
+            await asyncio.sleep(1.0)
+            v.inject("gps_loss")
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    fs = ev.of("failsafe")
+    assert len(fs) == 1 and fs[0]["reason"] == "gps_loss" and fs[0]["action"] == "land"
+    assert "EKF" in fs[0]["detail"] or "GPS" in fs[0]["detail"]
+    assert ev.of("returned")[0]["undelivered"] == ["p1", "p2"]
+    assert 2 not in [l["leg_index"] for l in ev.of("leg_reached")]  # landed away from the hub
+    assert not v.armed and v.landed
+
+
+async def test_robot_battery_failsafe_drives_home_and_parks(fleet, mqtt_broker, unique_id, tmp_path):
+    """Rover failsafe RTL: ArduRover stops at home but neither disarms nor reports it; the agent
+    notices (close to home and stopped), HOLDs, disarms and reports ``returned``."""
+    vid = f"r{unique_id}"
+    v = fleet.vehicles[1]
+    ra = agent_for(fleet, 1, vid, mqtt_broker, tmp_path)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid),
+                          mission_payload(vid, "robot", stops_m=((300, 0), (300, 200)), cruise_speed_mps=4.0))
+            await ev.wait_kind("started")
+            await asyncio.sleep(1.0)
+            v.inject("battery_drain", rate_pct_per_s=4.0)
+            await ev.wait_kind("failsafe", timeout=60)
+            v.inject("battery_drain", rate_pct_per_s=-4.0)  # stop the extra drain: low (RTL), not critical (HOLD)
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    fs = ev.of("failsafe")[0]
+    assert fs["reason"] == "battery" and fs["action"] == "rtl"
+    r = ev.of("returned")[0]
+    assert r["undelivered"] == ["p1", "p2"]
+    assert not v.armed and v.mode_name == "HOLD"
