@@ -1,0 +1,38 @@
+import importlib
+
+from click.testing import CliRunner
+
+
+def test_agent_command_is_wired_and_documents_its_options():
+    import fleet_cli
+
+    cmd = fleet_cli.main.get_command(None, "agent")
+    assert cmd is importlib.import_module("edge_agent.cli").agent
+    out = CliRunner().invoke(fleet_cli.main, ["agent", "--help"]).output
+    for opt in ("--vehicle-id", "--mavlink", "--mqtt", "--mqtt-username", "--mqtt-password", "--tls", "--ca-cert",
+                "--client-cert", "--client-key", "--vehicle-type", "--max-payload-kg", "--battery-wh", "--wh-per-km",
+                "--telemetry-hz", "--outbox", "--handover-timeout", "FLEET_MQTT_PASSWORD"):
+        assert opt in out
+
+
+def test_mqtt_config_from_urls():
+    from edge_agent.mqtt_link import MqttConfig
+
+    c = MqttConfig(url="mqtts://broker.example:8884")
+    assert c.use_tls and c.port == 8884 and c.host == "broker.example"
+    assert MqttConfig(url="mqtts://b").port == 8883
+    assert not MqttConfig(url="mqtt://b").use_tls and MqttConfig(url="mqtt://b").port == 1883
+
+
+def test_agent_constructor_kwargs(tmp_path):
+    import asyncio
+
+    from edge_agent.agent import Agent
+
+    async def make():
+        return Agent(vehicle_id="v-1", mavlink_url="tcp:127.0.0.1:5760", mqtt_url="mqtt://127.0.0.1:1883",
+                     mqtt_username="u", mqtt_password="p", vehicle_type="robot", outbox_path=str(tmp_path / "o.db"))
+
+    a = asyncio.run(make())
+    assert a.kind == "rover" and a.cfg.mqtt.username == "u" and a.mav.port == 5760
+    a.outbox.close()
