@@ -1,0 +1,48 @@
+"""The whole system end to end, as `fleet demo` runs it: API -> planner -> MQTT -> agents ->
+MAVLink simulator -> events -> database. Every parcel must end delivered, none lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from ground_control.demo.runner import DemoOptions, run_demo
+from ground_control.demo.scenario import NO_FLY, build
+
+
+def test_scenario_is_deterministic_and_keeps_customers_out_of_the_no_fly_zone():
+    from shapely.geometry import Point, Polygon
+
+    a, b = build(3, 2, 30, seed=4), build(3, 2, 30, seed=4)
+    assert a.parcels == b.parcels
+    zone = Polygon([(lon, lat) for lat, lon in NO_FLY])
+    assert not any(zone.contains(Point(p["lon"], p["lat"])) for p in a.parcels)
+    heavy = [p for p in a.parcels if p["weight_kg"] > 2.5]
+    robot_hubs = {v["hub_id"] for v in a.vehicles if v["type"] == "robot"}
+    assert heavy and all(p["hub_id"] in robot_hubs for p in heavy)
+
+
+@pytest.mark.slow
+async def test_demo_delivers_every_parcel_with_drones_and_robots(tmp_path):
+    result = await run_demo(DemoOptions(drones=2, robots=1, parcels=8, speedup=25, timeout_s=150,
+                                        planner="pyvrp", workdir=tmp_path))
+    assert result.lost == 0, result.as_json()
+    assert result.delivered + result.failed == 8
+    assert result.delivered >= 7, result.as_json()
+
+
+def test_headless_cli_prints_one_json_summary_line_last(monkeypatch):
+    from ground_control.demo import cli as demo_cli
+    from ground_control.demo.runner import DemoResult
+
+    async def fake_run(opts, on_update=None):
+        assert (opts.drones, opts.robots, opts.parcels) == (1, 0, 2)
+        return DemoResult(parcels=2, delivered=1, failed=0, lost=1, wall_s=1.0)
+
+    monkeypatch.setattr(demo_cli, "run_demo", fake_run)
+    out = CliRunner().invoke(demo_cli.demo, ["--headless", "--drones", "1", "--robots", "0", "--parcels", "2"])
+    assert out.exit_code == 1  # something was lost
+    last = json.loads(out.output.strip().splitlines()[-1])
+    assert last["lost"] == 1 and {"parcels", "delivered", "failed", "lost", "wall_s"} <= last.keys()
