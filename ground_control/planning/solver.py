@@ -33,7 +33,7 @@ import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
 from ground_control.planning.costs import TravelCosts, build_costs
-from ground_control.planning.feasibility import parcel_hubs, screen, time_limit, within_time
+from ground_control.planning.feasibility import parcel_hubs, screen, within_time
 from ground_control.planning.greedy import committed_prefixes
 from ground_control.planning.model import (
     ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
@@ -242,7 +242,6 @@ class PyVRPPlanner:
                 dist_done = sum(leg.distance_m for leg in route.legs[:-1])
                 t_done = route.stops[-1].eta_s + g.committed[-1].service_s
                 start = t_done
-            shift = time_limit(v, request) if v.max_duration_s is not None else math.inf
             vtypes.append(pyvrp.VehicleType(
                 num_available=len(g.vehicles),
                 capacity=[max(0, self._grams(v.payload_kg - load, floor=True))],
@@ -250,7 +249,7 @@ class PyVRPPlanner:
                 fixed_cost=0 if g.committed else int(round(v.fixed_cost * scale)),
                 tw_early=int(self._units(start, tu)), tw_late=h_late,
                 shift_duration=_int_or_max(self._floor(
-                    (v.max_duration_s - t_done) / tu if v.max_duration_s is not None else shift)),
+                    (v.max_duration_s - t_done) / tu if v.max_duration_s is not None else math.inf)),
                 max_distance=_int_or_max(self._floor((v.max_distance_m - dist_done) / du)),
                 unit_distance_cost=int(round(v.cost_per_km / 1000.0 * du * scale)),
                 profile=prof, name=v.vehicle_id))
