@@ -128,3 +128,25 @@ def test_robots_follow_the_street_network():
     # along the street (1000 + 990) plus 0 m of access; the corner is a waypoint
     assert route.legs[0].distance_m == pytest.approx(1990, abs=0.5)
     assert len(route.legs[0].path) >= 3
+
+
+@pytest.mark.parametrize("planner", [PyVRPPlanner(**FAST), GreedyPlanner()])
+def test_degenerate_requests(planner):
+    empty = planner.plan(PlanRequest(hubs=(hub(),), vehicles=(drone("d1"),), parcels=()))
+    assert empty.routes == () and empty.unplanned == {}
+    none = planner.plan(PlanRequest(hubs=(hub(),), vehicles=(drone("d1", available=False),),
+                                    parcels=(parcel("a", 10, 0),)))
+    assert none.routes == () and none.unplanned == {"a": R.no_vehicle}
+
+
+def test_route_to_mission_carries_leg_waypoints():
+    from ground_control.planning.to_mission import route_to_mission
+    req = PlanRequest(hubs=(hub(),), vehicles=(drone("d1"),),
+                      parcels=(parcel("a", 1000, 0, w=2.0),),
+                      geofence=fence(exclusions=[square(500, 0, 100)]))
+    (route,) = PyVRPPlanner(**FAST).plan(req).routes
+    m = route_to_mission(route, req, req.vehicles[0], req.hubs[0], req.geofence, "m-1")
+    assert [s.parcel_id for s in m.stops] == ["a"] and m.stops[0].weight_kg == 2.0
+    assert len(m.stops[0].path) == len(route.legs[0].path) - 2 == 2
+    assert len(m.return_path) == len(route.legs[1].path) - 2
+    assert m.stops[0].action.value == "release" and len(m.geofence.exclusions) == 1
