@@ -154,10 +154,16 @@ class MqttLink:
                 batch = self.outbox.pending(50)
                 if not batch:
                     break
-                for row in batch:
-                    await client.publish(row.topic, row.payload, qos=1, timeout=15)  # returns after PUBACK
-                    self.outbox.ack(row.rowid)
-                    self.published_events += 1
+                try:
+                    for row in batch:
+                        await client.publish(row.topic, row.payload, qos=1, timeout=15)  # returns after PUBACK
+                        self.outbox.ack(row.rowid)
+                        self.published_events += 1
+                except aiomqtt.MqttError as exc:
+                    # no PUBACK in time (or the link is going down): keep the rows, try again
+                    # shortly; a dead connection ends the message loop and reconnects anyway
+                    self.log.warning("event publish not acknowledged (%s); retrying", exc)
+                    await asyncio.sleep(1.0)
 
     async def publish_telemetry(self, topic: str, payload: bytes) -> bool:
         client = self.client
