@@ -159,3 +159,25 @@ async def test_agent_sigkilled_mid_flight_and_restarted(fleet, mqtt_broker, uniq
     assert_exactly_once(ev)
     assert v.gripper_releases == 2 and not v.armed and v.landed
     assert Outbox(outbox).pending_count() == 0
+
+
+async def test_mission_sent_while_agent_offline_arrives_on_reconnect(fleet, mqtt_broker, unique_id, tmp_path):
+    """Persistent session: the broker keeps the agent's subscriptions and queues QoS 1 missions."""
+    vid = f"d{unique_id}"
+    v = fleet.vehicles[0]
+    kw = dict(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=mqtt_broker.url,
+              outbox_path=str(tmp_path / "ob.db"))
+    first = RunningAgent(**kw)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await first.online()
+        await first.stop()
+        await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid, stops_m=((100, 0),)))
+        await asyncio.sleep(0.5)
+        assert ev.kinds() == []
+        second = RunningAgent(**kw)
+        second.start()
+        try:
+            await ev.wait_kind("returned", timeout=60)
+        finally:
+            await second.stop()
+    assert ev.kinds() == ["accepted", "started", "leg_reached", "delivered", "leg_reached", "returned"]
