@@ -84,10 +84,10 @@ def build(drones: int, robots: int, parcels: int, seed: int = 1) -> Scenario:
             continue
         n = len(items) + 1
         heavy = bool(robot_hubs) and (n % 7 == 0 or not drone_hubs)
-        # origin: the nearest hub with a vehicle that can carry it (drones from the west hub
-        # must fly around the zone to reach the centre)
+        # origin: the hubs that have a vehicle able to carry it take turns, so both hubs work
+        # and drones from the west hub must fly around the zone to reach the centre
         candidates = robot_hubs if heavy else (drone_hubs or robot_hubs or hub_ids)
-        hub = min(candidates, key=lambda h: (HUBS[h][0] - lat) ** 2 + (HUBS[h][1] - lon) ** 2)
+        hub = candidates[n % len(candidates)]
         items.append({
             "id": f"parcel-{n:03d}",
             "weight_kg": round(rng.uniform(4.0, 9.0) if heavy else rng.uniform(0.2, 2.2), 2),
