@@ -56,7 +56,7 @@ def test_concave_inclusion_area_forces_path_around_the_notch():
         assert d[0, 1] == pytest.approx(2 * math.hypot(50, 150) + 100, rel=1e-12)
 
 
-def _random_scene(rng, n_poly, n_pts, star):
+def _random_scene(rng, n_poly, n_pts, star, concave_area=False):
     polys = []
     while len(polys) < n_poly:
         c = rng.uniform(100, 900, 2)
@@ -66,15 +66,20 @@ def _random_scene(rng, n_poly, n_pts, star):
         p = p if star else p.convex_hull
         if p.is_valid and not any(p.buffer(5).intersects(q) for q in polys):
             polys.append(p)
+    area = shapely.box(0, 0, 1000, 1000)
+    if concave_area:    # a comb: two notches cut from the top and one from the right
+        area = area.difference(shapely.box(200, 600, 300, 1000)).difference(
+            shapely.box(600, 500, 650, 1000)).difference(shapely.box(850, 100, 1000, 200))
     union = shapely.unary_union(polys)
-    pts = rng.uniform(0, 1000, (n_pts * 2, 2))
-    pts = pts[~shapely.intersects(shapely.points(pts), union)][:n_pts]
-    return pts, Scene(polys, shapely.box(0, 0, 1000, 1000), tol=1e-6)
+    pts = rng.uniform(0, 1000, (n_pts * 3, 2))
+    keep = ~shapely.intersects(shapely.points(pts), union) & shapely.contains(area, shapely.points(pts))
+    return pts[keep][:n_pts], Scene(polys, area, tol=1e-6)
 
 
-@pytest.mark.parametrize("seed,star", [(0, False), (1, False), (2, True), (3, True)])
-def test_fast_equals_baseline_on_random_instances(seed, star):
-    pts, scene = _random_scene(np.random.default_rng(seed), 8, 60, star)
+@pytest.mark.parametrize("seed,star,concave", [(0, False, False), (1, False, True),
+                                               (2, True, False), (3, True, True)])
+def test_fast_equals_baseline_on_random_instances(seed, star, concave):
+    pts, scene = _random_scene(np.random.default_rng(seed), 8, 60, star, concave)
     fast, base = shortest_paths_fast(pts, scene), shortest_paths_baseline(pts, scene)
     assert np.array_equal(np.isfinite(fast.dist), np.isfinite(base.dist))
     fin = np.isfinite(base.dist)
