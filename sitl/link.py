@@ -253,6 +253,18 @@ class VehicleLink:
                                    m.home_amsl_m + m.alt, m.climb))
         self.broadcast("attitude", (self._time_boot_ms(), 0.0, 0.0,
                                     math.radians(((m.heading + 180) % 360) - 180), 0.0, 0.0, 0.0))
+        if m.params["FENCE_ENABLE"]:
+            # FENCE_BREACH: 0 none, 1 minalt, 2 maxalt, 3 boundary
+            kind = 0 if not m.fence_breached else (2 if m.fence_breached == ["Max Alt"] else 3)
+            self.broadcast("fence_status", (1 if m.fence_breached else 0, m.fence_breach_count,
+                                            kind, m.fence_breach_time_ms, 1))
+        target = m.nav_target() if m.armed else None
+        if target is not None:
+            tn, te, talt = target
+            dn, de = tn - m.n, te - m.e
+            brg = int(math.degrees(math.atan2(de, dn))) % 360
+            self.broadcast("nav_controller_output", (0.0, 0.0, brg, brg, int(math.hypot(dn, de)),
+                                                     talt - m.alt if m.is_copter else 0.0, 0.0, 0.0))
         self.send_mission_current()
 
     def send_mission_current(self) -> None:
@@ -400,9 +412,11 @@ class VehicleLink:
     def _on_param_set(self, client: Client, msg: Any) -> None:
         name = _param_name(msg.param_id)
         if self.model.set_param(name, msg.param_value):
-            if name == "SYSID_THISMAV":
-                self.sysid = int(msg.param_value)
             self._send_param(None, name)
+            if name == "SYSID_THISMAV":  # takes effect at once (ArduPilot needs a reboot)
+                self.sysid = int(msg.param_value)
+                for c in self.clients:
+                    c.mav.srcSystem = self.sysid
 
     def _on_param_read(self, client: Client, msg: Any) -> None:
         names = self.model.param_names()

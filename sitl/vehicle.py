@@ -113,6 +113,8 @@ class VehicleModel:
         self.fence_items: list[MissionItem] = []
         self.fence_geo = fence_mod.FenceGeometry()
         self.fence_breached: list[str] = []
+        self.fence_breach_count = 0
+        self.fence_breach_time_ms = 0
         self.mission_current = 0
         self.mission_running = False
         self.speed_override: float | None = None
@@ -171,6 +173,12 @@ class VehicleModel:
 
     def text(self, severity: int, text: str) -> None:
         self.outbox.append(("text", severity, text))
+
+    def nav_target(self) -> tuple[float, float, float] | None:
+        """(north, east, alt) the vehicle is heading for, for NAV_CONTROLLER_OUTPUT."""
+        if self.nav is None or self.nav.phase == "done":
+            return None
+        return self.nav.tn, self.nav.te, self.nav.talt
 
     # ------------------------------------------------------------------ stepping
     def step(self, dt: float) -> None:
@@ -743,6 +751,9 @@ class VehicleModel:
         now = self._fence_breaches()
         new = [b for b in now if b not in self.fence_breached]
         self.fence_breached = now
+        if new:
+            self.fence_breach_count += 1
+            self.fence_breach_time_ms = int(self.t * 1000)
         if not new or not self.armed or (self.is_copter and self.landed):
             return
         # AC_Fence::print_fence_message: "Polygon fence breached", "Max Alt and Polygon fences breached"

@@ -164,8 +164,9 @@ def test_fence_upload_enable_and_breach(fleet):
     g.mav.command_int_send(1, 1, 6, mavlink.MAV_CMD_DO_REPOSITION, 0, 0, -1, 0, 0, 0,
                            int(lat * 1e7), int(lon * 1e7), 10)
     assert g.wait("COMMAND_ACK", cond=lambda m: m.command == 192).result == 0
-    g.wait("STATUSTEXT", timeout=20, cond=lambda m: m.text.endswith("fence breached"))
-    g.wait("HEARTBEAT", cond=lambda m: m.custom_mode == 6)
+    g.wait("HEARTBEAT", timeout=20, cond=lambda m: m.custom_mode == 6)
+    assert "Polygon fence breached" in g.texts
+    g.wait("FENCE_STATUS", cond=lambda m: m.breach_count == 1)  # RTL may already be back inside
     g.close()
 
 
