@@ -116,3 +116,15 @@ def test_processes_start_listen_and_stop(tmp_path):
 def test_cli_refuses_missing_binaries(tmp_path):
     res = CliRunner().invoke(sim, ["--ardupilot", str(tmp_path), "--copters", "1"])
     assert res.exit_code != 0 and "no arducopter" in res.output
+
+
+def test_cli_runs_python_fleet_and_prints_ports(monkeypatch):
+    import sitl.cli as cli
+
+    monkeypatch.setattr(cli, "_wait", lambda stop: None)  # return at once instead of until Ctrl-C
+    res = CliRunner().invoke(sim, ["--copters", "2", "--rovers", "1", "--base-port", "0",
+                                   "--home", "52.1,4.3", "--speedup", "5", "--battery-wh", "74"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert [ln.split()[:2] for ln in lines] == [["copter", "0"], ["copter", "1"], ["rover", "2"]]
+    assert all(ln.split()[2].startswith("tcp:127.0.0.1:") for ln in lines)
