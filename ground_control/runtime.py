@@ -9,6 +9,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ground_control.db.models import utcnow
 from ground_control.dispatch.dispatcher import Dispatcher
 from ground_control.ingest.service import Ingest, subscriptions
 from ground_control.mqtt.link import MqttLink
@@ -21,14 +22,21 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
-        self.ingest = Ingest(settings, sessionmaker, on_replan=self.wake)
-        self.link = MqttLink(settings, self.ingest.handle, subscriptions(settings))
+        # replan triggers from the fleet side (mission rejected/failed, vehicle back or lost)
+        replan = settings.replan_on_mission_failed or settings.replan_on_vehicle_lost
+        self.ingest = Ingest(settings, sessionmaker, on_replan=self.wake if replan else (lambda: None))
+        self.link = MqttLink(settings, self.ingest.handle, subscriptions(settings), on_connect=self._connected)
         planner = make_planner(settings.planner_kind)
-        self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner)
+        self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner,
+                                     listening=lambda: self.link.connected.is_set())
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
         await self.link.publish(topic, payload, qos)
+
+    def _connected(self) -> None:
+        # vehicles' silence is only counted while we can hear them
+        self.dispatcher.listening_since = utcnow()
 
     @property
     def connected(self) -> bool:

@@ -35,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from ground_control.runtime import Runtime
             runtime = Runtime(settings, app.state.sessionmaker)
             await runtime.start()
-            app.state.wake_dispatch = runtime.wake
+            # replan trigger: new parcels / vehicle changes over the API wake the dispatcher at
+            # once; without it they wait for the next dispatch interval
+            app.state.wake_dispatch = runtime.wake if settings.replan_on_new_parcels else None
         app.state.runtime = runtime
         try:
             yield

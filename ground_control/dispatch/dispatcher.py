@@ -40,14 +40,16 @@ MAX_PARCELS_PER_ROUND = 1_000
 
 class Dispatcher:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], publish: Publish,
-                 planner: RoutePlanner) -> None:
+                 planner: RoutePlanner, listening: Callable[[], bool] = lambda: True) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.publish = publish
         self.planner = planner
+        self.listening = listening
         self._wake = asyncio.Event()
         self.unplanned: dict[str, str] = {}   # parcel id -> planner's reason, for operators/tests
         self.missions_created = 0
+        self.listening_since = utcnow()   # silence before this is our downtime, not the vehicle's
 
     def wake(self) -> None:
         self._wake.set()
@@ -72,9 +74,12 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ 1. liveness
     async def check_liveness(self) -> None:
+        if not self.listening():   # broker down: we hear nobody, which says nothing about them
+            return
         async with self.sessionmaker() as session:
             up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s,
-                                             self.settings.max_delivery_attempts)
+                                             self.settings.max_delivery_attempts,
+                                             listening_since=self.listening_since)
             await session.commit()
         if up or down:
             log.info("liveness: online %s, offline %s", up, down)

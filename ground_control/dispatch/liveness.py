@@ -13,15 +13,22 @@ from ground_control.db.models import TelemetryLatest, Vehicle
 from ground_control.dispatch.reassign import vehicle_lost
 
 
-def verdict(v: Vehicle, last_telemetry: datetime | None, now: datetime, silence_s: float) -> bool:
+def verdict(v: Vehicle, last_telemetry: datetime | None, now: datetime, silence_s: float,
+            listening_since: datetime | None = None) -> bool:
+    """Online when the agent said so and we heard from it within ``silence_s``. Silence is
+    only counted while we were listening: after a ground-control restart the stored timestamps
+    are old, and a vehicle must not be declared lost for our own downtime."""
     if v.status_state != "online":
         return False
-    heard = max(t for t in (last_telemetry, v.status_at) if t is not None) if (last_telemetry or v.status_at) else None
-    return heard is not None and now - heard <= timedelta(seconds=silence_s)
+    times = [t for t in (last_telemetry, v.status_at, listening_since) if t is not None]
+    if not times:
+        return False
+    return now - max(times) <= timedelta(seconds=silence_s)
 
 
 async def update_liveness(session: AsyncSession, now: datetime, silence_s: float, max_attempts: int,
-                          vehicle_ids: list[str] | None = None) -> tuple[list[str], list[str]]:
+                          vehicle_ids: list[str] | None = None,
+                          listening_since: datetime | None = None) -> tuple[list[str], list[str]]:
     """Re-judge vehicles (all, or the given ones). Returns (came online, went offline) ids;
     the caller commits."""
     stmt = select(Vehicle, TelemetryLatest.received_at).outerjoin(
@@ -31,7 +38,7 @@ async def update_liveness(session: AsyncSession, now: datetime, silence_s: float
     up: list[str] = []
     down: list[str] = []
     for v, last in (await session.execute(stmt)).all():
-        online = verdict(v, last, now, silence_s)
+        online = verdict(v, last, now, silence_s, listening_since)
         if online == v.online:
             continue
         v.online = online

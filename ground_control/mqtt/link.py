@@ -30,12 +30,14 @@ class NotConnected(RuntimeError):
 
 class MqttLink:
     def __init__(self, settings: Settings, handler: Handler, subscriptions: list[tuple[str, int]],
-                 client_id: str | None = None, persistent: bool = True) -> None:
+                 client_id: str | None = None, persistent: bool = True,
+                 on_connect: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.handler = handler
         self.subscriptions = subscriptions
         self.client_id = client_id or settings.mqtt_client_id
         self.persistent = persistent
+        self.on_connect = on_connect
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self.manual_ack = False
@@ -80,6 +82,8 @@ class MqttLink:
                     for topic, qos in self.subscriptions:
                         await client.subscribe(topic, qos=qos)
                     self.connected.set()
+                    if self.on_connect is not None:
+                        self.on_connect()
                     backoff = 0.5
                     log.info("MQTT connected to %s:%s as %s", self.settings.mqtt_host, self.settings.mqtt_port, self.client_id)
                     async for message in client.messages:

@@ -55,3 +55,16 @@ def test_catch_up_walks_forward_path():
         catch_up(S.created, S.delivered, "x", NOW)
     with pytest.raises(IllegalTransition):
         catch_up(S.delivered, S.in_transit, "x", NOW)
+
+
+def test_liveness_does_not_count_our_own_downtime():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from ground_control.dispatch.liveness import verdict
+
+    old = NOW - timedelta(seconds=120)
+    v = SimpleNamespace(status_state="online", status_at=old)
+    assert verdict(v, old, NOW, 30) is False                      # silent for 2 minutes
+    assert verdict(v, old, NOW, 30, listening_since=NOW - timedelta(seconds=5)) is True   # we just restarted
+    assert verdict(SimpleNamespace(status_state="offline", status_at=NOW), NOW, NOW, 30) is False
