@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     drop_alt_m: float = Field(default=5.0, ge=0)
     geofence_margin_deg: float = Field(default=0.02, gt=0)  # box around hub+stops when no fence is configured
     dispatch_interval_s: float = Field(default=2.0, gt=0)
-    planner_kind: Literal["greedy", "pyvrp", "simple"] = "greedy"
+    planner_kind: Literal["greedy", "pyvrp"] = "greedy"   # make_planner(kind); pyvrp optimises, greedy is fast
     planner_time_limit_s: float = Field(default=2.0, gt=0)
     max_delivery_attempts: int = Field(default=2, ge=1, le=20)
     replan_on_new_parcels: bool = True

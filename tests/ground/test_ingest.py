@@ -4,6 +4,7 @@ stored once by envelope id; malformed messages are dropped with a reason, never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import aiomqtt
@@ -75,3 +76,39 @@ async def test_telemetry_is_batched_and_latest_wins(ingest):
     assert await ingest.telemetry.flush() == 5
     async with ingest.sessionmaker() as s:
         assert (await s.get(TelemetryLatest, "v4")).battery_pct == 49
+
+
+async def test_event_is_acked_only_after_handling(mqtt_broker, unique_id):
+    """A handler failure (e.g. the DB is down) leaves the QoS 1 event unacknowledged: the link
+    reconnects and the broker redelivers it from our persistent session."""
+    from ground_control.mqtt.link import MqttLink
+
+    if mqtt_broker.kind == "amqtt":
+        pytest.skip("amqtt's session redelivery is not what we test here")
+    settings = Settings(mqtt_url=mqtt_broker.url, mqtt_client_id=f"gc-ack-{unique_id}")
+    seen: list[str] = []
+
+    async def handler(m: aiomqtt.Message) -> None:
+        seen.append(m.payload.decode())
+        if len(seen) == 1:
+            raise RuntimeError("database unavailable")
+
+    topic = topics.event(f"ack-{unique_id}")
+    link = MqttLink(settings, handler, [(topic, 1)])
+    task = asyncio.create_task(link.run())
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as pub:
+            await pub.publish(topic, b"event-1", qos=1)
+        for _ in range(100):
+            if len(seen) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert seen[:2] == ["event-1", "event-1"]
+        assert link.manual_ack
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port, identifier=settings.mqtt_client_id, clean_session=True):
+            pass
