@@ -12,8 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.geometry import Projection, centroid_point, euclidean_matrix
-from ground_control.planning.model import Leg, PlanRequest, Point, VehicleKind
+from ground_control.planning.model import Leg, PlanRequest, Point, VehicleKind, VehicleSpec
 
 
 class Router(Protocol):
@@ -61,9 +62,18 @@ class TravelCosts:
     parcel_index: dict[str, int]
     xy: np.ndarray
     routers: dict[VehicleKind, Router]
+    flight: FlightProfile = field(default_factory=FlightProfile)
 
     def dist(self, kind: VehicleKind) -> np.ndarray:
         return self.routers[kind].distances()
+
+    def overheads(self, v: VehicleSpec) -> tuple[float, float]:
+        """(per route, per stop) energy of ``v`` beyond level travel, in level metres."""
+        return self.flight.overheads(v)
+
+    def budget(self, v: VehicleSpec) -> float:
+        """Level metres ``v`` may spend on a route: travel plus overheads."""
+        return self.flight.budget_m(v)
 
     def leg(self, kind: VehicleKind, i: int, j: int) -> Leg:
         """The leg i -> j as WGS84 (or planar) waypoints, endpoints exactly the node positions."""
@@ -82,7 +92,8 @@ def node_points(request: PlanRequest) -> tuple[tuple[Point, ...], dict[str, int]
     return points, hubs, parcels
 
 
-def build_costs(request: PlanRequest, drone_router: str = "fast") -> TravelCosts:
+def build_costs(request: PlanRequest, drone_router: str = "fast",
+                flight: FlightProfile | None = None) -> TravelCosts:
     """Project the request's nodes and build each kind's router (only for kinds in the fleet)."""
     # Imported here: geometry backends are heavier than the model and only needed when planning.
     from ground_control.planning.streets import street_router
@@ -100,4 +111,4 @@ def build_costs(request: PlanRequest, drone_router: str = "fast") -> TravelCosts
             routers[kind] = make_drone_router(xy, request.geofence, projection, method=drone_router)
         else:
             routers[kind] = street_router(xy, request, projection)
-    return TravelCosts(projection, points, hubs, parcels, xy, routers)
+    return TravelCosts(projection, points, hubs, parcels, xy, routers, flight or FlightProfile())

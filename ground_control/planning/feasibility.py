@@ -71,7 +71,8 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
                     s = 2
                     if p.weight_kg <= v.payload_kg + _EPS:
                         s = 3
-                        if go + back <= v.max_distance_m + _EPS:
+                        start_oh, stop_oh = costs.overheads(v)
+                        if go + back + start_oh + stop_oh <= costs.budget(v) + _EPS:
                             s = 4
                             if _direct_on_time(p, v, go, back, request):
                                 s = 5

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ground_control.planning.costs import TravelCosts, build_costs
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.feasibility import parcel_hubs, screen
 from ground_control.planning.model import (
     ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
@@ -47,12 +48,13 @@ def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
 class GreedyPlanner:
     """Nearest-neighbour construction per vehicle, vehicles taken cheapest-first per hub."""
 
-    def __init__(self, drone_router: str = "fast") -> None:
+    def __init__(self, drone_router: str = "fast", flight: FlightProfile | None = None) -> None:
         self.drone_router = drone_router
+        self.flight = flight
 
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
-        costs = costs or build_costs(request, self.drone_router)
+        costs = costs or build_costs(request, self.drone_router, self.flight)
         prefixes = committed_prefixes(request)
         fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
         sc = screen(request, costs, exclude=fixed)
@@ -89,7 +91,8 @@ class GreedyPlanner:
 
     @staticmethod
     def _start(v: VehicleSpec, prefix: list[ParcelSpec], costs: TravelCosts) -> _Tour:
-        tour = _Tour(vehicle=v, node=costs.hub_index[v.hub_id], fresh=not prefix)
+        tour = _Tour(vehicle=v, node=costs.hub_index[v.hub_id], fresh=not prefix,
+                     dist=costs.overheads(v)[0])      # "dist": level metres spent so far
         for p in prefix:
             GreedyPlanner._visit(tour, p, costs)
         return tour
@@ -105,7 +108,7 @@ class GreedyPlanner:
             tour.t = max(tour.t, p.time_window.earliest_s)
         tour.fresh = False
         tour.t += p.service_s
-        tour.dist += d
+        tour.dist += d + costs.overheads(tour.vehicle)[1]
         tour.load += p.weight_kg
         tour.node = j
 
@@ -124,7 +127,7 @@ class GreedyPlanner:
         go, back = d[tour.node, j], d[j, h]
         start = np.maximum(tour.t + go / v.speed_mps, arr.early[idx])
         ok = (tour.load + arr.weight[idx] <= v.payload_kg + _EPS)
-        ok &= tour.dist + go + back <= v.max_distance_m + _EPS
+        ok &= tour.dist + go + costs.overheads(v)[1] + back <= costs.budget(v) + _EPS
         ok &= start <= arr.late[idx] + _EPS
         end = start + arr.service[idx] + back / v.speed_mps
         depart = np.maximum(0.0, start - go / v.speed_mps) if tour.fresh else tour.depart

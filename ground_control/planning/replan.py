@@ -14,6 +14,7 @@ import dataclasses
 import time
 
 from ground_control.planning.costs import build_costs
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import Plan, PlanRequest
 from ground_control.planning.solver import PyVRPPlanner
 
@@ -46,18 +47,19 @@ class Replanner:
     released, everything within ``budget_s`` of wall-clock time."""
 
     def __init__(self, budget_s: float = 2.0, margin_s: float = 0.3, seed: int | None = None,
-                 drone_router: str = "fast") -> None:
+                 drone_router: str = "fast", flight: FlightProfile | None = None) -> None:
         self.budget_s, self.margin_s, self.seed = budget_s, margin_s, seed
-        self.drone_router = drone_router
+        self.drone_router, self.flight = drone_router, flight
 
     def plan(self, request: PlanRequest) -> Plan:
         t0 = time.perf_counter()
         request = dataclasses.replace(request, committed=clean_committed(request))
-        costs = build_costs(request, self.drone_router)
+        costs = build_costs(request, self.drone_router, self.flight)
         # the solver counts its own set-up; give it what is left after the geometry
         left = self.budget_s - (time.perf_counter() - t0) - self.margin_s
         limit = max(0.05, min(request.time_limit_s, left))
-        planner = PyVRPPlanner(time_limit_s=limit, seed=self.seed, drone_router=self.drone_router)
+        planner = PyVRPPlanner(time_limit_s=limit, seed=self.seed, drone_router=self.drone_router,
+                               flight=self.flight)
         plan = planner.plan(request, costs=costs)
         return dataclasses.replace(plan, solve_s=time.perf_counter() - t0)
 

@@ -26,8 +26,10 @@ def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec]
         t += p.service_s
     t += legs[-1].distance_m / vehicle.speed_mps
     dist = sum(leg.distance_m for leg in legs)
+    start_oh, stop_oh = costs.overheads(vehicle)
+    level = dist + start_oh + stop_oh * len(stops)        # climbs and hovers included
     return Route(vehicle_id=vehicle.vehicle_id, hub_id=hub_id, stops=tuple(stops), legs=legs,
-                 distance_m=dist, energy_wh=dist / 1000.0 * vehicle.wh_per_km,
+                 distance_m=dist, energy_wh=level / 1000.0 * vehicle.wh_per_km,
                  duration_s=t - depart_s)
 
 

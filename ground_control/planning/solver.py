@@ -33,6 +33,7 @@ import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
 from ground_control.planning.costs import TravelCosts, build_costs
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.feasibility import parcel_hubs, screen, within_time
 from ground_control.planning.greedy import committed_prefixes
 from ground_control.planning.model import (
@@ -60,7 +61,8 @@ class PyVRPPlanner:
                  drone_router: str = "fast", distance_unit_m: float = 1.0,
                  time_unit_s: float = 1.0, rounding: str = "round", optional: bool = True,
                  cost_scale: float | None = None, weight_unit_kg: float = 0.001,
-                 max_iterations: int | None = None) -> None:
+                 max_iterations: int | None = None, flight: FlightProfile | None = None
+                 ) -> None:
         """``max_iterations``: also stop after that many search iterations. The clock alone makes
         runs depend on machine load; with a cap that is reached first, the same seed gives the
         same plan on any machine."""
@@ -72,11 +74,12 @@ class PyVRPPlanner:
         self.rounding, self.optional = rounding, optional
         self.cost_scale, self.weight_unit_kg = cost_scale, weight_unit_kg
         self.max_iterations = max_iterations
+        self.flight = flight
 
     # ------------------------------------------------------------------------------ plan
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
-        costs = costs or build_costs(request, self.drone_router)
+        costs = costs or build_costs(request, self.drone_router, self.flight)
         prefixes = committed_prefixes(request)
         fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
         sc = screen(request, costs, exclude=fixed)
@@ -210,6 +213,9 @@ class PyVRPPlanner:
                 dur = self._units(d / v.speed_mps, tu)
                 dist[~np.isfinite(dist)] = big
                 dur[~np.isfinite(dur)] = big
+                stop_oh = costs.overheads(v)[1]
+                if stop_oh > 0:       # a drone's climbs/hover at each stop count against range
+                    dist[:, client_loc] += float(self._units(stop_oh, du))
                 if banned:
                     cols = [client_loc[i] for i in banned]
                     dist[:, cols] = big
@@ -235,11 +241,13 @@ class PyVRPPlanner:
         vtypes = []
         for g, prof in zip(groups, type_profile):
             v = g.vehicles[0]
-            start, load, dist_done, t_done = 0.0, 0.0, 0.0, 0.0
+            start, load, t_done = 0.0, 0.0, 0.0
+            start_oh, stop_oh = costs.overheads(v)
+            dist_done = start_oh
             if g.committed:
                 route = build_route(v, v.hub_id, g.committed, costs)
                 load = sum(p.weight_kg for p in g.committed)
-                dist_done = sum(leg.distance_m for leg in route.legs[:-1])
+                dist_done += sum(leg.distance_m + stop_oh for leg in route.legs[:-1])
                 t_done = route.stops[-1].eta_s + g.committed[-1].service_s
                 start = t_done
             vtypes.append(pyvrp.VehicleType(
@@ -250,7 +258,7 @@ class PyVRPPlanner:
                 tw_early=int(self._units(start, tu)), tw_late=h_late,
                 shift_duration=_int_or_max(self._floor(
                     (v.max_duration_s - t_done) / tu if v.max_duration_s is not None else math.inf)),
-                max_distance=_int_or_max(self._floor((v.max_distance_m - dist_done) / du)),
+                max_distance=_int_or_max(self._floor((costs.budget(v) - dist_done) / du)),
                 unit_distance_cost=int(round(v.cost_per_km / 1000.0 * du * scale)),
                 profile=prof, name=v.vehicle_id))
         data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
@@ -289,7 +297,9 @@ def _feasible(v: VehicleSpec, stops: list[ParcelSpec], costs: TravelCosts,
     if sum(p.weight_kg for p in stops) > v.payload_kg + 1e-6:
         return False
     route = build_route(v, v.hub_id, stops, costs, depart)
-    if not math.isfinite(route.distance_m) or route.distance_m > v.max_distance_m + 1e-6:
+    start_oh, stop_oh = costs.overheads(v)
+    level = route.distance_m + start_oh + stop_oh * len(stops)
+    if not math.isfinite(level) or level > costs.budget(v) + 1e-6:
         return False
     for p, s in zip(stops, route.stops):
         if p.time_window is not None and s.eta_s > p.time_window.latest_s + 1e-6:

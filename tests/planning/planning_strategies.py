@@ -45,7 +45,8 @@ def geofenced_request(draw, kinds=(VehicleKind.drone,)):
         inclusion=tuple(at(x, y) for x, y in list(inc.exterior.coords)[:-1]),
         exclusions=tuple(tuple(at(x, y) for x, y in list(z.exterior.coords)[:-1]) for z in zones),
         safety_margin_m=margin)
-    vehicles = tuple(drone(f"v{k}", payload=4, range_m=30_000, kind=kinds[k % len(kinds)])
+    range_m = draw(st.floats(2_500, 30_000))      # often binding: short hops, many stops
+    vehicles = tuple(drone(f"v{k}", payload=4, range_m=range_m, kind=kinds[k % len(kinds)])
                      for k in range(3))
     parcels = tuple(parcel(f"p{i}", x, y, w=1.0) for i, (x, y) in enumerate(pts))
     return PlanRequest(hubs=(hub("H", *hub_xy),), vehicles=vehicles, parcels=parcels,

@@ -1,4 +1,7 @@
+import pytest
+
 from ground_control.planning import make_planner
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.greedy import GreedyPlanner
 from ground_control.planning.model import PlanRequest, UnplannedReason as R
 
@@ -38,7 +41,10 @@ def test_range_respected_and_legs_consistent():
         assert len(r.legs) == len(r.stops) + 1
         assert r.legs[0].path[0] == req.hubs[0].position == r.legs[-1].path[-1]
         assert abs(sum(l.distance_m for l in r.legs) - r.distance_m) < 1e-6
-        assert r.energy_wh == r.distance_m / 1000 * 10.0
+        start_oh, stop_oh = FlightProfile().overheads(req.vehicles[0])
+        level = r.distance_m + start_oh + stop_oh * len(r.stops)   # climbs and hover included
+        assert r.energy_wh == pytest.approx(level / 1000 * 10.0)
+        assert r.energy_wh <= req.vehicles[0].battery_wh * 0.8 + 1e-9
 
 
 def test_time_windows_respected():

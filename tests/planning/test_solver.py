@@ -1,6 +1,7 @@
 import pytest
 
 from ground_control.planning import make_planner
+from ground_control.planning.energy import NO_OVERHEAD, FlightProfile
 from ground_control.planning.greedy import GreedyPlanner
 from ground_control.planning.model import PlanRequest, UnplannedReason as R, VehicleKind
 from ground_control.planning.solver import PyVRPPlanner
@@ -52,7 +53,7 @@ def test_range_and_reasons():
                                                    payload=20)),
         parcels=(parcel("near", 500, 0), parcel("far", 2500, 0), parcel("heavy", 10, 10, w=9),
                  parcel("zone", 0, 1000), parcel("robot", 2100, 0, hub_id="G", w=9),
-                 parcel("late", 1900, 0, tw=(0, 5))),
+                 parcel("late", 1000, 0, tw=(0, 5))),
         geofence=fence(exclusions=[square(0, 1000, 50)]))
     plan = PyVRPPlanner(**FAST).plan(req)
     served = _served(plan)
@@ -114,7 +115,8 @@ def test_legs_detour_around_zones_and_energy():
                       geofence=fence(exclusions=[square(500, 0, 100)], margin=10))
     (route,) = PyVRPPlanner(**FAST).plan(req).routes
     assert len(route.legs[0].path) == 4 and len(route.legs[1].path) == 4
-    assert route.energy_wh == pytest.approx(route.distance_m / 1000 * 10.0)
+    start_oh, stop_oh = FlightProfile().overheads(req.vehicles[0])
+    assert route.energy_wh == pytest.approx((route.distance_m + start_oh + stop_oh) / 1000 * 10.0)
     assert route.stops[0].eta_s == pytest.approx(route.legs[0].distance_m / 10.0)
 
 
