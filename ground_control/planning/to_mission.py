@@ -13,6 +13,7 @@ from datetime import datetime
 from fleet_protocol.geo import Geofence, LatLon, Polygon
 from fleet_protocol.mission import Hub, Mission, Stop, StopAction, VehicleType
 
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import (
     GeofenceSpec, HubSpec, PlanRequest, Point, Route, VehicleKind, VehicleSpec,
 )
@@ -29,9 +30,13 @@ def geofence_to_protocol(g: GeofenceSpec) -> Geofence:
 
 
 def route_to_mission(route: Route, plan_request: PlanRequest, vehicle: VehicleSpec, hub: HubSpec,
-                     geofence: GeofenceSpec, mission_id: str, *, cruise_alt_m: float = 40.0,
-                     drop_alt_m: float = 5.0, expires_at: datetime | None = None) -> Mission:
-    """One route -> one mission. Raises ``ValueError`` for planar (non-WGS84) requests."""
+                     geofence: GeofenceSpec, mission_id: str, *,
+                     flight: FlightProfile | None = None,
+                     expires_at: datetime | None = None) -> Mission:
+    """One route -> one mission. Altitudes come from the ``FlightProfile`` the route was planned
+    with (its climbs were budgeted at those altitudes). Raises ``ValueError`` for planar
+    (non-WGS84) requests."""
+    flight = flight or FlightProfile()
     if plan_request.planar:
         raise ValueError("a planar request has no geographic positions to fly")
     weights = {p.parcel_id: p.weight_kg for p in plan_request.parcels}
@@ -47,5 +52,6 @@ def route_to_mission(route: Route, plan_request: PlanRequest, vehicle: VehicleSp
         hub=Hub(hub_id=hub.hub_id, position=_ll(hub.position)), stops=stops,
         return_path=[_ll(p) for p in route.legs[-1].path[1:-1]],
         geofence=geofence_to_protocol(geofence),
-        cruise_alt_m=min(cruise_alt_m, geofence.ceiling_m), drop_alt_m=drop_alt_m,
+        cruise_alt_m=min(flight.cruise_alt_m, geofence.ceiling_m),
+        drop_alt_m=min(flight.drop_alt_m, flight.cruise_alt_m, geofence.ceiling_m),
         cruise_speed_mps=vehicle.speed_mps, expires_at=expires_at)
