@@ -44,7 +44,7 @@ def sim_process(n: int, ports_q: "mp.Queue[list[int]]", stop: "mp.synchronize.Ev
 
 def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, outdir: str,
                  ready_q: "mp.Queue[int]", stats_q: "mp.Queue[dict]", stop: "mp.synchronize.Event") -> None:
-    logging.basicConfig(level=logging.ERROR)
+    logging.basicConfig(level=logging.WARNING)
     from edge_agent.agent import Agent
 
     async def main() -> None:
@@ -186,8 +186,8 @@ async def send_missions(host: str, port: int, ids: list[str]) -> None:
             await c.publish(topics.mission(vid), encode(make_envelope("mission", vid, m)), qos=1)
 
 
-async def count_flying(host: str, port: int, run_id: str) -> int:
-    """Agents whose last telemetry says they are in a mission."""
+async def count_flying(host: str, port: int, run_id: str) -> dict[str, int]:
+    """Agents per state, from their last telemetry."""
     import aiomqtt
 
     states: dict[str, str] = {}
@@ -200,7 +200,9 @@ async def count_flying(host: str, port: int, run_id: str) -> int:
                         states[str(m.topic)] = json.loads(m.payload)["body"]["agent_state"]
         except TimeoutError:
             pass
-    return sum(1 for s in states.values() if s not in ("idle",))
+    from collections import Counter
+
+    return dict(Counter(states.values()))
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -272,7 +274,7 @@ def run(args: argparse.Namespace) -> dict:
         "baseline_broker_msg_per_s": round(bcount / args.baseline_seconds, 1), "baseline_payload_bytes": len(payload),
         "baseline_clients": "python aiomqtt publisher -> python aiomqtt subscriber",
         "baseline_c_clients_msg_per_s": None if ccount is None else round(ccount / args.baseline_seconds, 1),
-        "missions": bool(args.fly), "agents_in_mission_at_end": flying,
+        "missions": bool(args.fly), "agent_states_at_end": flying,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
 

@@ -386,6 +386,17 @@ class Agent:
             run.state = State.uploading
             await self._fly(run)
 
+    async def _upload(self, items: Any, mission_type: int, attempts: int = 3) -> str | None:
+        """The whole transfer again if one fails (cancelled by the autopilot, no answers)."""
+        err = None
+        for attempt in range(attempts):
+            err = await self.mav.upload(items, mission_type)
+            if err is None:
+                return None
+            self.log.warning("upload (type %d) attempt %d failed: %s", mission_type, attempt + 1, err)
+            await asyncio.sleep(0.5 + random.random())
+        return err
+
     async def _fly(self, run: MissionRun) -> None:
         mav = self.mav
 
@@ -401,13 +412,13 @@ class Agent:
         if mav.state.armed:
             return give_up("busy", "the vehicle is already armed")
         fence = translate_fence(run.mission.geofence)
-        err = await mav.upload(fence.items, MISSION_TYPE_FENCE)
+        err = await self._upload(fence.items, MISSION_TYPE_FENCE)
         if err:
             return give_up("upload", f"fence: {err}")
         for name, value in (("FENCE_ALT_MAX", fence.alt_max_m), ("FENCE_ENABLE", 1)):
             if not await mav.set_param(name, value):
                 self.log.warning("autopilot did not confirm %s=%s", name, value)
-        err = await mav.upload(run.tm.items, MISSION_TYPE_MISSION)
+        err = await self._upload(run.tm.items, MISSION_TYPE_MISSION)
         if err:
             return give_up("upload", f"mission: {err}")
         run.state = State.arming

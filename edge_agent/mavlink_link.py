@@ -414,8 +414,12 @@ class MavlinkLink:
             if msg.get_type() == "MISSION_ACK":
                 if msg.type == mavlink.MAV_MISSION_ACCEPTED:
                     return None
-                if not got_request and msg.type == mavlink.MAV_MISSION_OPERATION_CANCELLED:
+                if msg.type == mavlink.MAV_MISSION_INVALID_SEQUENCE:
+                    # not fatal in ArduPilot: an item it did not expect (our answer to a request
+                    # it re-sent before our first answer arrived); the transfer carries on
                     continue
+                if not got_request and msg.type == mavlink.MAV_MISSION_OPERATION_CANCELLED:
+                    continue  # the end of an earlier, abandoned transfer
                 return f"autopilot refused the upload: {MISSION_RESULT.get(msg.type, msg.type)}"
             got_request = True
             seq = msg.seq

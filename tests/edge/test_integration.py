@@ -249,3 +249,33 @@ async def test_robot_battery_failsafe_drives_home_and_parks(fleet, mqtt_broker, 
     r = ev.of("returned")[0]
     assert r["undelivered"] == ["p1", "p2"]
     assert not v.armed and v.mode_name == "HOLD"
+
+
+async def test_upload_survives_duplicate_requests_and_invalid_sequence_acks(fleet):
+    """Under load the autopilot re-sends MISSION_REQUEST before our item arrives; our second
+    answer then draws MISSION_ACK INVALID_SEQUENCE, which ArduPilot does not mean as fatal."""
+    from edge_agent.mavlink_link import MavlinkLink, mavlink
+    from edge_agent.mission_translation import translate_mission
+    from edge_factories import make_mission
+
+    v = fleet.vehicles[0]
+    link = MavlinkLink(f"tcp:127.0.0.1:{v.port}")
+    task = asyncio.create_task(link.run())
+    try:
+        assert await link.wait_connected(10)
+        items = translate_mission(make_mission()).items
+        real_send = link.send
+
+        def send_twice(msg):  # every item goes out twice: the second copy is out of sequence
+            real_send(msg)
+            if msg.get_type() == "MISSION_ITEM_INT":
+                real_send(msg)
+
+        link.send = send_twice  # type: ignore[method-assign]
+        naks = []
+        link.on_message = lambda m: naks.append(m) if m.get_type() == "MISSION_ACK" and m.type == mavlink.MAV_MISSION_INVALID_SEQUENCE else None
+        assert await link.upload(items, 0) is None
+        assert naks, "the simulator should have complained about the duplicates"
+    finally:
+        link.stop()
+        task.cancel()
