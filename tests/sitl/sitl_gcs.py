@@ -12,12 +12,13 @@ mavlink = mavutil.mavlink
 
 
 class Gcs:
-    def __init__(self, port: int, timeout: float = 5.0, sysid: int = 255) -> None:
+    def __init__(self, port: int, timeout: float = 5.0, sysid: int = 255,
+                 wait_heartbeat: bool = True) -> None:
         self.conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=sysid,
                                                source_component=190, autoreconnect=False)
         self.mav = self.conn.mav
         self.texts: list[str] = []
-        self.hb = self.wait("HEARTBEAT", timeout=timeout)
+        self.hb = self.wait("HEARTBEAT", timeout=timeout) if wait_heartbeat else None
 
     def close(self) -> None:
         self.conn.close()

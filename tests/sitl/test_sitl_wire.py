@@ -277,3 +277,31 @@ def test_faults_over_the_wire():
         assert gs[1].command(mavlink.MAV_CMD_DO_PAUSE_CONTINUE, 0) == mavlink.MAV_RESULT_FAILED
         for g in gs:
             g.close()
+
+
+def test_many_vehicles_rates_stay_wall_clock():
+    """20 vehicles at speedup 50: heartbeats stay ~1 Hz and positions <= 5 Hz of wall time."""
+    with SimFleet(copters=15, rovers=5, home=HOME, speedup=50.0, base_port=0) as f:
+        assert len({v.port for v in f.vehicles}) == 20
+        gs = [Gcs(v.port, wait_heartbeat=False) for v in f.vehicles]
+        time.sleep(0.5)
+        for g in gs:  # discard what arrived while connecting
+            while g.conn.recv_match(blocking=False) is not None:
+                pass
+        counts = [{"HEARTBEAT": 0, "GLOBAL_POSITION_INT": 0} for _ in gs]
+        types: set[int] = set()
+        t_end = time.time() + 3.0
+        while time.time() < t_end:
+            for g, c in zip(gs, counts):
+                while (m := g.conn.recv_match(blocking=False)) is not None:
+                    if m.get_type() in c:
+                        c[m.get_type()] += 1
+                    if m.get_type() == "HEARTBEAT":
+                        types.add(m.type)
+            time.sleep(0.02)
+        for c in counts:
+            assert 2 <= c["HEARTBEAT"] <= 4
+            assert 12 <= c["GLOBAL_POSITION_INT"] <= 17
+        assert types == {2, 10}
+        for g in gs:
+            g.close()
