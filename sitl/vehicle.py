@@ -320,11 +320,13 @@ class VehicleModel:
                     self.text(SEV_INFO, "Reached destination")
 
     def _rtl_nav(self, seq: int) -> _Nav:
-        rtl_alt = self.params["RTL_ALT_M"]
+        """ModeRTL::compute_return_target: max(current alt, RTL_ALT_M), capped 2 m (FENCE_MARGIN)
+        below an enabled altitude fence."""
+        talt = max(self.alt, self.params["RTL_ALT_M"])
         if self.params["FENCE_ENABLE"] and int(self.params["FENCE_TYPE"]) & fence_mod.FENCE_TYPE_ALT_MAX:
-            rtl_alt = min(rtl_alt, self.params["FENCE_ALT_MAX"] - 2.0)
+            talt = min(talt, self.params["FENCE_ALT_MAX"] - 2.0)
         return _Nav(seq=seq, command=MAV_CMD_NAV_RETURN_TO_LAUNCH, tn=self.home_n, te=self.home_e,
-                    talt=max(self.alt, rtl_alt), phase="climb")
+                    talt=talt, phase="climb")
 
     def _run_copter_rtl(self, nav: _Nav, dt: float) -> bool:
         """ArduCopter RTL: climb to RTL_ALT, return, loiter RTL_LOIT_TIME, land. True when landed."""

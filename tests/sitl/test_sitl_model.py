@@ -209,6 +209,8 @@ def test_fence_ceiling_and_prearm():
     v.goto(*v.lat_lon, 50)
     run(v, 30, until=lambda m: m.mode == C.RTL)
     assert v.mode == C.RTL and "Max Alt fence breached" in texts(v)
+    run(v, 3)  # (then it loiters RTL_LOIT_TIME over home and lands)
+    assert v.alt == pytest.approx(28.0)  # RTL comes back below the ceiling (minus 2 m margin)
     # an exclusion zone around home: arming refused
     w = ready()
     lat, lon = HOME
