@@ -683,6 +683,10 @@ class VehicleModel:
             self.change_speed(int(it.param1), it.param2)
         elif it.command == MAV_CMD_DO_GRIPPER:
             self.gripper(int(it.param2))
+        elif it.command == 207:  # DO_FENCE_ENABLE (AP_Mission::start_command_fence)
+            self.fence_enable(int(it.param1))
+        elif it.command == 179:  # DO_SET_HOME
+            self.set_home(it.param1 >= 0.5, it.lat, it.lon)
 
     def _run_auto(self, dt: float) -> None:
         nav = self.nav
