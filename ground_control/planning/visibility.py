@@ -275,6 +275,45 @@ def _tangents(a: np.ndarray, hull: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hull[np.argmax(ang, axis=1)], hull[np.argmin(ang, axis=1)]
 
 
+def _padded_rings(hulls: list[_Hull]) -> tuple[np.ndarray, np.ndarray]:
+    """All rings in one (H, m, 2) array, short rings padded with their last vertex (harmless for
+    tangents: a repeated vertex has a repeated angle), and which entries are real."""
+    m = max(len(h.ring) for h in hulls)
+    ring = np.empty((len(hulls), m, 2))
+    valid = np.zeros((len(hulls), m), dtype=bool)
+    for i, h in enumerate(hulls):
+        k = len(h.ring)
+        ring[i, :k], ring[i, k:] = h.ring, h.ring[-1]
+        valid[i, :k] = True
+    return ring, valid
+
+
+def _tangents_all(a: np.ndarray, ring: np.ndarray, centre: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_tangents` for every hull at once: (A, H, 2) left and right tangent vertices."""
+    rel = ring[None] - a[:, None, None, :]                       # (A, H, m, 2)
+    toc = (centre[None] - a[:, None, :])[:, :, None, :]          # (A, H, 1, 2)
+    ang = np.arctan2(_cross(toc, rel), (toc * rel).sum(-1))      # (A, H, m)
+    hi = np.argmax(ang, axis=2)[..., None, None]
+    lo = np.argmin(ang, axis=2)[..., None, None]
+    full = np.broadcast_to(ring[None], rel.shape)
+    return (np.take_along_axis(full, hi, axis=2)[:, :, 0],
+            np.take_along_axis(full, lo, axis=2)[:, :, 0])
+
+
+def _inside_all(xy: np.ndarray, ring: np.ndarray, valid: np.ndarray, tol: float) -> np.ndarray:
+    """(P, H): strictly inside each convex CCW ring (padding edges ignored)."""
+    nxt = np.roll(ring, -1, axis=1)
+    last = valid.sum(axis=1) - 1                                 # close each ring properly
+    nxt[np.arange(len(ring)), last] = ring[:, 0]
+    d = nxt - ring                                               # (H, m, 2)
+    n = np.hypot(d[..., 0], d[..., 1])
+    n = np.where(n == 0, 1.0, n)
+    s = _cross(d[None], xy[:, None, None, :] - ring[None]) / n[None]   # (P, H, m)
+    s = np.where(valid[None], s, np.inf)
+    return (s > tol).all(axis=2)
+
+
 def _inside_convex(xy: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
     e0, e1 = hull, np.roll(hull, -1, axis=0)
     d = e1 - e0
@@ -316,19 +355,16 @@ def _visibility_matrix(a: np.ndarray, b: np.ndarray, scene: Scene, hulls: list[_
         return vis
     inexact = np.zeros((na, nb), dtype=bool)
     nh = len(hulls)
-    left = np.empty((na, nh, 2))
-    right = np.empty((na, nh, 2))
-    for h, hull in enumerate(hulls):
-        left[:, h], right[:, h] = _tangents(a, hull.ring)
-        inside = _inside_convex(a, hull.ring, scene.tol)
-        if hull.exact:
-            vis[inside] = False
-        else:
-            # a non-convex obstacle's own vertices (and pocket corners) may lie inside its hull,
-            # where the cone/chord argument does not hold: let shapely decide
-            inexact[inside] = True
-            inexact[:, _inside_convex(b, hull.ring, scene.tol)] = True
     exact = np.array([hl.exact for hl in hulls])
+    ring, valid = _padded_rings(hulls)
+    left, right = _tangents_all(a, ring, np.array([h.ring.mean(axis=0) for h in hulls]))
+    inside = _inside_all(a, ring, valid, scene.tol)                     # (A, H)
+    vis[(inside & exact).any(axis=1)] = False
+    if not exact.all():
+        # a non-convex obstacle's own vertices (and pocket corners) may lie inside its hull,
+        # where the cone/chord argument does not hold: let shapely decide
+        inexact[(inside & ~exact).any(axis=1)] = True
+        inexact[:, (_inside_all(b, ring, valid, scene.tol) & ~exact).any(axis=1)] = True
     two_pi = 2 * np.pi
     for s in range(0, na, chunk):
         aa = a[s:s + chunk]
