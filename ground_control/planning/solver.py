@@ -190,7 +190,10 @@ class PyVRPPlanner:
         dist_m = {k: costs.dist(k)[np.ix_(nodes, nodes)] for k in costs.routers}
         finite = [d[np.isfinite(d)] for d in dist_m.values()]
         max_d = max((float(f.max()) for f in finite if f.size), default=1.0)
-        max_du = float(self._units(max_d, du)) + 1
+        # a drone's per-route and per-stop overheads are priced like distance: the prize must
+        # cover them too, or a cheap-looking but overhead-heavy parcel would be dropped
+        max_oh = max((sum(costs.overheads(g.vehicles[0])) for g in groups), default=0.0)
+        max_du = float(self._units(max_d + max_oh, du)) + 1
         client_loc = [loc_of[costs.parcel_index[p.parcel_id]] for p in parcels]
         max_prio = max((p.priority for p in parcels), default=1)
         prize_unit = 2 * (max(fixed_costs, default=0) * scale

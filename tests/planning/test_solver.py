@@ -152,3 +152,12 @@ def test_route_to_mission_carries_leg_waypoints():
     assert len(m.stops[0].path) == len(route.legs[0].path) - 2 == 2
     assert len(m.return_path) == len(route.legs[1].path) - 2
     assert m.stops[0].action.value == "release" and len(m.geofence.exclusions) == 1
+
+
+def test_feasible_parcels_are_served_however_expensive():
+    # prizes outweigh fixed cost, distance and drone overheads: optional only matters at capacity
+    req = PlanRequest(hubs=(hub(),),
+                      vehicles=(drone("d1", fixed_cost=5_000, cost_per_km=900, range_m=30_000),),
+                      parcels=(parcel("far", 6000, 0), parcel("near", 10, 0)))
+    plan = PyVRPPlanner(**FAST).plan(req)
+    assert not plan.unplanned and {s.parcel_id for r in plan.routes for s in r.stops} == {"far", "near"}
