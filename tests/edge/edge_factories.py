@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
-from fleet_protocol import Command, Mission, encode, make_envelope, topics
+from fleet_protocol import Command, Mission, encode, make_envelope
 
 HOME = (52.37, 4.89)
 

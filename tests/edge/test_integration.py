@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from edge_factories import command_payload, mission_dict, mission_payload, square, HOME
+from edge_factories import HOME, command_payload, mission_payload, square
 from edge_harness import Events, RunningAgent, publish
 from fleet_protocol import topics
 
@@ -85,8 +85,6 @@ async def test_no_fly_zone_and_bad_messages_then_a_good_mission(fleet, mqtt_brok
     host, port = mqtt_broker.host, mqtt_broker.port
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
     import json
-    from fleet_protocol import encode, make_envelope
-    from edge_factories import make_mission
     good_env = json.loads(mission_payload(vid, mission_id="m-ok", stops_m=((60, 0),)))
     async with Events(host, port, vid) as ev:
         await ra.online()
@@ -279,3 +277,37 @@ async def test_upload_survives_duplicate_requests_and_invalid_sequence_acks(flee
     finally:
         link.stop()
         task.cancel()
+
+
+async def test_prearm_refusal_is_rejected_with_the_autopilots_text(fleet, mqtt_broker, unique_id, tmp_path):
+    """The mission's hub (and fence) are 3 km from where the vehicle stands: ArduPilot refuses to
+    arm outside the fence; the agent retries until its deadline and passes the text on."""
+    vid = f"d{unique_id}"
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, arm_timeout_s=3.0)
+    elsewhere = (HOME[0] + 0.027, HOME[1])
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid, home=elsewhere))
+            await ev.wait_kind("rejected", timeout=30)
+        finally:
+            await ra.stop()
+    assert ev.kinds() == ["accepted", "rejected"]
+    r = ev.of("rejected")[0]
+    assert r["reason"] == "prearm" and "PreArm: Fence" in r["detail"]
+    assert not fleet.vehicles[0].armed
+
+
+async def test_not_ready_to_arm_without_gps(fleet, mqtt_broker, unique_id, tmp_path):
+    vid = f"d{unique_id}"
+    fleet.vehicles[0].inject("gps_loss")
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, ready_timeout_s=2.0)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid))
+            await ev.wait_kind("rejected", timeout=30)
+        finally:
+            await ra.stop()
+    r = ev.of("rejected")[0]
+    assert r["reason"] == "prearm" and "not ready to arm" in r["detail"] and ("GPS" in r["detail"] or "EKF" in r["detail"])
