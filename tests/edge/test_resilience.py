@@ -115,6 +115,16 @@ def _spawn_agent(vid: str, port: int, broker_url: str, outbox: Path, log: Path) 
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+async def _retained_status(host: str, port: int, vid: str) -> dict:
+    import aiomqtt, json
+    async with aiomqtt.Client(host, port) as c:
+        await c.subscribe(topics.status(vid), qos=1)
+        async with asyncio.timeout(5):
+            async for m in c.messages:
+                return json.loads(m.payload)["body"]
+    raise AssertionError("no retained status")
+
+
 async def _wait_status_online(host: str, port: int, vid: str, timeout: float = 20) -> None:
     import aiomqtt, json
     async with aiomqtt.Client(host, port) as c:
@@ -170,7 +180,10 @@ async def test_mission_sent_while_agent_offline_arrives_on_reconnect(fleet, mqtt
     first = RunningAgent(**kw)
     async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
         await first.online()
+        assert (await _retained_status(mqtt_broker.host, mqtt_broker.port, vid))["state"] == "online"
         await first.stop()
+        status = await _retained_status(mqtt_broker.host, mqtt_broker.port, vid)
+        assert status["state"] == "offline" and status["vehicle_type"] == "drone"  # a clean stop sends no will
         await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid, stops_m=((100, 0),)))
         await asyncio.sleep(0.5)
         assert ev.kinds() == []
