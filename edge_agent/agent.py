@@ -14,6 +14,7 @@ as ``busy`` are not recorded (they were never taken), every other verdict is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -122,6 +123,7 @@ class Agent:
                 self.outbox.commit(snapshot=None)
         self._actions: asyncio.Queue[Action] | None = None
         self._stop: asyncio.Event | None = None
+        self._stop_requested = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._telemetry_seq = 0
         self._event_topic = topics.event(self.vehicle_id)
@@ -131,6 +133,8 @@ class Agent:
     async def run(self) -> None:
         self._actions = asyncio.Queue()
         self._stop = asyncio.Event()
+        if self._stop_requested:
+            self._stop.set()
         if self.run_state is not None:
             self.run_state.handover_timeout_s = self.cfg.handover_timeout_s or self.run_state.handover_timeout_s
         self._tasks = [asyncio.create_task(c, name=f"{self.vehicle_id}:{n}") for n, c in (
@@ -144,7 +148,7 @@ class Agent:
         try:
             await self._stop.wait()
         finally:
-            with contextlib_suppress():
+            with contextlib.suppress(Exception):  # incl. the timeout: shutting down regardless
                 await asyncio.wait_for(self.mqtt.close(), 3)
             self.mav.stop()
             for t in self._tasks:
@@ -153,6 +157,8 @@ class Agent:
             self.outbox.close()
 
     def stop(self) -> None:
+        """Ask :meth:`run` to finish (publishes the offline status, closes the links)."""
+        self._stop_requested = True
         if self._stop is not None:
             self._stop.set()
 
@@ -445,13 +451,3 @@ class Agent:
                 self.log.warning("MISSION_START answered %s", res)
         run.last_mode = mav.mode
         self._apply(run, run.started(), before=run.state_label)
-
-
-class contextlib_suppress:
-    """``contextlib.suppress(Exception)`` that also swallows a timeout during shutdown."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> bool:
-        return exc[0] is not None and issubclass(exc[0], Exception)
