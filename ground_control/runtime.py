@@ -64,4 +64,6 @@ class Runtime:
                 await t
         self._tasks = []
         with contextlib.suppress(Exception):
+            await self.ingest.flush_status()
+        with contextlib.suppress(Exception):
             await self.ingest.telemetry.flush()

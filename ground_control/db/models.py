@@ -189,6 +189,17 @@ class TelemetryLatest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class VehiclePresence(Base):
+    """Last status (online/offline) heard per vehicle id, registered or not: a vehicle is often
+    switched on before an operator registers it, and its retained status is only delivered
+    once, so registration picks it up from here."""
+
+    __tablename__ = "vehicle_presence"
+    vehicle_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Command(Base):
     """Operator commands: an outbox (published by the dispatcher loop, so the API never waits
     for the broker) and the agent's ack."""

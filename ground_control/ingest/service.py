@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Callable
 
 import aiomqtt
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from fleet_protocol import ProtocolError, parse_message, topics
-from ground_control.db.models import Vehicle, utcnow
+from ground_control.db.models import Vehicle, VehiclePresence, utcnow
 from ground_control.dispatch.liveness import update_liveness
 from ground_control.ingest.events import Outcome, store_and_apply
 from ground_control.ingest.telemetry import TelemetryBuffer, telemetry_row
@@ -26,13 +29,19 @@ log = logging.getLogger(__name__)
 
 def subscriptions(settings: Settings) -> list[tuple[str, int]]:
     """Events and telemetry may be shared between replicas (v5); status stays unshared because
-    brokers do not deliver retained messages to shared subscriptions."""
+    brokers do not deliver retained messages to shared subscriptions.
+
+    Status is subscribed at QoS 0: on subscribing, the broker replays every retained status at
+    once, and at QoS 1 anything past its in-flight window (20) and queue limit
+    (max_queued_messages, 1000 by default) is dropped, including live statuses arriving in the
+    flood. Retained messages need no QoS 1: a status missed while we were away is replayed on
+    the next subscribe, and telemetry silence covers the rest."""
     def share(t: str) -> str:
         return topics.shared(settings.mqtt_shared_group, t) if settings.mqtt_shared_group and settings.mqtt_protocol == "5" else t
     return [
         (share(topics.all_vehicles("event")), 1),
         (share(topics.all_vehicles("telemetry")), 0),
-        (topics.all_vehicles("status"), 1),
+        (topics.all_vehicles("status"), 0),
     ]
 
 
@@ -43,11 +52,14 @@ class Ingest:
         self.sessionmaker = sessionmaker
         self.on_replan = on_replan
         self.telemetry = TelemetryBuffer(sessionmaker)
+        self.status_pending: dict[str, tuple[str, datetime]] = {}
         self.counts = {"telemetry": 0, "event": 0, "duplicate": 0, "status": 0, "invalid": 0}
 
     async def handle(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, (bytes, str)) else b""
+        if not payload and message.retain:
+            return   # an empty retained message clears a topic (e.g. a decommissioned vehicle's status)
         try:
             env = parse_message(topic, payload)
         except ProtocolError as exc:
@@ -88,18 +100,33 @@ class Ingest:
         raise AssertionError("unreachable")
 
     async def _status(self, vehicle_id: str, state: str) -> None:
+        """Statuses are batched like telemetry: on subscribing, the broker hands us every
+        retained status at once (thousands on a shared broker), and a transaction each would
+        hold up events behind them. Status is retained, so one lost on a crash comes back on
+        the next subscribe: acking on receipt is safe here."""
+        self.status_pending[vehicle_id] = (state, utcnow())
+        if len(self.status_pending) >= 500:
+            await self.flush_status()
+
+    async def flush_status(self) -> None:
+        if not self.status_pending:
+            return
+        pending, self.status_pending = self.status_pending, {}
+        ids = list(pending)
         async with self.sessionmaker() as session:
-            v = await session.get(Vehicle, vehicle_id)
-            if v is None:
-                log.info("status %s from unregistered vehicle %s", state, vehicle_id)
-                return
-            v.status_state = state
-            v.status_at = utcnow()
+            dialect = session.bind.dialect.name
+            ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(VehiclePresence)
+            await session.execute(
+                ins.on_conflict_do_update(index_elements=["vehicle_id"], set_={"state": ins.excluded.state, "at": ins.excluded.at}),
+                [{"vehicle_id": vid, "state": st, "at": at} for vid, (st, at) in pending.items()],
+            )
+            for v in (await session.scalars(select(Vehicle).where(Vehicle.id.in_(ids)))).all():
+                v.status_state, v.status_at = pending[v.id]
             up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s,
-                                             self.settings.max_delivery_attempts, [vehicle_id])
+                                             self.settings.max_delivery_attempts, ids)
             await session.commit()
         if up or down:
-            log.info("vehicle %s is now %s", vehicle_id, "online" if up else "offline")
+            log.info("vehicles online %s, offline %s", up, down)
             self.on_replan()
 
     async def flush_loop(self) -> None:
@@ -107,6 +134,7 @@ class Ingest:
         while True:
             await asyncio.sleep(self.settings.telemetry_flush_interval_s)
             try:
+                await self.flush_status()
                 await self.telemetry.flush()
             except asyncio.CancelledError:
                 raise

@@ -12,7 +12,7 @@ from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wak
 from ground_control.api.schemas import (
     CommandCreate, CommandOut, Page, TelemetryOut, VehicleCreate, VehicleDetail, VehicleOut, VehicleType, VehicleUpdate,
 )
-from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle
+from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence
 from ground_control.db.repositories import Conflict, Invalid, NotFound, get_or_404, paginate
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
@@ -31,6 +31,9 @@ async def create_vehicle(body: VehicleCreate, session: Session, request: Request
         raise Conflict(f"vehicle {body.id!r} already exists")
     await _hub_exists(session, body.hub_id)
     v = Vehicle(**body.model_dump(mode="json"), status_state="offline", online=False)
+    presence = await session.get(VehiclePresence, body.id)
+    if presence is not None:   # it announced itself before it was registered
+        v.status_state, v.status_at = presence.state, presence.at
     session.add(v)
     await session.commit()
     wake_dispatch(request)
