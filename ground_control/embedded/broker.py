@@ -51,18 +51,21 @@ class RunningBroker:
             self._stop = None
 
 
-def start_mosquitto(port: int | None = None) -> RunningBroker:
-    """Run a private mosquitto on a free port (persistence on, so restarts keep sessions)."""
-    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+def mosquitto_binary() -> str | None:
+    if path := shutil.which("mosquitto"):
+        return path
+    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+
+
+def launch_mosquitto(config: str, port: int, cleanup: Path | None = None) -> RunningBroker:
+    """Start mosquitto with ``config`` (which must listen on ``port``) and wait until it accepts
+    connections. ``cleanup`` is a folder removed when the broker stops."""
+    binary = mosquitto_binary()
     if binary is None:
         raise FileNotFoundError("mosquitto")
-    port = port or free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="lmf-mosquitto-"))
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-        f"persistence_location {workdir}/\nmax_queued_messages 100000\nlog_dest none\n"
-    )
+    conf_dir = Path(tempfile.mkdtemp(prefix="lmf-mosquitto-conf-"))
+    conf = conf_dir / "mosquitto.conf"
+    conf.write_text(config)
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not port_open("127.0.0.1", port):
@@ -77,9 +80,25 @@ def start_mosquitto(port: int | None = None) -> RunningBroker:
             proc.wait(5)
         if proc.poll() is None:
             proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(conf_dir, ignore_errors=True)
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
 
     return RunningBroker(url=f"mqtt://127.0.0.1:{port}", kind="mosquitto", _stop=stop)
+
+
+def start_mosquitto(port: int | None = None) -> RunningBroker:
+    """Run a private anonymous mosquitto on a free port (persistence on, so QoS 1 sessions
+    survive while it runs)."""
+    if mosquitto_binary() is None:
+        raise FileNotFoundError("mosquitto")
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="lmf-mosquitto-"))
+    config = (
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {workdir}/\nmax_queued_messages 100000\nlog_dest none\n"
+    )
+    return launch_mosquitto(config, port, cleanup=workdir)
 
 
 def start_amqtt(port: int | None = None) -> RunningBroker:

@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from ground_control.embedded.broker import free_port, port_open
+from ground_control.embedded.broker import free_port, launch_mosquitto, mosquitto_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 USERS = {"ground-control": "gc-pw", "drone-1": "d1-pw", "robot-1": "r1-pw"}
@@ -21,33 +21,23 @@ USERS = {"ground-control": "gc-pw", "drone-1": "d1-pw", "robot-1": "r1-pw"}
 
 @pytest.fixture()
 def acl_broker():
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists() or not shutil.which("mosquitto_passwd"):
+    if mosquitto_binary() is None or not shutil.which("mosquitto_passwd"):
         pytest.skip("mosquitto and mosquitto_passwd are needed")
     # Not pytest's tmp_path: its parents are private, and mosquitto started as root reads its
     # files after dropping to the mosquitto user.
-    tmp_path = Path(tempfile.mkdtemp(prefix="lmf-acl-"))
-    tmp_path.chmod(0o755)
-    passwd = tmp_path / "passwd"
+    folder = Path(tempfile.mkdtemp(prefix="lmf-acl-"))
+    folder.chmod(0o755)
+    passwd = folder / "passwd"
     passwd.touch()
     for user, pw in USERS.items():
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, pw], check=True, capture_output=True)
     passwd.chmod(0o644)
     port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(
+    broker = launch_mosquitto(
         f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-        f"acl_file {DEPLOY / 'acl'}\nlog_dest none\n"
-    )
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not port_open("127.0.0.1", port):
-        assert proc.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
-        time.sleep(0.05)
+        f"acl_file {DEPLOY / 'acl'}\nlog_dest none\n", port, cleanup=folder)
     yield port
-    proc.terminate()
-    proc.wait(5)
-    shutil.rmtree(tmp_path, ignore_errors=True)
+    broker.stop()
 
 
 class Recorder:
