@@ -1,14 +1,20 @@
-"""Robot travel costs: shortest paths along a street network, or straight lines times a detour
-factor when there is none.
+"""Robot travel costs: shortest paths along a street network, or, without one, the drone
+visibility paths (around the buffered exclusion zones, inside the area) times a detour factor.
 
-The network is noded first (lines are split where they cross, endpoints closer than ``snap_m``
-are merged), so two streets that cross or nearly meet are connected. Every query point is attached
-to its nearest street point (the foot of the perpendicular on the nearest segment); the walk from
-the point to the street is part of the cost."""
+Exclusion zones bind robots too (the edge agent checks every leg of every vehicle). Without
+streets a robot gets the same shortest paths as a drone (same safety margin), lengths scaled by
+``robot_detour_factor`` and the visibility waypoints as its legs. With streets, the network is
+noded first (lines are split where they cross, endpoints closer than ``snap_m`` are merged), so
+two streets that cross or nearly meet are connected; then every street segment that enters the
+interior of an exclusion zone or leaves the inclusion area is dropped (whole: split long streets
+at zone edges in the data if the part outside matters). Every query point is attached to its
+nearest street point whose access walk (straight, part of the cost) is clear as well; a point
+with no such street point is unreachable."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import shapely
@@ -16,7 +22,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from ground_control.planning.costs import StraightRouter
+from ground_control.planning.costs import Router, StraightRouter
 from ground_control.planning.geometry import Projection
 from ground_control.planning.model import PlanRequest
 
@@ -28,8 +34,14 @@ class StreetGraph:
     graph: csr_matrix
 
 
-def build_street_graph(lines_xy: list[np.ndarray], snap_m: float = 1.0) -> StreetGraph:
-    """Node the polylines at crossings and merge endpoints within ``snap_m``."""
+#: bool per segment a[i]-b[i]: may a robot drive it (see ``_clear``)
+Clear = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def build_street_graph(lines_xy: list[np.ndarray], snap_m: float = 1.0,
+                       clear: Clear | None = None) -> StreetGraph:
+    """Node the polylines at crossings and merge endpoints within ``snap_m``; keep only the
+    segments ``clear`` allows (tested after snapping, on the final node positions)."""
     geoms = [shapely.linestrings(l) for l in lines_xy if len(l) >= 2]
     noded = shapely.unary_union(geoms)
     coords = [np.asarray(g.coords) for g in shapely.get_parts(noded)]
@@ -52,6 +64,8 @@ def build_street_graph(lines_xy: list[np.ndarray], snap_m: float = 1.0) -> Stree
     seg = np.vstack(segs)
     seg = seg[seg[:, 0] != seg[:, 1]]
     seg = np.unique(np.sort(seg, axis=1), axis=0)
+    if clear is not None and len(seg):
+        seg = seg[clear(nodes[seg[:, 0]], nodes[seg[:, 1]])]
     w = np.hypot(*(nodes[seg[:, 0]] - nodes[seg[:, 1]]).T)
     n = len(nodes)
     graph = csr_matrix((np.concatenate([w, w]), (np.concatenate([seg[:, 0], seg[:, 1]]),
@@ -67,14 +81,30 @@ class StreetRouter:
     xy: np.ndarray
     net: StreetGraph
     blocked: np.ndarray | None = None
+    clear: Clear | None = field(default=None, repr=False)   # access walks must pass it too
 
     def __post_init__(self) -> None:
         a, b = self.net.nodes[self.net.seg[:, 0]], self.net.nodes[self.net.seg[:, 1]]
         tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
         s = tree.query_nearest(shapely.points(self.xy), return_distance=False, all_matches=False)[1]
+        if self.clear is not None:
+            blocked = np.zeros(len(self.xy), dtype=bool) if self.blocked is None \
+                else self.blocked.copy()
+            for i in np.flatnonzero(~self.clear(self.xy, _foot(self.xy, a[s], b[s])[1])):
+                if blocked[i]:
+                    continue
+                # nearest street point with a clear walk to it (rare: a zone in between)
+                _, feet = _foot(self.xy[[i] * len(a)], a, b)
+                order = np.argsort(np.hypot(*(feet - self.xy[i]).T), kind="stable")
+                ok = np.flatnonzero(self.clear(self.xy[[i] * len(a)][order], feet[order]))
+                if len(ok):
+                    s[i] = order[ok[0]]
+                else:
+                    blocked[i] = True
+            self.blocked = blocked
         ab = b[s] - a[s]
         L2 = (ab ** 2).sum(1)
-        t = np.clip(((self.xy - a[s]) * ab).sum(1) / np.where(L2 > 0, L2, 1.0), 0.0, 1.0)
+        t = _foot(self.xy, a[s], b[s])[0]
         self.seg_of = s
         self.t = t
         self.foot = a[s] + t[:, None] * ab
@@ -126,6 +156,56 @@ class StreetRouter:
         return np.array(head + mid + tail)
 
 
+def _foot(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position t in [0, 1] and point of the foot of p[i] on segment a[i]-b[i]."""
+    ab = b - a
+    L2 = (ab ** 2).sum(1)
+    t = np.clip(((p - a) * ab).sum(1) / np.where(L2 > 0, L2, 1.0), 0.0, 1.0)
+    return t, a + t[:, None] * ab
+
+
+@dataclass
+class DetourRouter:
+    """Another router's paths, their lengths times ``factor`` (robots without streets)."""
+
+    inner: Router
+    factor: float
+    _d: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def distances(self) -> np.ndarray:
+        if self._d is None:
+            self._d = self.inner.distances() * self.factor
+        return self._d
+
+    def path(self, i: int, j: int) -> np.ndarray:
+        return self.inner.path(i, j)
+
+
+def _clear_fn(request: PlanRequest, projection: Projection) -> Clear | None:
+    """The edge agent's rule for a segment, in metres: covered by the inclusion area (its edge
+    counts as inside), no point in the interior of an exclusion zone (touching is allowed)."""
+    g = request.geofence
+    if g is None:
+        return None
+    inc = shapely.Polygon(projection.to_xy(g.inclusion))
+    zones = np.array([shapely.Polygon(projection.to_xy(ex)) for ex in g.exclusions], dtype=object)
+    tree = shapely.STRtree(zones)
+    shapely.prepare(inc)
+
+    def clear(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        same = (a == b).all(axis=1)
+        geoms = shapely.linestrings(np.stack([a, b], axis=1))
+        geoms[same] = shapely.points(a[same])
+        ok = shapely.covered_by(geoms, inc)
+        hit = tree.query(geoms, predicate="intersects")
+        if hit.shape[1]:
+            cross = shapely.relate_pattern(geoms[hit[0]], zones[hit[1]], "T********")
+            ok[hit[0][cross]] = False
+        return ok
+
+    return clear
+
+
 def _blocked(xy: np.ndarray, request: PlanRequest, projection: Projection) -> np.ndarray | None:
     """Robots obey the geofence too: a drop-off outside the area or in a zone is unreachable."""
     g = request.geofence
@@ -139,9 +219,17 @@ def _blocked(xy: np.ndarray, request: PlanRequest, projection: Projection) -> np
     return out
 
 
-def street_router(xy: np.ndarray, request: PlanRequest, projection: Projection):
-    blocked = _blocked(xy, request, projection)
+def street_router(xy: np.ndarray, request: PlanRequest, projection: Projection) -> Router:
     if request.streets is None or not request.streets.lines:
-        return StraightRouter(xy, factor=request.robot_detour_factor, blocked=blocked)
+        if request.geofence is None:
+            return StraightRouter(xy, factor=request.robot_detour_factor)
+        from ground_control.planning.visibility import drone_router
+        return DetourRouter(drone_router(xy, request.geofence, projection),
+                            request.robot_detour_factor)
+    blocked = _blocked(xy, request, projection)
+    clear = _clear_fn(request, projection)
     lines = [projection.to_xy(line) for line in request.streets.lines]
-    return StreetRouter(xy, build_street_graph(lines), blocked)
+    net = build_street_graph(lines, clear=clear)
+    if len(net.seg) == 0:           # every street is closed: nothing reachable
+        return StraightRouter(xy, blocked=np.ones(len(xy), dtype=bool))
+    return StreetRouter(xy, net, blocked, clear)

@@ -1,5 +1,6 @@
 """Hypothesis strategies: random geofences (rectangular or L-shaped inclusion area, disjoint
-convex no-fly zones) with random parcels, as planner requests around ORIGIN."""
+convex no-fly zones) with random parcels, as planner requests around ORIGIN; optionally robots in
+the fleet, with or without a street grid."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import shapely
 from hypothesis import assume, strategies as st
 
-from ground_control.planning.model import GeofenceSpec, PlanRequest, VehicleKind
+from ground_control.planning.model import GeofenceSpec, PlanRequest, StreetNetwork, VehicleKind
 
 from planning_helpers import PROJ, at, drone, hub, parcel
 
@@ -24,6 +25,20 @@ def zone(draw):
     poly = shapely.Polygon([(cx + r * math.cos(a), cy + r * math.sin(a)) for a in angs]).convex_hull
     assume(poly.geom_type == "Polygon" and poly.area > 100)
     return poly
+
+
+MIXED = (VehicleKind.drone, VehicleKind.robot)
+
+
+def street_grid(spacing: float, step: float = 250.0) -> StreetNetwork:
+    """East-west and north-south streets every ``spacing`` metres over the whole square, with a
+    vertex every ``step`` metres (segments short enough that a zone only closes a few)."""
+    ticks = [-2000 + k * step for k in range(int(4000 / step) + 1)]
+    lines = []
+    for c in range(-2000, 2001, int(spacing)):
+        lines.append(tuple(at(t, c) for t in ticks))
+        lines.append(tuple(at(c, t) for t in ticks))
+    return StreetNetwork(tuple(lines))
 
 
 @st.composite
@@ -49,8 +64,11 @@ def geofenced_request(draw, kinds=(VehicleKind.drone,)):
     vehicles = tuple(drone(f"v{k}", payload=4, range_m=range_m, kind=kinds[k % len(kinds)])
                      for k in range(3))
     parcels = tuple(parcel(f"p{i}", x, y, w=1.0) for i, (x, y) in enumerate(pts))
+    streets = None
+    if VehicleKind.robot in kinds and draw(st.booleans()):
+        streets = street_grid(draw(st.sampled_from([500.0, 1000.0])))
     return PlanRequest(hubs=(hub("H", *hub_xy),), vehicles=vehicles, parcels=parcels,
-                       geofence=fence, time_limit_s=0.1)
+                       geofence=fence, streets=streets, time_limit_s=0.1)
 
 
 def fence_shapes(req: PlanRequest) -> tuple[shapely.Polygon, list[shapely.Polygon]]:

@@ -11,7 +11,7 @@ from ground_control.planning.greedy import GreedyPlanner  # noqa: E402
 from ground_control.planning.solver import PyVRPPlanner  # noqa: E402
 from ground_control.planning.to_mission import route_to_mission  # noqa: E402
 
-from planning_strategies import geofenced_request  # noqa: E402
+from planning_strategies import MIXED, geofenced_request  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,3 +37,16 @@ def _check(req, plan):
             mission, max_payload_kg=v.payload_kg, battery_wh=v.battery_wh,
             wh_per_km=v.wh_per_km, reserve_fraction=v.reserve_fraction)
         assert violations == [], [str(x) for x in violations]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(geofenced_request(kinds=MIXED))
+def test_agent_accepts_planned_robot_missions(req):
+    """Mixed fleets: robot legs (visibility paths or streets) respect the zones too."""
+    _check(req, GreedyPlanner().plan(req))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(geofenced_request(kinds=MIXED))
+def test_agent_accepts_optimised_robot_missions(req):
+    _check(req, PyVRPPlanner(time_limit_s=0.1).plan(req))

@@ -8,7 +8,7 @@ from ground_control.planning.greedy import GreedyPlanner
 from ground_control.planning.solver import PyVRPPlanner
 
 from planning_helpers import PROJ
-from planning_strategies import fence_shapes, geofenced_request
+from planning_strategies import MIXED, fence_shapes, geofenced_request
 
 
 def _check(req, plan):
@@ -38,3 +38,10 @@ def test_greedy_paths_respect_geofence(req):
 @given(geofenced_request())
 def test_pyvrp_paths_respect_geofence(req):
     _check(req, PyVRPPlanner(time_limit_s=0.1).plan(req))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(geofenced_request(kinds=MIXED))
+def test_mixed_fleet_paths_respect_geofence(req):
+    """Robot legs too, with and without streets (the zones close streets to robots)."""
+    _check(req, GreedyPlanner().plan(req))
