@@ -392,6 +392,8 @@ class VehicleModel:
                 return FAILED
         self.armed = True
         self._idle_armed_s = 0.0
+        # AP_Arming::send_arm_disarm_statustext (rover and plane say "Throttle armed")
+        self.text(SEV_INFO, "Arming motors" if self.is_copter else "Throttle armed")
         if self.position_ok:  # ArduPilot moves home to where the vehicle arms
             self.home_n, self.home_e = self.n, self.e
             self.outbox.append(("home",))
@@ -434,7 +436,7 @@ class VehicleModel:
         self.nav = None
         if self.is_copter:
             self.alt = max(self.alt, 0.0)
-        self.text(SEV_INFO, "Disarming motors")
+        self.text(SEV_INFO, "Disarming motors" if self.is_copter else "Throttle disarmed")
 
     def _check_auto_disarm(self, dt: float) -> None:
         """ArduCopter disarms after DISARM_DELAY on the ground armed with nothing to do."""
