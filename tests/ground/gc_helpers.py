@@ -1,6 +1,50 @@
-"""Shared test data for ground-control tests."""
+"""Shared test data and PostgreSQL helpers for ground-control tests."""
 
 from __future__ import annotations
+
+import os
+import uuid
+
+from sqlalchemy.engine import make_url
+
+from ground_control.embedded.broker import port_open
+
+PG_URL = os.environ.get("FLEET_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    if os.environ.get("FLEET_TEST_POSTGRES_URL"):
+        return True
+    u = make_url(PG_URL)
+    return port_open(u.host or "127.0.0.1", u.port or 5432)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_pg_database() -> str:
+    import asyncpg
+
+    name = "test_" + uuid.uuid4().hex[:12]
+    conn = await asyncpg.connect(_asyncpg_dsn(PG_URL))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_pg_database(url: str) -> None:
+    import asyncpg
+
+    name = make_url(url).database
+    conn = await asyncpg.connect(_asyncpg_dsn(PG_URL))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
 
 HUB = {"id": "hub-1", "name": "Central", "lat": 52.52, "lon": 13.405}
 VEHICLE = {"id": "drone-1", "type": "drone", "hub_id": "hub-1", "payload_kg": 2.5, "battery_wh": 500,

@@ -15,7 +15,7 @@ import uvicorn  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 
-from conftest import create_pg_database, drop_pg_database, postgres_available  # noqa: E402
+from gc_helpers import create_pg_database, drop_pg_database, postgres_available  # noqa: E402
 from ground_control.api.app import create_app  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
 from ground_control.embedded.broker import free_port, port_open  # noqa: E402
