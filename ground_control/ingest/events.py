@@ -150,14 +150,23 @@ async def _delivery_failed(session: AsyncSession, env: Envelope[Any], out: Outco
         p.attempts += 1
 
 
+#: refusals that say nothing against the vehicle taking these parcels later
+NOT_THE_VEHICLE = frozenset({"busy", "expired", "duplicate"})
+
+
 async def _rejected(session: AsyncSession, env: Envelope[Any], out: Outcome, max_attempts: int) -> None:
     m = await _mission(session, env, out)
     if m is None or m.state not in ACTIVE_MISSION_STATES:
         return
-    back = await fail_mission(session, m, f"rejected by vehicle: {env.body.reason} {env.body.detail}".strip(),
-                              max_attempts=max_attempts, exclude_vehicle=True, event_id=str(env.id))
+    reason = env.body.reason
+    if reason == "duplicate" and m.state != "sent":
+        out.notes.append("duplicate copy refused; the vehicle flies the first one")
+        return
+    exclude = reason not in NOT_THE_VEHICLE
+    back = await fail_mission(session, m, f"rejected by vehicle: {reason} {env.body.detail}".strip(),
+                              max_attempts=max_attempts, exclude_vehicle=exclude, event_id=str(env.id))
     out.replan = True
-    out.notes.append(f"{len(back)} parcel(s) back to planning without {m.vehicle_id}")
+    out.notes.append(f"{len(back)} parcel(s) back to planning" + (f" without {m.vehicle_id}" if exclude else ""))
 
 
 async def _returned(session: AsyncSession, env: Envelope[Any], out: Outcome, max_attempts: int) -> None:

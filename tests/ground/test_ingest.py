@@ -112,3 +112,31 @@ async def test_event_is_acked_only_after_handling(mqtt_broker, unique_id):
             await task
         async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port, identifier=settings.mqtt_client_id, clean_session=True):
             pass
+
+
+async def test_rejection_reasons_decide_exclusion(ingest):
+    """``busy``/``expired`` say nothing against the vehicle: its parcels come back without
+    excluding it; ``payload`` does exclude it."""
+    from datetime import datetime, timezone
+
+    from fleet_protocol import RejectedEvent
+    from ground_control.db.models import Hub, Mission, Parcel, Vehicle
+
+    async with ingest.sessionmaker() as s:
+        s.add(Hub(id="h", lat=0, lon=0))
+        s.add(Vehicle(id="v1", type="drone", hub_id="h", payload_kg=5, battery_wh=500, wh_per_km=10, cruise_speed_mps=10))
+        await s.flush()
+        for mid, pid in (("m1", "p1"), ("m2", "p2")):
+            s.add(Mission(id=mid, vehicle_id="v1", hub_id="h", state="sent", payload={}, parcel_ids=[pid]))
+            await s.flush()
+            s.add(Parcel(id=pid, weight_kg=1, size="small", hub_id="h", lat=0, lon=0, recipient_name="r",
+                         state="planned", mission_id=mid, vehicle_id="v1", excluded_vehicles=[],
+                         created_at=datetime.now(timezone.utc)))
+        await s.commit()
+    await ingest.handle(msg(topics.event("v1"), encode(make_envelope("event", "v1", RejectedEvent(mission_id="m1", reason="busy")))))
+    await ingest.handle(msg(topics.event("v1"), encode(make_envelope("event", "v1", RejectedEvent(mission_id="m2", reason="payload")))))
+    async with ingest.sessionmaker() as s:
+        p1, p2 = await s.get(Parcel, "p1"), await s.get(Parcel, "p2")
+        assert (p1.state, p1.excluded_vehicles) == ("created", [])
+        assert (p2.state, p2.excluded_vehicles) == ("created", ["v1"])
+        assert (await s.get(Mission, "m1")).state == "failed"
