@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, int], Awaitable[None]]
 MAX_PARCELS_PER_ROUND = 1_000
+REPLAN_UNCHANGED_S = 30.0
 
 
 class Dispatcher:
@@ -49,6 +51,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.unplanned: dict[str, str] = {}   # parcel id -> planner's reason, for operators/tests
         self.missions_created = 0
+        self._last_signature: int | None = None
+        self._last_plan_at = 0.0
         self.listening_since = utcnow()   # silence before this is our downtime, not the vehicle's
 
     def wake(self) -> None:
@@ -150,6 +154,14 @@ class Dispatcher:
                 return
             hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
             fences = list((await session.scalars(select(Geofence))).all())
+
+        # parcels the planner left out (outside the area, too heavy...) would be re-planned on
+        # every tick; with an optimising planner that burns a core. Same parcels, same
+        # vehicles: wait for a change or REPLAN_UNCHANGED_S.
+        signature = hash((tuple(sorted(p.id for p in parcels)), tuple(v.id for v in vehicles), len(fences)))
+        if signature == self._last_signature and time.monotonic() - self._last_plan_at < REPLAN_UNCHANGED_S:
+            return
+        self._last_signature, self._last_plan_at = signature, time.monotonic()
 
         by_hub: dict[str, list[Parcel]] = defaultdict(list)
         for p in parcels:
