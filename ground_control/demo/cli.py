@@ -24,11 +24,13 @@ from ground_control.demo.runner import DemoOptions, DemoResult, Snapshot, run_de
 @click.option("--timeout", "timeout_s", default=110.0, show_default=True, type=click.FloatRange(10),
               help="Give up (and count unfinished parcels as lost) after this many seconds.")
 @click.option("--planner", type=click.Choice(["greedy", "pyvrp"]), default="pyvrp", show_default=True)
+@click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True,
+              help="auto: a private mosquitto if the binary is on PATH, else the in-process amqtt broker.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Keep the database and outboxes here (default: a temporary folder, removed).")
 @click.option("--port", default=0, help="HTTP port for ground control (default: a free one).")
 def demo(headless: bool, drones: int, robots: int, parcels: int, speedup: float, seed: int,
-         timeout_s: float, planner: str, workdir: Path | None, port: int) -> None:
+         timeout_s: float, planner: str, broker: str, workdir: Path | None, port: int) -> None:
     """Run broker, ground control (SQLite), simulated drones and robots with their agents, and a
     seeded city; exit when every parcel is delivered or returned. Exit code 0 only if no parcel
     was lost."""
@@ -39,7 +41,7 @@ def demo(headless: bool, drones: int, robots: int, parcels: int, speedup: float,
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("edge_agent.mavlink").setLevel(logging.ERROR)  # "link lost" at shutdown is expected
     opts = DemoOptions(drones=drones, robots=robots, parcels=parcels, speedup=speedup, seed=seed,
-                       timeout_s=timeout_s, planner=planner, workdir=workdir, port=port)
+                       timeout_s=timeout_s, planner=planner, broker=broker, workdir=workdir, port=port)
     if headless:
         result = asyncio.run(run_demo(opts, on_update=_progress_printer()))
     else:

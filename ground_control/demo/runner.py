@@ -41,6 +41,7 @@ class DemoOptions:
     seed: int = 1
     timeout_s: float = 110.0
     planner: str = "greedy"
+    broker: str = "auto"             # auto (mosquitto from PATH, else amqtt), mosquitto, amqtt
     workdir: Path | None = None
     port: int = 0                    # HTTP port of ground control; 0 = a free one
 
@@ -74,11 +75,15 @@ class DemoResult:
                 "events": self.events, "broker": self.broker, "by_state": self.by_state}
 
 
-def start_broker() -> RunningBroker:
+def start_broker(kind: str = "auto") -> RunningBroker:
     """A private Mosquitto when the binary exists, else in-process amqtt (zero-install)."""
+    if kind == "amqtt":
+        return start_amqtt()
     try:
         return start_mosquitto()
     except (FileNotFoundError, RuntimeError):
+        if kind == "mosquitto":
+            raise
         return start_amqtt()
 
 
@@ -123,7 +128,7 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="lmf-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     scenario: Scenario = build(opts.drones, opts.robots, opts.parcels, opts.seed)
-    broker = await asyncio.to_thread(start_broker)
+    broker = await asyncio.to_thread(start_broker, opts.broker)
     port = opts.port or free_port()
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{workdir / 'fleet.db'}",

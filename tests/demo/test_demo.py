@@ -46,3 +46,12 @@ def test_headless_cli_prints_one_json_summary_line_last(monkeypatch):
     assert out.exit_code == 1  # something was lost
     last = json.loads(out.output.strip().splitlines()[-1])
     assert last["lost"] == 1 and {"parcels", "delivered", "failed", "lost", "wall_s"} <= last.keys()
+
+
+@pytest.mark.slow
+async def test_demo_runs_on_the_in_process_broker_of_a_bare_machine(tmp_path):
+    """No mosquitto installed: the demo falls back to amqtt, which never fires last wills."""
+    result = await run_demo(DemoOptions(drones=2, robots=0, parcels=3, speedup=25, timeout_s=120,
+                                        planner="greedy", broker="amqtt", workdir=tmp_path))
+    assert result.broker == "amqtt"
+    assert result.lost == 0 and result.delivered == 3, result.as_json()

@@ -9,14 +9,14 @@ import pytest
 from edge_factories import HOME, command_payload, mission_payload, square
 from edge_harness import Events, RunningAgent, publish
 from fleet_protocol import topics
+from sitl import SimFleet
 
 SPEEDUP = 20.0
 
 
 @pytest.fixture()
 def fleet():
-    sim = pytest.importorskip("sitl.fleet")  # not `from sitl import`: works with a stale editable install
-    with sim.SimFleet(copters=1, rovers=1, home=HOME, speedup=SPEEDUP, base_port=0) as f:
+    with SimFleet(copters=1, rovers=1, home=HOME, speedup=SPEEDUP, base_port=0) as f:
         yield f
 
 

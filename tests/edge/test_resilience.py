@@ -20,6 +20,7 @@ from edge_harness import Events, RunningAgent, publish
 from edge_agent.outbox import Outbox
 from fleet_protocol import topics
 from ground_control.embedded.broker import free_port, port_open
+from sitl import SimFleet
 
 SPEEDUP = 20.0
 REPO = Path(__file__).resolve().parents[2]
@@ -63,8 +64,7 @@ class RestartableMosquitto:
 
 @pytest.fixture()
 def fleet():
-    sim = pytest.importorskip("sitl.fleet")
-    with sim.SimFleet(copters=1, home=HOME, speedup=SPEEDUP, base_port=0) as f:
+    with SimFleet(copters=1, home=HOME, speedup=SPEEDUP, base_port=0) as f:
         yield f
 
 

@@ -10,16 +10,16 @@ import time
 
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis")
-import uvicorn  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis.errors import Unsatisfiable  # noqa: E402
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 
-from gc_helpers import create_pg_database, drop_pg_database, postgres_available  # noqa: E402
-from ground_control.api.app import create_app  # noqa: E402
-from schemathesis.generation.modes import GenerationMode  # noqa: E402
-from ground_control.embedded.broker import free_port, port_open  # noqa: E402
-from ground_control.settings import Settings  # noqa: E402
+from gc_helpers import create_pg_database, drop_pg_database, postgres_available
+from ground_control.api.app import create_app
+from schemathesis.generation.modes import GenerationMode
+from ground_control.embedded.broker import free_port, port_open
+from ground_control.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_no_server_errors(api_schema):
     for op, mode in [(op, mode) for op in operations for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]:
         try:
             strategy = op.as_strategy(generation_mode=mode)
-        except Exception as exc:  # noqa: BLE001 - some operations have no negative space
+        except Exception:  # noqa: BLE001 - some operations have no negative space
             continue
 
         @given(case=strategy)
