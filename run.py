@@ -22,12 +22,24 @@ PY = BIN / "python"
 STAMP = VENV / ".lastmile-fleet-installed"
 
 
+def create_venv() -> None:
+    """stdlib venv; where the interpreter ships without ensurepip (Debian's python3 without
+    python3-venv), fall back to the virtualenv package from pip."""
+    try:
+        venv.EnvBuilder(with_pip=True).create(VENV)
+        return
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"run.py: venv failed ({exc}); trying virtualenv", flush=True)
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--user", "-q", "virtualenv"])
+    subprocess.check_call([sys.executable, "-m", "virtualenv", "-q", str(VENV)])
+
+
 def ensure_env() -> None:
     if sys.version_info < (3, 11):
         sys.exit(f"lastmile-fleet needs Python 3.11+, this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"run.py: creating virtualenv {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        create_venv()
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest:
         return
