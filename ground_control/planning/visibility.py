@@ -288,15 +288,27 @@ def _padded_rings(hulls: list[_Hull]) -> tuple[np.ndarray, np.ndarray]:
     return ring, valid
 
 
+def _pseudo_angle(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A strictly increasing function of ``arctan2(y, x)`` on (-pi, pi] (0 at the origin, as
+    arctan2), for argmax/argmin: a division instead of an arctangent."""
+    ax, ay = np.abs(x), np.abs(y)
+    den = ax + ay
+    r = y / np.where(den > 0, den, 1.0)                          # in [-1, 1]
+    return np.where(x >= 0, r, np.where(y >= 0, 2.0, -2.0) - r)
+
+
 def _tangents_all(a: np.ndarray, ring: np.ndarray, centre: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_tangents` for every hull at once: (A, H, 2) left and right tangent vertices."""
-    rel = ring[None] - a[:, None, None, :]                       # (A, H, m, 2)
-    toc = (centre[None] - a[:, None, :])[:, :, None, :]          # (A, H, 1, 2)
-    ang = np.arctan2(_cross(toc, rel), (toc * rel).sum(-1))      # (A, H, m)
+    # x and y apart: reductions over a length-2 axis are slow
+    rx = ring[None, :, :, 0] - a[:, None, None, 0]               # (A, H, m)
+    ry = ring[None, :, :, 1] - a[:, None, None, 1]
+    tx = (centre[None, :, 0] - a[:, None, 0])[:, :, None]        # (A, H, 1)
+    ty = (centre[None, :, 1] - a[:, None, 1])[:, :, None]
+    ang = _pseudo_angle(tx * ry - ty * rx, tx * rx + ty * ry)    # (A, H, m)
     hi = np.argmax(ang, axis=2)[..., None, None]
     lo = np.argmin(ang, axis=2)[..., None, None]
-    full = np.broadcast_to(ring[None], rel.shape)
+    full = np.broadcast_to(ring[None], (len(a),) + ring.shape)
     return (np.take_along_axis(full, hi, axis=2)[:, :, 0],
             np.take_along_axis(full, lo, axis=2)[:, :, 0])
 
@@ -319,14 +331,6 @@ def _inside_convex(xy: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
     d = e1 - e0
     s = _cross(d[None, :, :], xy[:, None, :] - e0[None, :, :]) / np.hypot(*d.T)[None, :]
     return (s > tol).all(axis=1)
-
-
-def _runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten the index runs [lo[k], hi[k]) into (indices, k of each index)."""
-    cnt = np.maximum(hi - lo, 0)
-    total = int(cnt.sum())
-    k = np.repeat(np.arange(len(lo)), cnt)
-    return lo[k] + (np.arange(total) - (np.cumsum(cnt) - cnt)[k]), k
 
 
 def _line(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
@@ -365,19 +369,28 @@ def _visibility_matrix(a: np.ndarray, b: np.ndarray, scene: Scene, hulls: list[_
         # where the cone/chord argument does not hold: let shapely decide
         inexact[(inside & ~exact).any(axis=1)] = True
         inexact[:, (_inside_all(b, ring, valid, scene.tol) & ~exact).any(axis=1)] = True
-    two_pi = 2 * np.pi
+    # angles around each a as pseudo-angles (see _pseudo_angle): period 4, no arctangent
+    turn = 4.0
+    all_exact = bool(exact.all())
+    bx, by = np.ascontiguousarray(b[:, 0]), np.ascontiguousarray(b[:, 1])
     for s in range(0, na, chunk):
         aa = a[s:s + chunk]
         n = len(aa)
-        th = np.arctan2(b[None, :, 1] - aa[:, None, 1], b[None, :, 0] - aa[:, None, 0])
+        th = _pseudo_angle(by[None, :] - aa[:, None, 1], bx[None, :] - aa[:, None, 0])
         order = np.argsort(th, axis=1)
         ths = np.take_along_axis(th, order, axis=1)
-        off = 8 * np.pi * np.arange(n)[:, None]
-        flat = (np.concatenate([ths, ths + two_pi], axis=1) + off).ravel()
+        off = 4 * turn * np.arange(n)[:, None]
+        flat = (np.concatenate([ths, ths + turn], axis=1) + off).ravel()
+        # per position in ``flat``: the b it is (as a flat index into this chunk's rows of vis)
+        # and its coordinates, so a run's candidates are gathered straight from their positions
+        order2 = np.concatenate([order, order], axis=1)
+        qx_at, qy_at = bx[order2].ravel(), by[order2].ravel()
+        cell_at = (order2 + (nb * np.arange(n))[:, None]).ravel()
+        vis_c, inexact_c = vis[s:s + n].reshape(-1), inexact[s:s + n].reshape(-1)   # views
         lf, rt = left[s:s + n], right[s:s + n]                   # (n, H, 2)
-        th_r = np.arctan2(rt[..., 1] - aa[:, None, 1], rt[..., 0] - aa[:, None, 0])
-        th_l = np.arctan2(lf[..., 1] - aa[:, None, 1], lf[..., 0] - aa[:, None, 0])
-        th_l = np.where(th_l < th_r, th_l + two_pi, th_l)
+        th_r = _pseudo_angle(rt[..., 1] - aa[:, None, 1], rt[..., 0] - aa[:, None, 0])
+        th_l = _pseudo_angle(lf[..., 1] - aa[:, None, 1], lf[..., 0] - aa[:, None, 0])
+        th_l = np.where(th_l < th_r, th_l + turn, th_l)
         # angular runs: well inside the cone (only the chord test can clear them) and the thin
         # bands at its edges (where the exact cone tests decide, with the same tolerance)
         eps = 1e-9
@@ -388,28 +401,91 @@ def _visibility_matrix(a: np.ndarray, b: np.ndarray, scene: Scene, hulls: list[_
         r1 = np.minimum(r1, l1)
         l0 = np.maximum(l0, r1)
         pa = np.broadcast_to(aa[:, None, :], rt.shape)
-        chord = _line(lf, rt).reshape(n * nh, 3)             # left of it = beyond, seen from a
+        # left of the chord = beyond it, seen from a; coefficients as contiguous columns
+        chord = np.ascontiguousarray(_line(lf, rt).reshape(n * nh, 3).T)
         for lo, hi, edge in ((r1, l0, False), (r0, r1, True), (l0, l1, True)):
-            idx, k = _runs(lo, hi)
-            if len(idx) == 0:
+            cnt = np.maximum(hi - lo, 0)
+            total = int(cnt.sum())
+            if total == 0:
                 continue
-            row = idx // (2 * nb)
-            col = order[row, idx % (2 * nb) % nb]
-            qx, qy = b[col, 0], b[col, 1]
-            c = chord[k]
-            blk = c[:, 0] * qx + c[:, 1] * qy + c[:, 2] > scene.tol
+            # the run positions lo[k]..hi[k]-1 of every (a, hull) pair k, back to back
+            idx = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+            qx, qy = qx_at[idx], qy_at[idx]
+            cu, cv, cw = (np.repeat(c, cnt) for c in chord)
+            blk = cu * qx + cv * qy + cw > scene.tol
+            if edge or not all_exact:
+                k = np.repeat(np.arange(len(cnt)), cnt)
             if edge:
                 cr = _line(pa, rt).reshape(n * nh, 3)[k]
                 cl = _line(lf, pa).reshape(n * nh, 3)[k]
                 blk &= cr[:, 0] * qx + cr[:, 1] * qy + cr[:, 2] > scene.tol
                 blk &= cl[:, 0] * qx + cl[:, 1] * qy + cl[:, 2] > scene.tol
-            ex = exact[k % nh]
-            vis[s + row[blk & ex], col[blk & ex]] = False
-            inexact[s + row[blk & ~ex], col[blk & ~ex]] = True
+            cell = cell_at[idx[blk]]
+            if all_exact:
+                vis_c[cell] = False
+            else:
+                ex = exact[k[blk] % nh]
+                vis_c[cell[ex]] = False
+                inexact_c[cell[~ex]] = True
     ii, jj = np.nonzero(inexact & vis)
     if len(ii):
         vis[ii, jj] = scene.visible(a[ii], b[jj])
     return vis
+
+
+def _visible_pairs(src: np.ndarray, ai: np.ndarray, b: np.ndarray, scene: Scene,
+                   hulls: list[_Hull], chunk: int = 4096) -> np.ndarray:
+    """Bool per segment src[ai[i]] - b[i]: :func:`_visibility_matrix`'s rule (inside the cone
+    of a convex piece's tangents and beyond their chord = blocked, same half-planes, same
+    tolerance; shapely for inexact pieces) for a sparse set of pairs, every piece tested
+    directly instead of through angular runs. For the few pairs a path may use (bitangents)."""
+    m = len(ai)
+    vis = np.ones(m, dtype=bool)
+    if not hulls or m == 0:
+        return vis
+    exact = np.array([hl.exact for hl in hulls])
+    ring, valid = _padded_rings(hulls)
+    left, right = _tangents_all(src, ring, np.array([h.ring.mean(axis=0) for h in hulls]))
+    inside = _inside_all(src, ring, valid, scene.tol)                   # (A, H)
+    pa = np.broadcast_to(src[:, None, :], right.shape)
+    # the three lines per (source, piece) as nine contiguous (A, H) coefficient arrays
+    coef = [np.ascontiguousarray(c) for ln in (_line(lf, rt) for lf, rt in
+                                               ((left, right), (pa, right), (left, pa)))
+            for c in np.moveaxis(ln, -1, 0)]
+    vis[(inside & exact).any(axis=1)[ai]] = False
+    inexact = np.zeros(m, dtype=bool)
+    if not exact.all():
+        inexact |= (inside & ~exact).any(axis=1)[ai]
+        inexact |= (_inside_all(b, ring, valid, scene.tol) & ~exact).any(axis=1)
+    for s in range(0, m, chunk):
+        i = ai[s:s + chunk]
+        qx, qy = b[s:s + chunk, 0, None], b[s:s + chunk, 1, None]
+        blk = np.ones((len(i), len(hulls)), dtype=bool)
+        for u, v, w in (coef[0:3], coef[3:6], coef[6:9]):
+            blk &= u[i] * qx + v[i] * qy + w[i] > scene.tol
+        vis[s:s + chunk] &= ~(blk & exact).any(axis=1)
+        inexact[s:s + chunk] |= (blk & ~exact).any(axis=1)
+    idx = np.flatnonzero(inexact & vis)
+    if len(idx):
+        vis[idx] = scene.visible(src[ai[idx]], b[idx])
+    return vis
+
+
+def _visibility_symmetric(x: np.ndarray, scene: Scene, hulls: list[_Hull],
+                          extra: np.ndarray | None = None, step: int = 256):
+    """Visibility among the points ``x`` (and from them to ``extra``, if given): each row block
+    only against the points from the block on, as visibility is symmetric."""
+    n = len(x)
+    ext = np.zeros((0, 2)) if extra is None else extra
+    vis_xx = np.ones((n, n), dtype=bool)
+    vis_xe = np.ones((n, len(ext)), dtype=bool)
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        blk = _visibility_matrix(x[s:e], np.vstack([x[s:], ext]), scene, hulls)
+        vis_xx[s:e, s:] = blk[:, :n - s]
+        vis_xe[s:e] = blk[:, n - s:]
+    vis_xx &= vis_xx.T
+    return vis_xx if extra is None else (vis_xx, vis_xe)
 
 
 def _tangent(p: np.ndarray, v: np.ndarray, prv: np.ndarray, nxt: np.ndarray, tol: float
@@ -430,6 +506,7 @@ def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, symmetric: bool = False
     One row at a time on purpose: the (tangents x N) block stays in cache, which measured 5-10x
     faster than batching rows into one big reduceat. ``symmetric``: compute the upper triangle."""
     n = d_pv.shape[0]
+    d_vp = np.ascontiguousarray(d_vp)          # row gathers from a transposed view are strided
     via = np.full((n, d_vp.shape[1]), np.inf)
     finite = np.isfinite(d_pv)
     for p in range(n):
@@ -437,7 +514,9 @@ def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, symmetric: bool = False
         if len(t) == 0:
             continue
         c0 = p if symmetric else 0
-        via[p, c0:] = (d_vp[t, c0:] + d_pv[p, t][:, None]).min(axis=0)
+        blk = d_vp[t, c0:]                     # a fresh copy: add in place
+        blk += d_pv[p, t][:, None]
+        blk.min(axis=0, out=via[p, c0:])
     return np.minimum(via, via.T) if symmetric else via
 
 
@@ -449,22 +528,18 @@ def shortest_paths_fast(points: np.ndarray, scene: Scene) -> PathResult:
     k = len(v)
     direct = cdist(points, points)
     # point rows against (points from the row on, vertices): visibility is symmetric
-    vis_pp = np.ones((n, n), dtype=bool)
-    vis_pv = np.ones((n, k), dtype=bool)
-    step = 256
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        blk = _visibility_matrix(points[s:e], np.vstack([points[s:], v]), scene, hulls)
-        vis_pp[s:e, s:] = blk[:, :n - s]
-        vis_pv[s:e] = blk[:, n - s:]
-    vis_pp &= vis_pp.T
+    vis_pp, vis_pv = _visibility_symmetric(points, scene, hulls, v)
     if k == 0:
         dist = np.where(vis_pp, direct, np.inf)
     else:
         # vertex -> vertex: bitangent, visible
-        vv_ok = _tangent(v, v, vp, vn, scene.tol) & _tangent(v, v, vp, vn, scene.tol).T
+        vv_ok = _tangent(v, v, vp, vn, scene.tol)
+        vv_ok &= vv_ok.T
         np.fill_diagonal(vv_ok, False)
-        vv_ok &= _visibility_matrix(v, v, scene, hulls)
+        vv_ok = np.triu(vv_ok)
+        ii, jj = np.nonzero(vv_ok)                  # bitangents: few, tested one by one
+        vv_ok[ii, jj] = _visible_pairs(v, ii, v[jj], scene, hulls)
+        vv_ok |= vv_ok.T
         # two corners of one non-convex ring may be joined by an internal diagonal of its
         # triangulation, which touches no triangle's interior: those few pairs go to shapely
         ii, jj = np.nonzero(np.triu(vv_ok & (owner[:, None] == owner[None, :])
