@@ -488,16 +488,21 @@ def _visibility_symmetric(x: np.ndarray, scene: Scene, hulls: list[_Hull],
     return vis_xx if extra is None else (vis_xx, vis_xe)
 
 
-def _tangent(p: np.ndarray, v: np.ndarray, prv: np.ndarray, nxt: np.ndarray, tol: float
-             ) -> np.ndarray:
+def _tangent(p: np.ndarray, v: np.ndarray, prv: np.ndarray, nxt: np.ndarray, tol: float,
+             chunk: int = 128) -> np.ndarray:
     """(P, V) bool: seen from p, both ring neighbours of v lie on one side of line p-v, so a
     shortest path may bend at v (touching it or passing through p itself counts)."""
-    d = v[None, :, :] - p[:, None, :]
-    n = np.hypot(d[..., 0], d[..., 1])
-    n[n == 0] = 1.0
-    s1 = _cross(d, (prv - v)[None]) / n
-    s2 = _cross(d, (nxt - v)[None]) / n
-    return (s1 * s2 >= -tol * tol) | (n <= tol)
+    out = np.empty((len(p), len(v)), dtype=bool)
+    (px, py), (nx, ny) = (prv - v).T, (nxt - v).T
+    for s in range(0, len(p), chunk):           # row blocks: small temporaries, reused memory
+        q = p[s:s + chunk]
+        dx, dy = v[None, :, 0] - q[:, None, 0], v[None, :, 1] - q[:, None, 1]
+        n = np.hypot(dx, dy)
+        n[n == 0] = 1.0
+        s1 = (dx * py - dy * px) / n
+        s2 = (dx * ny - dy * nx) / n
+        out[s:s + chunk] = (s1 * s2 >= -tol * tol) | (n <= tol)
+    return out
 
 
 def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, symmetric: bool = False) -> np.ndarray:
@@ -517,7 +522,13 @@ def _min_plus_sparse(d_pv: np.ndarray, d_vp: np.ndarray, symmetric: bool = False
         blk = d_vp[t, c0:]                     # a fresh copy: add in place
         blk += d_pv[p, t][:, None]
         blk.min(axis=0, out=via[p, c0:])
-    return np.minimum(via, via.T) if symmetric else via
+    if symmetric:                              # mirror the upper triangle, block by block
+        for s in range(0, n, 256):
+            e = min(n, s + 256)
+            via[s:e, :s] = via[:s, s:e].T
+            diag = via[s:e, s:e]
+            np.minimum(diag, diag.T.copy(), out=diag)
+    return via
 
 
 def shortest_paths_fast(points: np.ndarray, scene: Scene) -> PathResult:
@@ -562,7 +573,8 @@ def shortest_paths_fast(points: np.ndarray, scene: Scene) -> PathResult:
         d_vv, pred = dijkstra(graph, directed=False, return_predecessors=True)
         d_vp = _min_plus_sparse(d_pv, d_vv).T                       # (K, N)
         via = _min_plus_sparse(d_pv, d_vp, symmetric=True)
-        dist = np.where(vis_pp, direct, via)
+        np.copyto(via, direct, where=vis_pp)       # in place: no other n x n array
+        dist = via
     dist[~free, :] = np.inf
     dist[:, ~free] = np.inf
     np.fill_diagonal(dist, 0.0)
