@@ -28,7 +28,7 @@ from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, Ve
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
 from ground_control.dispatch.mission_builder import build_request, fence_for, route_to_mission
-from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission
+from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, vehicles_still_out
 from ground_control.domain.parcel_lifecycle import ParcelState
 from ground_control.planning import Plan, RoutePlanner
 from ground_control.settings import Settings
@@ -147,6 +147,8 @@ class Dispatcher:
                 return
             busy = set((await session.scalars(
                 select(Mission.vehicle_id).where(Mission.state.in_(ACTIVE_MISSION_STATES)))).all())
+            # back online but still flying the mission it had when it went offline
+            busy |= await vehicles_still_out(session)
             vehicles = [v for v in (await session.scalars(
                 select(Vehicle).where(Vehicle.enabled.is_(True), Vehicle.online.is_(True)).order_by(Vehicle.id))).all()
                 if v.id not in busy]

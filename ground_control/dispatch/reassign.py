@@ -10,13 +10,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ground_control.db.models import Mission, Parcel, utcnow
+from ground_control.db.models import Command, Event, Mission, Parcel, TelemetryLatest, Vehicle, utcnow
 from ground_control.db.repositories import apply_transitions
 from ground_control.domain.parcel_lifecycle import ParcelState, back_to_planning
 
 log = logging.getLogger(__name__)
 
 ACTIVE_MISSION_STATES = ("sent", "accepted", "started")
+#: fail_reason prefix of missions failed because their vehicle went offline (it may still fly them)
+LOST_PREFIX = "vehicle lost mid-mission: "
+#: operator commands after which a lost vehicle is no longer held back from planning
+RELEASING_COMMANDS = ("abort", "return_to_hub", "land_now")
 
 
 async def mission_parcels(session: AsyncSession, mission_id: str) -> list[Parcel]:
@@ -68,8 +72,35 @@ async def vehicle_lost(session: AsyncSession, vehicle_id: str, reason: str, *, m
     )).all()
     replan: list[str] = []
     for m in missions:
-        replan += await fail_mission(session, m, reason, max_attempts=max_attempts)
+        replan += await fail_mission(session, m, LOST_PREFIX + reason, max_attempts=max_attempts)
     if missions:
         log.warning("vehicle %s lost (%s): %d mission(s) failed, %d parcel(s) back to planning",
                     vehicle_id, reason, len(missions), len(replan))
     return replan
+
+
+async def vehicles_still_out(session: AsyncSession) -> set[str]:
+    """Vehicles that went offline mid-mission and may still be flying it: their mission failed
+    (parcels re-planned) but no ``returned`` event for it and no operator command (abort,
+    return_to_hub, land_now) since. They get no new mission: the agent would refuse it as busy
+    and the parcels would bounce. Released early when telemetry heard since the vehicle came
+    back online names no mission or another one (the agent restarted or finished while away)."""
+    returned = select(Event.id).where(Event.kind == "returned", Event.mission_id == Mission.id).exists()
+    commanded = select(Command.id).where(
+        Command.vehicle_id == Mission.vehicle_id, Command.created_at >= Mission.updated_at,
+        Command.action.in_(RELEASING_COMMANDS), ~Command.id.startswith("abort-"),   # not our own auto-aborts
+    ).exists()
+    rows = (await session.execute(
+        select(Mission.id, Mission.vehicle_id, TelemetryLatest.mission_id, TelemetryLatest.received_at,
+               Vehicle.online_changed_at)
+        .join(Vehicle, Vehicle.id == Mission.vehicle_id)
+        .outerjoin(TelemetryLatest, TelemetryLatest.vehicle_id == Mission.vehicle_id)
+        .where(Mission.state == "failed", Mission.fail_reason.startswith(LOST_PREFIX), ~returned, ~commanded)
+    )).all()
+    out: set[str] = set()
+    for mission_id, vehicle_id, tel_mission, tel_at, back_at in rows:
+        heard_since_back = tel_at is not None and back_at is not None and tel_at > back_at
+        if heard_since_back and tel_mission != mission_id:
+            continue
+        out.add(vehicle_id)
+    return out

@@ -6,6 +6,7 @@ that has moved on are recorded with a note but change nothing."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +77,10 @@ def _queue_abort(session: AsyncSession, m: Mission, why: str) -> None:
     """The vehicle is about to fly a mission we have given up on (its parcels may already be on
     another vehicle): tell it to abort."""
     cmd = ProtoCommand(command_id=f"abort-{m.id}"[:64], action=CommandAction.abort, mission_id=m.id)
-    session.add(Command(id=f"{cmd.command_id}-{utcnow().timestamp():.0f}"[:64], vehicle_id=m.vehicle_id,
+    # unique per abort (two in the same second, e.g. a cancel and a late accept, must not clash)
+    session.add(Command(id=f"{cmd.command_id[:47]}-{uuid.uuid4().hex[:16]}", vehicle_id=m.vehicle_id,
                         action=cmd.action.value, mission_id=m.id))
-    log.warning("vehicle %s reports %s for failed mission %s; abort queued", m.vehicle_id, why, m.id)
+    log.warning("abort queued for mission %s of %s: %s", m.id, m.vehicle_id, why)
 
 
 def _move(session: AsyncSession, p: Parcel, target: ParcelState, reason: str, eid: str, out: Outcome) -> bool:
@@ -95,7 +97,7 @@ async def _accepted(session: AsyncSession, env: Envelope[Any], out: Outcome, _ma
     if m is None:
         return
     if m.state == "failed":
-        _queue_abort(session, m, "accepted")
+        _queue_abort(session, m, "it reports accepted for a failed mission")
         out.notes.append("late accept of a failed mission: abort sent")
         return
     if m.state == "sent":
@@ -110,7 +112,7 @@ async def _started(session: AsyncSession, env: Envelope[Any], out: Outcome, _max
     if m is None:
         return
     if m.state == "failed":
-        _queue_abort(session, m, "started")
+        _queue_abort(session, m, "it reports started for a failed mission")
         return
     if m.state in ("sent", "accepted"):
         m.state = "started"
@@ -130,16 +132,62 @@ async def _parcel_of(session: AsyncSession, env: Envelope[Any], out: Outcome) ->
     return p
 
 
-async def _delivered(session: AsyncSession, env: Envelope[Any], out: Outcome, _max: int) -> None:
+async def _delivered(session: AsyncSession, env: Envelope[Any], out: Outcome, max_attempts: int) -> None:
+    p = await session.get(Parcel, env.body.parcel_id)
+    if p is not None and p.mission_id != env.body.mission_id and p.state != S.delivered.value:
+        if await _late_proof(session, env, p, out, max_attempts):
+            return
     p = await _parcel_of(session, env, out)
     if p is None:
         return
     if p.state == S.delivered.value:
         return
     if _move(session, p, S.delivered, f"delivered by {env.vehicle_id}", str(env.id), out):
-        p.proof = {**env.body.proof.model_dump(mode="json"), "vehicle_id": env.vehicle_id,
-                   "mission_id": env.body.mission_id, "event_id": str(env.id)}
-        p.attempts += 1
+        _store_proof(p, env)
+
+
+def _store_proof(p: Parcel, env: Envelope[Any]) -> None:
+    p.proof = {**env.body.proof.model_dump(mode="json"), "vehicle_id": env.vehicle_id,
+               "mission_id": env.body.mission_id, "event_id": str(env.id)}
+    p.attempts += 1
+
+
+async def _late_proof(session: AsyncSession, env: Envelope[Any], p: Parcel, out: Outcome, max_attempts: int) -> bool:
+    """``delivered`` from a vehicle whose mission we gave up on (it went offline, its parcels
+    went back to planning). The proof wins while the parcel is not physically on another
+    vehicle: ``created`` or ``planned`` (a mission sent but not accepted; that mission is
+    cancelled: abort queued, its other parcels re-planned). Once ``dispatched``/``in_transit``
+    elsewhere the event is only recorded with a note. Returns False when the event is not a
+    late proof at all (not this vehicle's mission, or the parcel was never on it)."""
+    m = await session.get(Mission, env.body.mission_id)
+    if m is None or m.vehicle_id != env.vehicle_id or p.id not in (m.parcel_ids or []) \
+            or m.state in ACTIVE_MISSION_STATES:
+        return False
+    if p.state not in (S.created.value, S.planned.value):
+        note = (f"late proof of delivery for parcel {p.id} from {env.vehicle_id} not applied: "
+                f"it is {p.state} on mission {p.mission_id} of {p.vehicle_id}")
+        out.notes.append(note)
+        log.warning("%s (event %s): check the parcel", note, env.id)
+        return True
+    reason = f"late proof of delivery from {env.vehicle_id}"
+    other = await session.get(Mission, p.mission_id) if p.mission_id else None
+    p.mission_id, p.vehicle_id = m.id, env.vehicle_id
+    if p.state == S.created.value:
+        # created -> delivered is no transition; go the forward path, every step saying why
+        apply_transitions(session, p, S.planned, reason, event_id=str(env.id))
+    if not _move(session, p, S.delivered, reason, str(env.id), out):
+        return True
+    _store_proof(p, env)
+    out.notes.append(f"parcel {p.id}: {reason} (mission {m.id})")
+    log.warning("parcel %s: %s on failed mission %s", p.id, reason, m.id)
+    if other is not None and other.state in ACTIVE_MISSION_STATES:
+        await session.flush()   # the parcel has left ``other``: release only what is still on it
+        back = await fail_mission(session, other, f"parcel {p.id} delivered meanwhile ({reason})",
+                                  max_attempts=max_attempts, event_id=str(env.id))
+        _queue_abort(session, other, f"cancelled (parcel {p.id} already delivered)")
+        out.replan = True
+        out.notes.append(f"mission {other.id} cancelled, {len(back)} parcel(s) back to planning")
+    return True
 
 
 async def _delivery_failed(session: AsyncSession, env: Envelope[Any], out: Outcome, _max: int) -> None:

@@ -21,7 +21,12 @@ class FakeVehicle:
     def __init__(self, host: str, port: int, vehicle_id: str, behaviour: str = "deliver", step_s: float = 0.05,
                  lat: float = 52.52, lon: float = 13.405) -> None:
         self.host, self.port, self.vid = host, port, vehicle_id
-        self.behaviour = behaviour      # deliver | reject | mute | vanish
+        self.behaviour = behaviour      # deliver | reject | mute | vanish | away | hold
+        # behaviour "away": goes offline after starting, comes back when ``come_back`` is set,
+        # delivers everything, and reports ``returned`` once ``may_return`` is set
+        self.come_back = asyncio.Event()
+        self.may_return = asyncio.Event()
+        self.current: str | None = None  # mission under way (telemetry carries it, as the agent's does)
         self.step_s = step_s
         self.pos = LatLon(lat=lat, lon=lon)
         self.missions: list[str] = []   # mission ids received (with repeats)
@@ -84,7 +89,8 @@ class FakeVehicle:
         while True:
             if self.telemetry_on:
                 t = Telemetry(position=self.pos, heading_deg=0, ground_speed_mps=0, battery_pct=90, mode="AUTO",
-                              armed=False, gps_fix=3, agent_state="idle")
+                              armed=False, gps_fix=3, agent_state="flying" if self.current else "idle",
+                              mission_id=self.current)
                 with contextlib.suppress(Exception):
                     await self._client.publish(topics.telemetry(self.vid), self._env("telemetry", t), qos=0)
             await asyncio.sleep(0.2)
@@ -100,8 +106,20 @@ class FakeVehicle:
             await self.event(RejectedEvent(mission_id=mid, reason="payload", detail="gripper jammed"))
             return
         await self.event(AcceptedEvent(mission_id=mid))
+        self.current = mid
         await asyncio.sleep(self.step_s)
         await self.event(StartedEvent(mission_id=mid))
+        if self.behaviour == "hold":   # parcels aboard (in transit), never delivered
+            return
+        away = self.behaviour == "away"
+        if away:
+            self.telemetry_on = False
+            await asyncio.sleep(self.step_s)
+            await self.status(VehicleState.offline)
+            await self.come_back.wait()
+            await self.status(VehicleState.online)
+            self.telemetry_on = True
+            self.behaviour = "deliver"   # later missions are flown normally
         if self.behaviour == "vanish":
             # the link dies: no telemetry, the broker publishes our last will (we send it ourselves,
             # which is what the broker would do once the keepalive runs out)
@@ -116,5 +134,8 @@ class FakeVehicle:
                                     delivered_at=datetime.now(timezone.utc), confirmed=True)
             await self.event(DeliveredEvent(mission_id=mid, parcel_id=stop.parcel_id, proof=proof))
         await asyncio.sleep(self.step_s)
+        if away:
+            await self.may_return.wait()
         self.pos = mission.hub.position
         await self.event(ReturnedEvent(mission_id=mid, position=self.pos, undelivered=[]))
+        self.current = None

@@ -188,3 +188,113 @@ async def test_silent_telemetry_marks_vehicle_offline(gc_factory, unique_id):
 
 async def _online(c, vid, want):
     return (await c.get(f"/vehicles/{vid}")).json()["online"] is want
+
+
+async def _import(c, parcels):
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"id": pid, "weight_kg": w, "size": "small", "hub_id": "hub", "recipient_name": "R",
+                        "recipient_email": "r@example.org"}} for pid, lat, lon, w in parcels]}
+    r = await c.post("/parcels/import", json=fc)
+    assert r.status_code == 201, r.text
+
+
+async def _add_drone(c, vid, payload_kg=5.0):
+    r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": payload_kg,
+                                        "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12})
+    assert r.status_code == 201, r.text
+
+
+async def _parcel(c, pid):
+    return (await c.get(f"/parcels/{pid}")).json()
+
+
+async def _missions(c, vid):
+    return (await c.get("/missions", params={"vehicle_id": vid})).json()["items"]
+
+
+async def test_late_proof_from_a_vehicle_that_was_offline_wins(gc_factory, unique_id):
+    """A vehicle goes offline mid-mission (its parcels go back to planning), comes back and
+    reports them delivered: the proof wins over `created` and over `planned` on another
+    vehicle's mission (that mission is cancelled, an abort queued). Until it reports
+    `returned` it gets no new mission."""
+    make_gc, make_vehicle = gc_factory
+    gc = await make_gc(mission_ack_timeout_s=60.0)   # the mute vehicle's mission stays `sent`
+    c = gc.client
+    assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
+    away = await make_vehicle("away", behaviour="away", step_s=0.3)
+    await _add_drone(c, away.vid)
+    mute_id = f"mute-{unique_id}"
+    await _add_drone(c, mute_id, payload_kg=1.0)           # can take the light parcel only
+    light, heavy = f"light-{unique_id}", f"heavy-{unique_id}"
+    await _import(c, [(light, 52.523, 13.405, 0.5), (heavy, 52.524, 13.407, 2.0)])
+    await wait_for(lambda: _mission_state(c, "failed"), 20, "mission of the vehicle gone offline failed")
+    [m1] = await _missions(c, away.vid)
+    assert sorted(m1["parcel_ids"]) == sorted([light, heavy])
+    assert set((await states(c)).values()) == {"created"}
+
+    mute = await make_vehicle("mute", behaviour="mute")
+    await wait_for(lambda: _state_is(c, light, "planned"), 20, "light parcel planned on the mute vehicle")
+    [m2] = await _missions(c, mute.vid)
+    assert (await _parcel(c, heavy))["state"] == "created"
+
+    away.come_back.set()
+    await wait_for(lambda: all_in("delivered")(c), 20, "both parcels delivered on the late proofs")
+    for pid in (light, heavy):
+        p = await _parcel(c, pid)
+        assert p["proof"]["vehicle_id"] == away.vid and p["proof"]["mission_id"] == m1["id"]
+        assert p["vehicle_id"] == away.vid and p["mission_id"] == m1["id"]
+        hist = (await c.get(f"/parcels/{pid}/history")).json()
+        assert hist[-1]["to_state"] == "delivered"
+        assert hist[-1]["reason"] == f"late proof of delivery from {away.vid}"
+    # the mute vehicle's mission lost its only parcel: cancelled, and the vehicle told so
+    m2 = (await c.get(f"/missions/{m2['id']}")).json()
+    assert m2["state"] == "failed" and light in m2["fail_reason"]
+    cmds = (await c.get(f"/vehicles/{mute.vid}/commands")).json()["items"]
+    assert [(x["action"], x["mission_id"]) for x in cmds] == [("abort", m2["id"])]
+
+    # back online, still flying its old mission: no new mission until it reports `returned`
+    late = f"late-{unique_id}"
+    await _import(c, [(late, 52.522, 13.404, 2.0)])   # too heavy for the mute vehicle
+    await wait_for(lambda: _online(c, away.vid, True), 10, "online again")
+    await asyncio.sleep(1.5)
+    assert (await _parcel(c, late))["state"] == "created"
+    assert away.missions == [m1["id"]]
+    away.may_return.set()
+    await wait_for(lambda: _state_is(c, late, "delivered"), 20, "new parcel delivered after the return")
+    assert (await _parcel(c, late))["vehicle_id"] == away.vid
+
+
+async def _state_is(c, pid, state):
+    return (await _parcel(c, pid))["state"] == state
+
+
+async def test_late_proof_for_a_parcel_aboard_another_vehicle_is_only_noted(gc_factory, unique_id):
+    make_gc, make_vehicle = gc_factory
+    gc = await make_gc()
+    c = gc.client
+    assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
+    away = await make_vehicle("away", behaviour="away", step_s=0.3)
+    await _add_drone(c, away.vid)
+    holder_id = f"holder-{unique_id}"
+    await _add_drone(c, holder_id)
+    pid = f"p-{unique_id}"
+    await _import(c, [(pid, 52.523, 13.405, 0.5)])
+    await wait_for(lambda: _mission_state(c, "failed"), 20, "mission of the vehicle gone offline failed")
+    [m1] = await _missions(c, away.vid)
+    holder = await make_vehicle("holder", behaviour="hold")
+    await wait_for(lambda: _state_is(c, pid, "in_transit"), 20, "parcel aboard the other vehicle")
+    [m2] = await _missions(c, holder.vid)
+
+    away.come_back.set()
+    await wait_for(lambda: _delivered_noted(c, away.vid), 20, "late delivered event stored")
+    p = await _parcel(c, pid)
+    assert p["state"] == "in_transit" and p["mission_id"] == m2["id"] and p["proof"] is None
+    ev = [e for e in (await c.get("/events", params={"vehicle_id": away.vid, "kind": "delivered"})).json()["items"]]
+    assert ev[0]["mission_id"] == m1["id"] and "not applied" in ev[0]["note"] and m2["id"] in ev[0]["note"]
+    assert (await c.get(f"/missions/{m2['id']}")).json()["state"] == "started"
+    away.may_return.set()
+
+
+async def _delivered_noted(c, vid):
+    return (await c.get("/events", params={"vehicle_id": vid, "kind": "delivered"})).json()["total"] >= 1
