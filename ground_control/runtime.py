@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ground_control.db.models import utcnow
 from ground_control.dispatch.dispatcher import Dispatcher
+from ground_control.dispatch.mission_builder import make_dispatch_planner
 from ground_control.ingest.service import Ingest, subscriptions
 from ground_control.mqtt.link import MqttLink
-from ground_control.planning import make_planner
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ class Runtime:
         replan = settings.replan_on_mission_failed or settings.replan_on_vehicle_lost
         self.ingest = Ingest(settings, sessionmaker, on_replan=self.wake if replan else (lambda: None))
         self.link = MqttLink(settings, self.ingest.handle, subscriptions(settings), on_connect=self._connected)
-        planner = make_planner(settings.planner_kind)
+        # flight profile = the missions' cruise/drop altitudes, so planned energy is the agent's
+        planner = make_dispatch_planner(settings)
         self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner,
                                      listening=lambda: self.link.connected.is_set())
         self._tasks: list[asyncio.Task[None]] = []

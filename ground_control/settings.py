@@ -45,8 +45,12 @@ class Settings(BaseSettings):
     drop_alt_m: float = Field(default=5.0, ge=0)
     geofence_margin_deg: float = Field(default=0.02, gt=0)  # box around hub+stops when no fence is configured
     dispatch_interval_s: float = Field(default=2.0, gt=0)
-    planner_kind: Literal["greedy", "pyvrp"] = "greedy"   # make_planner(kind); pyvrp optimises, greedy is fast
-    planner_time_limit_s: float = Field(default=2.0, gt=0)
+    # make_planner(kind): pyvrp optimises (the default), greedy is the fast baseline/fallback
+    planner_kind: Literal["greedy", "pyvrp"] = "pyvrp"
+    # per planning round (the dispatcher plans every tick that has new parcels): keep it short
+    planner_time_limit_s: float = Field(default=1.0, ge=0.1, le=30.0)
+    # no-fly zones are buffered by this much when planning paths (GeofenceSpec.safety_margin_m)
+    planner_safety_margin_m: float = Field(default=10.0, ge=0, le=500)
     max_delivery_attempts: int = Field(default=2, ge=1, le=20)
     replan_on_new_parcels: bool = True
     replan_on_vehicle_lost: bool = True

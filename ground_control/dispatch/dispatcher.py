@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
@@ -27,10 +26,11 @@ from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as Pr
 from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, Vehicle, utcnow
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
-from ground_control.dispatch.mission_builder import build_request, fence_for, route_to_mission
+from ground_control.dispatch.mission_builder import route_to_mission
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, vehicles_still_out
+from ground_control.dispatch.rounds import plan_rounds
 from ground_control.domain.parcel_lifecycle import ParcelState
-from ground_control.planning import Plan, RoutePlanner
+from ground_control.planning import RoutePlanner
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,42 +165,20 @@ class Dispatcher:
             return
         self._last_signature, self._last_plan_at = signature, time.monotonic()
 
-        by_hub: dict[str, list[Parcel]] = defaultdict(list)
-        for p in parcels:
-            by_hub[p.hub_id].append(p)
-        used: set[str] = set()
-        for hub_id, hub_parcels in by_hub.items():
-            fence = fence_for(fences, hub_id)
-            # parcels that a vehicle refused must not go back to it: plan them in groups by
-            # which vehicles they exclude
-            groups: dict[frozenset[str], list[Parcel]] = defaultdict(list)
-            for p in hub_parcels:
-                groups[frozenset(p.excluded_vehicles or [])].append(p)
-            for excluded, group in sorted(groups.items(), key=lambda kv: -len(kv[0])):
-                cands = [v for v in vehicles if v.hub_id == hub_id and v.id not in used and v.id not in excluded]
-                if not cands:
+        async for rnd in plan_rounds(self.planner, hubs, vehicles, list(parcels), fences, self.settings, now):
+            self.unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
+            for route in rnd.plan.routes:
+                if not route.stops or route.vehicle_id not in rnd.vehicles:
                     continue
-                request = build_request([hubs[hub_id]], cands, group, fence, self.settings, now)
                 try:
-                    plan: Plan = await asyncio.to_thread(self.planner.plan, request)
-                except Exception:  # noqa: BLE001 - a planner bug leaves parcels waiting, not lost
-                    log.exception("planner failed for hub %s (%d parcels)", hub_id, len(group))
+                    mission = route_to_mission(route, rnd.vehicles[route.vehicle_id], rnd.hub, rnd.parcels,
+                                               rnd.fence, self.settings, now)
+                except Exception:  # noqa: BLE001 - e.g. a route the protocol refuses
+                    log.exception("could not build a mission from route for %s", route.vehicle_id)
                     continue
-                self.unplanned.update({pid: str(r) for pid, r in plan.unplanned.items()})
-                byid = {p.id: p for p in group}
-                vmap = {v.id: v for v in cands}
-                for route in plan.routes:
-                    if not route.stops or route.vehicle_id not in vmap:
-                        continue
-                    used.add(route.vehicle_id)
-                    try:
-                        mission = route_to_mission(route, vmap[route.vehicle_id], hubs[hub_id], byid, fence, self.settings, now)
-                    except Exception:  # noqa: BLE001 - e.g. a route the protocol refuses
-                        log.exception("could not build a mission from route for %s", route.vehicle_id)
-                        continue
-                    if await self._commit_mission(mission, hub_id, route.distance_m):
-                        self.missions_created += 1
-                        await self._publish_mission(mission.vehicle_id, mission)
+                if await self._commit_mission(mission, rnd.hub.id, route.distance_m):
+                    self.missions_created += 1
+                    await self._publish_mission(mission.vehicle_id, mission)
 
     async def _commit_mission(self, mission: ProtoMission, hub_id: str, distance_m: float) -> bool:
         """One transaction: the mission row and every parcel created -> planned; nothing if any

@@ -11,8 +11,10 @@ from fleet_protocol import Geofence, Hub as ProtoHub, LatLon, Mission, Polygon, 
 from ground_control.db import models as m
 from ground_control.domain.geofence import parse_geofence
 from ground_control.planning import (
-    GeofenceSpec, HubSpec, ParcelSpec, Point, PlanRequest, Route, TimeWindow, VehicleKind, VehicleSpec,
+    GeofenceSpec, HubSpec, ParcelSpec, Point, PlanRequest, Route, RoutePlanner, TimeWindow, VehicleKind, VehicleSpec,
+    make_planner,
 )
+from ground_control.planning.energy import FlightProfile
 from ground_control.settings import Settings
 
 
@@ -40,13 +42,37 @@ def fence_for(fences: Iterable[m.Geofence], hub_id: str) -> Geofence | None:
     return parse_geofence(chosen.geojson).to_protocol() if chosen else None
 
 
-def geofence_spec(fence: Geofence | None) -> GeofenceSpec | None:
+def geofence_spec(fence: Geofence | None, safety_margin_m: float = 10.0) -> GeofenceSpec | None:
     if fence is None:
         return None
     def pts(poly: Polygon) -> tuple[Point, ...]:
         return tuple(Point(v.lat, v.lon) for v in poly.vertices)
     return GeofenceSpec(inclusion=pts(fence.inclusion), exclusions=tuple(pts(e) for e in fence.exclusions),
-                        ceiling_m=fence.ceiling_m)
+                        safety_margin_m=safety_margin_m, ceiling_m=fence.ceiling_m)
+
+
+def mission_altitudes(settings: Settings, fence: Geofence | None, drone: bool) -> tuple[float, float]:
+    """(cruise, drop) altitudes a mission carries: the settings', cruise kept under 90 % of the
+    fence ceiling (no fence: the box fence's 120 m). Robots: (0, 0)."""
+    if not drone:
+        return 0.0, 0.0
+    ceiling = fence.ceiling_m if fence is not None else 120.0
+    cruise = min(settings.cruise_alt_m, ceiling * 0.9)
+    return cruise, min(settings.drop_alt_m, cruise)
+
+
+def flight_profile(settings: Settings) -> FlightProfile:
+    """The planner's drone overheads at the altitudes missions are flown at, so its energy
+    estimate is the edge agent's (``estimate_energy_wh``). Missions under a low fence ceiling
+    fly lower than this, which only makes the planner's estimate the larger one (safe side)."""
+    cruise, drop = mission_altitudes(settings, None, drone=True)
+    return FlightProfile(cruise_alt_m=cruise, drop_alt_m=drop)
+
+
+def make_dispatch_planner(settings: Settings, kind: str | None = None) -> RoutePlanner:
+    """The planner dispatch (and the dry-run ``POST /plans``) uses: ``kind`` or the settings',
+    with the missions' flight profile."""
+    return make_planner(kind or settings.planner_kind, flight=flight_profile(settings))
 
 
 def box_fence(points: Iterable[Point], margin_deg: float, ceiling_m: float = 120.0) -> Geofence:
@@ -60,11 +86,16 @@ def box_fence(points: Iterable[Point], margin_deg: float, ceiling_m: float = 120
 
 
 def build_request(hubs: list[m.Hub], vehicles: list[m.Vehicle], parcels: list[m.Parcel], fence: Geofence | None,
-                  settings: Settings, now: datetime) -> PlanRequest:
+                  settings: Settings, now: datetime, *, time_limit_s: float | None = None,
+                  seed: int = 0) -> PlanRequest:
+    """DB rows -> the planner's request: THE one place this is done (dispatch and the dry-run
+    ``POST /plans`` both come here). ``fence`` is the protocol geofence from :func:`fence_for`;
+    no-fly zones are buffered by ``settings.planner_safety_margin_m``."""
     return PlanRequest(
         hubs=tuple(hub_spec(h) for h in hubs), vehicles=tuple(vehicle_spec(v) for v in vehicles),
-        parcels=tuple(parcel_spec(p, now) for p in parcels), geofence=geofence_spec(fence),
-        time_limit_s=settings.planner_time_limit_s,
+        parcels=tuple(parcel_spec(p, now) for p in parcels),
+        geofence=geofence_spec(fence, settings.planner_safety_margin_m),
+        time_limit_s=settings.planner_time_limit_s if time_limit_s is None else time_limit_s, seed=seed,
     )
 
 
@@ -92,8 +123,7 @@ def route_to_mission(route: Route, vehicle: m.Vehicle, hub: m.Hub, parcels: dict
         pts = [Point(hub.lat, hub.lon)] + [Point(s.drop_off.lat, s.drop_off.lon) for s in stops]
         pts += [Point(w.lat, w.lon) for s in stops for w in s.path] + [Point(w.lat, w.lon) for w in return_path]
         fence = box_fence(pts, settings.geofence_margin_deg)
-    cruise = min(settings.cruise_alt_m, fence.ceiling_m * 0.9) if drone else 0.0
-    drop = min(settings.drop_alt_m, cruise) if drone else 0.0
+    cruise, drop = mission_altitudes(settings, fence, drone)
     return Mission(
         mission_id=mission_id or f"m-{uuid.uuid4().hex[:16]}", vehicle_id=vehicle.id,
         vehicle_type=VehicleType.drone if drone else VehicleType.robot,
