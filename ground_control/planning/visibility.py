@@ -297,20 +297,31 @@ def _pseudo_angle(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, r, np.where(y >= 0, 2.0, -2.0) - r)
 
 
+#: sources per block in the (sources x pieces x vertices) computations: the temporaries stay
+#: small enough for malloc to reuse them (large ones are mapped fresh and page-faulted each time,
+#: which cost more than the arithmetic)
+_BLOCK = 32
+
+
 def _tangents_all(a: np.ndarray, ring: np.ndarray, centre: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_tangents` for every hull at once: (A, H, 2) left and right tangent vertices."""
-    # x and y apart: reductions over a length-2 axis are slow
-    rx = ring[None, :, :, 0] - a[:, None, None, 0]               # (A, H, m)
-    ry = ring[None, :, :, 1] - a[:, None, None, 1]
-    tx = (centre[None, :, 0] - a[:, None, 0])[:, :, None]        # (A, H, 1)
-    ty = (centre[None, :, 1] - a[:, None, 1])[:, :, None]
-    ang = _pseudo_angle(tx * ry - ty * rx, tx * rx + ty * ry)    # (A, H, m)
-    hi = np.argmax(ang, axis=2)[..., None, None]
-    lo = np.argmin(ang, axis=2)[..., None, None]
-    full = np.broadcast_to(ring[None], (len(a),) + ring.shape)
-    return (np.take_along_axis(full, hi, axis=2)[:, :, 0],
-            np.take_along_axis(full, lo, axis=2)[:, :, 0])
+    left = np.empty((len(a),) + ring.shape[:1] + (2,))
+    right = np.empty_like(left)
+    for s in range(0, len(a), _BLOCK):
+        b = a[s:s + _BLOCK]
+        # x and y apart: reductions over a length-2 axis are slow
+        rx = ring[None, :, :, 0] - b[:, None, None, 0]           # (B, H, m)
+        ry = ring[None, :, :, 1] - b[:, None, None, 1]
+        tx = (centre[None, :, 0] - b[:, None, 0])[:, :, None]    # (B, H, 1)
+        ty = (centre[None, :, 1] - b[:, None, 1])[:, :, None]
+        ang = _pseudo_angle(tx * ry - ty * rx, tx * rx + ty * ry)
+        hi = np.argmax(ang, axis=2)[..., None, None]
+        lo = np.argmin(ang, axis=2)[..., None, None]
+        full = np.broadcast_to(ring[None], (len(b),) + ring.shape)
+        left[s:s + _BLOCK] = np.take_along_axis(full, hi, axis=2)[:, :, 0]
+        right[s:s + _BLOCK] = np.take_along_axis(full, lo, axis=2)[:, :, 0]
+    return left, right
 
 
 def _inside_all(xy: np.ndarray, ring: np.ndarray, valid: np.ndarray, tol: float) -> np.ndarray:
@@ -321,9 +332,12 @@ def _inside_all(xy: np.ndarray, ring: np.ndarray, valid: np.ndarray, tol: float)
     d = nxt - ring                                               # (H, m, 2)
     n = np.hypot(d[..., 0], d[..., 1])
     n = np.where(n == 0, 1.0, n)
-    s = _cross(d[None], xy[:, None, None, :] - ring[None]) / n[None]   # (P, H, m)
-    s = np.where(valid[None], s, np.inf)
-    return (s > tol).all(axis=2)
+    out = np.empty((len(xy), len(ring)), dtype=bool)
+    for k in range(0, len(xy), _BLOCK):
+        s = _cross(d[None], xy[k:k + _BLOCK, None, None, :] - ring[None]) / n[None]  # (B, H, m)
+        s = np.where(valid[None], s, np.inf)
+        out[k:k + _BLOCK] = (s > tol).all(axis=2)
+    return out
 
 
 def _inside_convex(xy: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
@@ -344,7 +358,7 @@ def _line(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
 
 
 def _visibility_matrix(a: np.ndarray, b: np.ndarray, scene: Scene, hulls: list[_Hull],
-                       chunk: int = 128) -> np.ndarray:
+                       chunk: int = 32) -> np.ndarray:
     """(len(a), len(b)) bool visibility.
 
     From a point outside a convex polygon, the segment to b enters it iff b lies strictly inside
