@@ -39,9 +39,8 @@ class FlightProfile:
         return per_route, per_stop
 
     def budget_m(self, v: VehicleSpec) -> float:
-        """Level-flight metres available for a route, overheads included."""
-        if v.kind is not VehicleKind.drone:
-            return v.max_distance_m
+        """Level-flight metres available for a route, overheads included (robots: travel only;
+        the agent measures their routes on the sphere too, so they keep the same margin)."""
         return v.max_distance_m / (1.0 + self.geodesy_margin)
 
 

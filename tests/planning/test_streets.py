@@ -90,3 +90,30 @@ def test_access_walk_does_not_cut_through_a_zone():
     assert PROJ.to_xy(leg.path[-2:-1])[0] == pytest.approx([300, 300], abs=1e-6)
     # q's only street is unconnected to the hub's: unreachable
     assert not np.isfinite(costs.dist(ROBOT)[0, 2])
+
+
+def test_robot_street_route_at_full_range_near_the_equator_is_accepted():
+    # near the equator the planner's ellipsoid metres north are ~0.5 % shorter than the agent's
+    # sphere: a route planned right at the range limit must keep that margin
+    geofence_check = pytest.importorskip("edge_agent.geofence_check")
+    from ground_control.planning.geometry import Projection
+    from ground_control.planning.model import GeofenceSpec, HubSpec, ParcelSpec, Point
+    from ground_control.planning.to_mission import route_to_mission
+
+    proj = Projection(Point(0.0, 0.0))
+    pt = lambda x, y: proj.to_points([[x, y]])[0]           # noqa: E731
+    box = GeofenceSpec(inclusion=(pt(-500, -500), pt(500, -500), pt(500, 3000), pt(-500, 3000)))
+    req0 = dict(hubs=(HubSpec("H", pt(0, 0)),), geofence=box,
+                parcels=(ParcelSpec("p", "H", pt(0, 2500), 1.0),),
+                streets=StreetNetwork(((pt(0, 0), pt(0, 2500)),)))
+    served = 0
+    for range_m in (4_990.0, 5_000.0, 5_010.0, 5_020.0, 5_030.0):   # ~ there and back (5 km)
+        robot = drone("r", kind=ROBOT, range_m=range_m)
+        req = PlanRequest(vehicles=(robot,), **req0)
+        for r in GreedyPlanner().plan(req).routes:
+            served += 1
+            m = route_to_mission(r, req, robot, req.hubs[0], box, "m")
+            assert geofence_check.check_mission(
+                m, max_payload_kg=robot.payload_kg, battery_wh=robot.battery_wh,
+                wh_per_km=robot.wh_per_km, reserve_fraction=robot.reserve_fraction) == []
+    assert served                                            # the longest ranges do serve it
