@@ -179,7 +179,7 @@ async def _late_proof(session: AsyncSession, env: Envelope[Any], p: Parcel, out:
         return True
     _store_proof(p, env)
     out.notes.append(f"parcel {p.id}: {reason} (mission {m.id})")
-    log.warning("parcel %s: %s on failed mission %s", p.id, reason, m.id)
+    log.warning("parcel %s: %s on mission %s (%s)", p.id, reason, m.id, m.state)
     if other is not None and other.state in ACTIVE_MISSION_STATES:
         await session.flush()   # the parcel has left ``other``: release only what is still on it
         back = await fail_mission(session, other, f"parcel {p.id} delivered meanwhile ({reason})",
