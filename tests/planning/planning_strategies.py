@@ -28,6 +28,7 @@ def zone(draw):
 
 
 MIXED = (VehicleKind.drone, VehicleKind.robot)
+ROBOTS = (VehicleKind.robot,)
 
 
 def street_grid(spacing: float, step: float = 250.0) -> StreetNetwork:
@@ -76,3 +77,8 @@ def fence_shapes(req: PlanRequest) -> tuple[shapely.Polygon, list[shapely.Polygo
     g = req.geofence
     inc = shapely.Polygon(PROJ.to_xy(g.inclusion))
     return inc, [shapely.Polygon(PROJ.to_xy(ex)) for ex in g.exclusions]
+
+
+def fleet_request():
+    """Drones and robots together, or robots alone (so robot legs round zones really occur)."""
+    return st.one_of(geofenced_request(kinds=MIXED), geofenced_request(kinds=ROBOTS))

@@ -11,7 +11,7 @@ from ground_control.planning.greedy import GreedyPlanner  # noqa: E402
 from ground_control.planning.solver import PyVRPPlanner  # noqa: E402
 from ground_control.planning.to_mission import route_to_mission  # noqa: E402
 
-from planning_strategies import MIXED, geofenced_request  # noqa: E402
+from planning_strategies import fleet_request, geofenced_request  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,13 +40,13 @@ def _check(req, plan):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(geofenced_request(kinds=MIXED))
+@given(fleet_request())
 def test_agent_accepts_planned_robot_missions(req):
     """Mixed fleets: robot legs (visibility paths or streets) respect the zones too."""
     _check(req, GreedyPlanner().plan(req))
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(geofenced_request(kinds=MIXED))
+@given(fleet_request())
 def test_agent_accepts_optimised_robot_missions(req):
     _check(req, PyVRPPlanner(time_limit_s=0.1).plan(req))

@@ -8,7 +8,7 @@ from ground_control.planning.greedy import GreedyPlanner
 from ground_control.planning.solver import PyVRPPlanner
 
 from planning_helpers import PROJ
-from planning_strategies import MIXED, fence_shapes, geofenced_request
+from planning_strategies import fleet_request, fence_shapes, geofenced_request
 
 
 def _check(req, plan):
@@ -41,7 +41,7 @@ def test_pyvrp_paths_respect_geofence(req):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(geofenced_request(kinds=MIXED))
+@given(fleet_request())
 def test_mixed_fleet_paths_respect_geofence(req):
     """Robot legs too, with and without streets (the zones close streets to robots)."""
     _check(req, GreedyPlanner().plan(req))
