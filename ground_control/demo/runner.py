@@ -40,7 +40,7 @@ class DemoOptions:
     speedup: float = 20.0
     seed: int = 1
     timeout_s: float = 110.0
-    planner: str = "greedy"
+    planner: str = "pyvrp"
     broker: str = "auto"             # auto (mosquitto from PATH, else amqtt), mosquitto, amqtt
     workdir: Path | None = None
     port: int = 0                    # HTTP port of ground control; 0 = a free one
