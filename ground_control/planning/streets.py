@@ -34,7 +34,7 @@ class StreetGraph:
     graph: csr_matrix
 
 
-#: bool per segment a[i]-b[i]: may a robot drive it (see ``_clear``)
+#: bool per segment a[i]-b[i]: may a robot drive or walk it (see ``_clear_fn``)
 Clear = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -94,9 +94,10 @@ class StreetRouter:
                 if blocked[i]:
                     continue
                 # nearest street point with a clear walk to it (rare: a zone in between)
-                _, feet = _foot(self.xy[[i] * len(a)], a, b)
-                order = np.argsort(np.hypot(*(feet - self.xy[i]).T), kind="stable")
-                ok = np.flatnonzero(self.clear(self.xy[[i] * len(a)][order], feet[order]))
+                here = np.repeat(self.xy[i:i + 1], len(a), axis=0)
+                feet = _foot(here, a, b)[1]
+                order = np.argsort(np.hypot(*(feet - here).T), kind="stable")
+                ok = np.flatnonzero(self.clear(here[order], feet[order]))
                 if len(ok):
                     s[i] = order[ok[0]]
                 else:
