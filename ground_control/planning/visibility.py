@@ -266,15 +266,6 @@ def _hulls(scene: Scene) -> list[_Hull]:
     return out
 
 
-def _tangents(a: np.ndarray, hull: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Left and right tangent vertices of a convex ``hull`` seen from each point of ``a`` (the
-    extreme angles around the direction to the hull's centroid, which never wrap from outside)."""
-    rel = hull[None, :, :] - a[:, None, :]                       # (A, m, 2)
-    toc = hull.mean(axis=0) - a                                  # (A, 2)
-    ang = np.arctan2(_cross(toc[:, None, :], rel), (toc[:, None, :] * rel).sum(-1))
-    return hull[np.argmax(ang, axis=1)], hull[np.argmin(ang, axis=1)]
-
-
 def _padded_rings(hulls: list[_Hull]) -> tuple[np.ndarray, np.ndarray]:
     """All rings in one (H, m, 2) array, short rings padded with their last vertex (harmless for
     tangents: a repeated vertex has a repeated angle), and which entries are real."""
@@ -305,7 +296,7 @@ _BLOCK = 32
 
 def _tangents_all(a: np.ndarray, ring: np.ndarray, centre: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_tangents` for every hull at once: (A, H, 2) left and right tangent vertices."""
+    """For every hull at once: (A, H, 2) left and right tangent vertices."""
     left = np.empty((len(a),) + ring.shape[:1] + (2,))
     right = np.empty_like(left)
     for s in range(0, len(a), _BLOCK):
@@ -338,13 +329,6 @@ def _inside_all(xy: np.ndarray, ring: np.ndarray, valid: np.ndarray, tol: float)
         s = np.where(valid[None], s, np.inf)
         out[k:k + _BLOCK] = (s > tol).all(axis=2)
     return out
-
-
-def _inside_convex(xy: np.ndarray, hull: np.ndarray, tol: float) -> np.ndarray:
-    e0, e1 = hull, np.roll(hull, -1, axis=0)
-    d = e1 - e0
-    s = _cross(d[None, :, :], xy[:, None, :] - e0[None, :, :]) / np.hypot(*d.T)[None, :]
-    return (s > tol).all(axis=1)
 
 
 def _line(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:

@@ -2,16 +2,14 @@
 (geometry, payload and energy on a full battery), so a planned route is never rejected on the
 vehicle."""
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
-geofence_check = pytest.importorskip("edge_agent.geofence_check")
+from edge_agent import geofence_check
+from ground_control.planning.greedy import GreedyPlanner
+from ground_control.planning.solver import PyVRPPlanner
+from ground_control.planning.to_mission import route_to_mission
 
-from ground_control.planning.greedy import GreedyPlanner  # noqa: E402
-from ground_control.planning.solver import PyVRPPlanner  # noqa: E402
-from ground_control.planning.to_mission import route_to_mission  # noqa: E402
-
-from planning_strategies import fleet_request, geofenced_request  # noqa: E402
+from planning_strategies import fleet_request, geofenced_request
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
