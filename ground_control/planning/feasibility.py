@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ground_control.planning.costs import TravelCosts
+from ground_control.planning.costs import TravelCosts, build_costs
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import ParcelSpec, PlanRequest, UnplannedReason, VehicleSpec
 
 _EPS = 1e-6
@@ -96,3 +97,24 @@ def _direct_on_time(p: ParcelSpec, v: VehicleSpec, go: float, back: float,
         return False
     depart = start - arrive              # leave late rather than wait at the drop-off
     return within_time(v, request, depart, start + p.service_s + back / v.speed_mps)
+
+
+def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
+    """Committed parcels of available vehicles, in order; a failed vehicle's parcels are free."""
+    by_id = {p.parcel_id: p for p in request.parcels}
+    avail = {v.vehicle_id for v in request.vehicles if v.available}
+    out: dict[str, list[ParcelSpec]] = {}
+    for vid, pids in request.committed.items():
+        if vid in avail:
+            out[vid] = [by_id[p] for p in pids if p in by_id]
+    return out
+
+
+def prepare(request: PlanRequest, costs: TravelCosts | None, drone_router: str,
+            flight: FlightProfile | None) -> tuple[TravelCosts, dict[str, list[ParcelSpec]], Screening]:
+    """What every solver does first: the travel costs (unless given), the committed prefixes
+    that stay, and the screening of every other parcel."""
+    costs = costs or build_costs(request, drone_router, flight)
+    prefixes = committed_prefixes(request)
+    fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
+    return costs, prefixes, screen(request, costs, exclude=fixed)

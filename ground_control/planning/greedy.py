@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ground_control.planning.costs import TravelCosts, build_costs
+from ground_control.planning.costs import TravelCosts
 from ground_control.planning.energy import FlightProfile
-from ground_control.planning.feasibility import parcel_hubs, screen
+from ground_control.planning.feasibility import parcel_hubs, prepare
 from ground_control.planning.model import (
     ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
 )
@@ -34,17 +34,6 @@ class _Tour:
     fresh: bool = True          # nothing visited yet: the departure may still move later
 
 
-def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
-    """Committed parcels of available vehicles, in order; a failed vehicle's parcels are free."""
-    by_id = {p.parcel_id: p for p in request.parcels}
-    avail = {v.vehicle_id for v in request.vehicles if v.available}
-    out: dict[str, list[ParcelSpec]] = {}
-    for vid, pids in request.committed.items():
-        if vid in avail:
-            out[vid] = [by_id[p] for p in pids if p in by_id]
-    return out
-
-
 class GreedyPlanner:
     """Nearest-neighbour construction per vehicle, vehicles taken cheapest-first per hub."""
 
@@ -54,10 +43,7 @@ class GreedyPlanner:
 
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
-        costs = costs or build_costs(request, self.drone_router, self.flight)
-        prefixes = committed_prefixes(request)
-        fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
-        sc = screen(request, costs, exclude=fixed)
+        costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight)
         pool = [p for p in request.parcels if p.parcel_id in sc.candidates]
         arr = _ParcelArrays.of(pool, costs)
         can = [{c.vehicle_id for c in sc.candidates[p.parcel_id] if c.hub_id in parcel_hubs(p)}

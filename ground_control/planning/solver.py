@@ -32,10 +32,9 @@ import numpy as np
 import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
-from ground_control.planning.costs import TravelCosts, build_costs
+from ground_control.planning.costs import TravelCosts
 from ground_control.planning.energy import FlightProfile
-from ground_control.planning.feasibility import parcel_hubs, screen, within_time
-from ground_control.planning.greedy import committed_prefixes
+from ground_control.planning.feasibility import parcel_hubs, prepare, within_time
 from ground_control.planning.model import (
     ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
 )
@@ -79,10 +78,7 @@ class PyVRPPlanner:
     # ------------------------------------------------------------------------------ plan
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
-        costs = costs or build_costs(request, self.drone_router, self.flight)
-        prefixes = committed_prefixes(request)
-        fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
-        sc = screen(request, costs, exclude=fixed)
+        costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight)
         parcels = [p for p in request.parcels if p.parcel_id in sc.candidates]
         unplanned = dict(sc.unplanned)
         vehicles = [v for v in request.vehicles if v.available]
