@@ -417,11 +417,11 @@ class Agent:
             return give_up("upload", "no heartbeat from the autopilot")
         if mav.state.armed:
             return give_up("busy", "the vehicle is already armed")
-        fence = translate_fence(run.mission.geofence)
+        fence = translate_fence(run.mission.geofence, run.mission.vehicle_type)
         err = await self._upload(fence.items, MISSION_TYPE_FENCE)
         if err:
             return give_up("upload", f"fence: {err}")
-        for name, value in (("FENCE_ALT_MAX", fence.alt_max_m), ("FENCE_ENABLE", 1)):
+        for name, value in (*fence.params, ("FENCE_ENABLE", 1)):
             if not await mav.set_param(name, value):
                 self.log.warning("autopilot did not confirm %s=%s", name, value)
         err = await self._upload(run.tm.items, MISSION_TYPE_MISSION)

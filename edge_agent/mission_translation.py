@@ -175,15 +175,21 @@ def translate_mission(mission: Mission) -> TranslatedMission:
     return TRANSLATORS[mission.vehicle_type].translate(mission)
 
 
+# FENCE_TYPE bits (AC_Fence): 1 = altitude ceiling, 2 = circle around home, 4 = polygons.
+FENCE_TYPE_ALT_MAX, FENCE_TYPE_CIRCLE, FENCE_TYPE_POLYGON = 1, 2, 4
+
+
 @dataclass(frozen=True)
 class TranslatedFence:
     items: tuple[MissionItem, ...]
-    alt_max_m: float            # FENCE_ALT_MAX parameter value
+    params: tuple[tuple[str, float], ...]   # set in this order, before FENCE_ENABLE
 
 
-def translate_fence(fence: Geofence) -> TranslatedFence:
-    """Geofence -> MAV_MISSION_TYPE_FENCE items: one inclusion polygon then the exclusions, each
-    vertex an item with param1 = the polygon's vertex count, x/y = lat/lon * 1e7."""
+def translate_fence(fence: Geofence, vehicle_type: VehicleType = VehicleType.drone) -> TranslatedFence:
+    """Geofence -> MAV_MISSION_TYPE_FENCE items (one inclusion polygon then the exclusions, each
+    vertex an item with param1 = the polygon's vertex count, x/y = lat/lon * 1e7) and the fence
+    parameters. FENCE_TYPE is set explicitly: ArduPilot's defaults (copter 7, rover 6) include a
+    300 m circle around home (FENCE_RADIUS) that would end any longer delivery in RTL."""
     items: list[MissionItem] = []
 
     def polygon(vertices: list[LatLon], command: int) -> None:
@@ -199,4 +205,9 @@ def translate_fence(fence: Geofence) -> TranslatedFence:
     polygon(fence.inclusion.vertices, NAV_FENCE_POLYGON_VERTEX_INCLUSION)
     for ex in fence.exclusions:
         polygon(ex.vertices, NAV_FENCE_POLYGON_VERTEX_EXCLUSION)
-    return TranslatedFence(tuple(items), float(fence.ceiling_m))
+    if vehicle_type is VehicleType.drone:
+        params = (("FENCE_TYPE", float(FENCE_TYPE_ALT_MAX | FENCE_TYPE_POLYGON)),
+                  ("FENCE_ALT_MAX", float(fence.ceiling_m)))
+    else:
+        params = (("FENCE_TYPE", float(FENCE_TYPE_POLYGON)),)
+    return TranslatedFence(tuple(items), params)

@@ -13,9 +13,6 @@ _COMMON: dict[str, float] = {
     "FENCE_ENABLE": 0,
     "FENCE_ACTION": 1,  # 1 = RTL (or land / hold)
     "FENCE_ALT_MAX": 100.0,  # m
-    # ArduPilot's default is 7 (alt max + home circle + polygon); our copter.parm ships 5 because a
-    # 300 m home circle makes no sense for deliveries. Set bit 2 (value 2) to get the circle back.
-    "FENCE_TYPE": 5,
     "FENCE_RADIUS": 300.0,  # m, home-centred circle (FENCE_TYPE bit 1)
     "BATT_CAPACITY": 10000.0,  # mAh
     "BATT_LOW_MAH": 2500.0,  # remaining mAh that triggers the low failsafe (ArduPilot default 0 = off)
@@ -28,6 +25,10 @@ _COMMON: dict[str, float] = {
 
 # ArduCopter 4.7 (master) names, SI units: WPNAV_SPEED (cm/s) became WP_SPD (m/s) and so on.
 _COPTER: dict[str, float] = {
+    # ArduPilot's defaults (AC_Fence.cpp): copter 7 = alt max + 300 m home circle + polygon, rover
+    # 6 = circle + polygon. Kept, so an agent that relies on them flies into the home circle here
+    # as it would on a real autopilot; the edge agent sets FENCE_TYPE itself.
+    "FENCE_TYPE": 7,
     "WP_SPD": 10.0,  # m/s
     "WP_SPD_UP": 2.5,  # m/s
     "WP_SPD_DN": 1.5,  # m/s
@@ -51,6 +52,7 @@ LEGACY_COPTER: dict[str, tuple[str, float]] = {
 }
 
 _ROVER: dict[str, float] = {
+    "FENCE_TYPE": 6,
     "WP_SPEED": 2.0,  # m/s
     "CRUISE_SPEED": 2.0,  # m/s
     "WP_RADIUS": 2.0,  # m

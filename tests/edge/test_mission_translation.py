@@ -1,3 +1,4 @@
+from fleet_protocol import VehicleType
 from edge_agent import mission_translation as mt
 from edge_factories import make_mission, offset
 
@@ -51,10 +52,20 @@ def test_fence_items():
     from edge_factories import square
     m = make_mission(exclusions=[square(52.37, 4.89, 20, 500, 500), square(52.37, 4.89, 10, -500, 0)])
     f = mt.translate_fence(m.geofence)
-    assert f.alt_max_m == 120
     assert len(f.items) == 12
     assert [i.command for i in f.items[:4]] == [mt.NAV_FENCE_POLYGON_VERTEX_INCLUSION] * 4
     assert [i.command for i in f.items[4:]] == [mt.NAV_FENCE_POLYGON_VERTEX_EXCLUSION] * 8
     assert all(i.param1 == 4 and i.mission_type == mt.MISSION_TYPE_FENCE for i in f.items)
     assert [i.seq for i in f.items] == list(range(12))
     assert isinstance(f.items[0].x, int) and abs(f.items[0].lat - m.geofence.inclusion.vertices[0].lat) < 1e-7
+
+
+def test_fence_params_switch_off_ardupilots_home_circle():
+    """ArduPilot's FENCE_TYPE defaults (copter 7, rover 6) include a 300 m circle around home;
+    a delivery further out would breach it, so the agent sets the type itself."""
+    m = make_mission()
+    drone = dict(mt.translate_fence(m.geofence, VehicleType.drone).params)
+    robot = dict(mt.translate_fence(m.geofence, VehicleType.robot).params)
+    assert drone == {"FENCE_TYPE": mt.FENCE_TYPE_ALT_MAX | mt.FENCE_TYPE_POLYGON, "FENCE_ALT_MAX": 120}
+    assert robot == {"FENCE_TYPE": mt.FENCE_TYPE_POLYGON}
+    assert not (int(drone["FENCE_TYPE"]) & mt.FENCE_TYPE_CIRCLE)
