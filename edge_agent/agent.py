@@ -417,6 +417,15 @@ class Agent:
             return give_up("upload", "no heartbeat from the autopilot")
         if mav.state.armed:
             return give_up("busy", "the vehicle is already armed")
+        if run.mission.vehicle_type is VehicleType.drone:
+            # ArduPilot ships with the gripper off (GRIP_ENABLE=0) and then skips DO_GRIPPER
+            # silently: every release would be reported done while the parcel stays aboard.
+            grip = await mav.get_param("GRIP_ENABLE")
+            if grip == 0:
+                return give_up("autopilot", "the autopilot's gripper is disabled (GRIP_ENABLE=0): "
+                                            "releases would silently do nothing")
+            if grip is None:
+                self.log.warning("autopilot did not report GRIP_ENABLE; cannot verify the gripper")
         fence = translate_fence(run.mission.geofence, run.mission.vehicle_type)
         err = await self._upload(fence.items, MISSION_TYPE_FENCE)
         if err:

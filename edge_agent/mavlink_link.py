@@ -20,7 +20,7 @@ What it does for the agent:
   verified by HEARTBEAT;
 * ``arm``: retried until a deadline, collecting the "PreArm:"/"Arm:" STATUSTEXTs that explain a
   refusal (COMMAND_ACK only says DENIED);
-* ``set_param`` (PARAM_SET, verified by PARAM_VALUE), ``command`` (COMMAND_LONG / COMMAND_ACK).
+* ``get_param`` / ``set_param`` (PARAM_REQUEST_READ / PARAM_SET, answered by PARAM_VALUE), ``command`` (COMMAND_LONG / COMMAND_ACK).
 """
 
 from __future__ import annotations
@@ -377,6 +377,16 @@ class MavlinkLink:
                 return True
             await asyncio.sleep(0.2)
         return not self.state.armed
+
+    async def get_param(self, name: str, timeout: float = 2.0, retries: int = 2) -> float | None:
+        """PARAM_REQUEST_READ by name; ``None`` when the autopilot does not answer (unknown name)."""
+        pid = name.encode()
+        for _ in range(retries + 1):
+            self.send(self.mav.param_request_read_encode(self.target_system, self.target_component, pid, -1))
+            pv = await self.wait_for(lambda m: m.get_type() == "PARAM_VALUE" and _pname(m.param_id) == name, timeout)
+            if pv is not None:
+                return float(pv.param_value)
+        return None
 
     async def set_param(self, name: str, value: float, timeout: float = 2.0, retries: int = 2) -> bool:
         pid = name.encode()

@@ -38,6 +38,10 @@ _COPTER: dict[str, float] = {
     "RTL_ALT_M": 15.0,  # m
     "RTL_LOIT_TIME": 5000.0,  # ms
     "FS_EKF_ACTION": 1,  # 1 = LAND
+    # ArduPilot's default is 0 (no gripper; DO_GRIPPER items are then skipped silently). Our
+    # simulated copters are delivery drones with a servo gripper, as sitl/copter.parm configures
+    # real SITL; set 0 to see how an agent copes with an autopilot that has none.
+    "GRIP_ENABLE": 1,
 }
 
 #: pre-4.7 copter names still accepted by PARAM_SET / PARAM_REQUEST_READ: old -> (new, old-to-new scale)

@@ -532,7 +532,10 @@ class VehicleModel:
         return True
 
     def gripper(self, action: int) -> int:
-        """MAV_CMD_DO_GRIPPER: action 0 = release, 1 = grab."""
+        """MAV_CMD_DO_GRIPPER: action 0 = release, 1 = grab. Without a gripper (GRIP_ENABLE=0)
+        the command fails and a mission item does nothing, as in ArduPilot."""
+        if not self.params.get("GRIP_ENABLE", 0):
+            return FAILED
         if action == 0:
             if self.gripper_fail_next:
                 self.gripper_fail_next = False

@@ -311,3 +311,22 @@ async def test_not_ready_to_arm_without_gps(fleet, mqtt_broker, unique_id, tmp_p
             await ra.stop()
     r = ev.of("rejected")[0]
     assert r["reason"] == "prearm" and "not ready to arm" in r["detail"] and ("GPS" in r["detail"] or "EKF" in r["detail"])
+
+
+async def test_drone_without_a_gripper_is_refused_before_it_flies(mqtt_broker, unique_id, tmp_path):
+    """ArduPilot's default GRIP_ENABLE=0 skips DO_GRIPPER silently: flying would report releases
+    that never happened, so the agent refuses the mission and leaves the vehicle on the ground."""
+    vid = f"d{unique_id}"
+    with SimFleet(copters=1, home=HOME, speedup=SPEEDUP, base_port=0, params={"GRIP_ENABLE": 0}) as f:
+        ra = agent_for(f, 0, vid, mqtt_broker, tmp_path)
+        async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+            await ra.online()
+            try:
+                await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid))
+                await ev.wait_kind("rejected", timeout=30)
+            finally:
+                await ra.stop()
+        assert ev.kinds() == ["accepted", "rejected"]
+        r = ev.of("rejected")[0]
+        assert r["reason"] == "autopilot" and "GRIP_ENABLE=0" in r["detail"]
+        assert not f.vehicles[0].armed and f.vehicles[0].gripper_releases == 0

@@ -281,6 +281,14 @@ def test_gripper_failure_and_nav_delay():
     assert t > 10 + 2 + 5  # climb, delay, land
 
 
+def test_without_a_gripper_nothing_is_released():
+    """ArduPilot with GRIP_ENABLE=0: the command fails, a mission item is skipped silently."""
+    v = ready()
+    v.params["GRIP_ENABLE"] = 0
+    assert v.gripper(0) == FAILED and v.gripper_releases == 0
+    assert not any("Gripper" in t for t in texts(v))
+
+
 def test_rover_waits_at_loiter_unlim_until_mission_moves_on():
     v = ready(VehicleKind.ROVER)
     v.set_mission([MissionItem(0, 16), wp(v, 1, 30, 0, 0, cmd=17), wp(v, 2, 30, 30, 0)])
