@@ -27,16 +27,23 @@ def agent_for(fleet, idx, vid, broker, tmp_path, **kw) -> RunningAgent:
                         outbox_path=str(tmp_path / f"{vid}.db"), **kw)
 
 
+async def fly(ra: RunningAgent, broker, vid: str, payload: bytes, until: str, timeout: float) -> Events:
+    """Listen to the vehicle's events, bring its agent online, send one mission and wait for the
+    event ``until``; the agent is stopped either way. Returns what was heard."""
+    async with Events(broker.host, broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(broker.host, broker.port, topics.mission(vid), payload)
+            await ev.wait_kind(until, timeout=timeout)
+        finally:
+            await ra.stop()
+    return ev
+
+
 async def test_drone_delivers_two_parcels_and_returns(fleet, mqtt_broker, unique_id, tmp_path):
     vid = f"d{unique_id}"
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
-    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
-        await ra.online()
-        try:
-            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid))
-            await ev.wait_kind("returned", timeout=90)
-        finally:
-            await ra.stop()
+    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="returned", timeout=90)
     assert ev.kinds() == ["accepted", "started", "leg_reached", "delivered", "leg_reached", "delivered",
                           "leg_reached", "returned"]
     delivered = ev.of("delivered")
@@ -285,13 +292,7 @@ async def test_prearm_refusal_is_rejected_with_the_autopilots_text(fleet, mqtt_b
     vid = f"d{unique_id}"
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, arm_timeout_s=3.0)
     elsewhere = (HOME[0] + 0.027, HOME[1])
-    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
-        await ra.online()
-        try:
-            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid, home=elsewhere))
-            await ev.wait_kind("rejected", timeout=30)
-        finally:
-            await ra.stop()
+    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, home=elsewhere), until="rejected", timeout=30)
     assert ev.kinds() == ["accepted", "rejected"]
     r = ev.of("rejected")[0]
     assert r["reason"] == "prearm" and "PreArm: Fence" in r["detail"]
@@ -302,13 +303,7 @@ async def test_not_ready_to_arm_without_gps(fleet, mqtt_broker, unique_id, tmp_p
     vid = f"d{unique_id}"
     fleet.vehicles[0].inject("gps_loss")
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, ready_timeout_s=2.0)
-    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
-        await ra.online()
-        try:
-            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid))
-            await ev.wait_kind("rejected", timeout=30)
-        finally:
-            await ra.stop()
+    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="rejected", timeout=30)
     r = ev.of("rejected")[0]
     assert r["reason"] == "prearm" and "not ready to arm" in r["detail"] and ("GPS" in r["detail"] or "EKF" in r["detail"])
 
@@ -319,13 +314,7 @@ async def test_drone_without_a_gripper_is_refused_before_it_flies(mqtt_broker, u
     vid = f"d{unique_id}"
     with SimFleet(copters=1, home=HOME, speedup=SPEEDUP, base_port=0, params={"GRIP_ENABLE": 0}) as f:
         ra = agent_for(f, 0, vid, mqtt_broker, tmp_path)
-        async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
-            await ra.online()
-            try:
-                await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid))
-                await ev.wait_kind("rejected", timeout=30)
-            finally:
-                await ra.stop()
+        ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="rejected", timeout=30)
         assert ev.kinds() == ["accepted", "rejected"]
         r = ev.of("rejected")[0]
         assert r["reason"] == "autopilot" and "GRIP_ENABLE=0" in r["detail"]
