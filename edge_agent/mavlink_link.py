@@ -26,12 +26,13 @@ What it does for the agent:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
@@ -119,6 +120,7 @@ class MavlinkLink:
         self.target_component = 1
         self.state = VehicleState()
         self._waiters: list[tuple[Callable[[Any], bool], asyncio.Future[Any]]] = []
+        self._collectors: list[tuple[Callable[[Any], bool], asyncio.Queue[Any]]] = []
         self._connected = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -257,6 +259,12 @@ class MavlinkLink:
                             fut.set_result(msg)
                     except Exception:  # a sloppy predicate must not break the link
                         pass
+        for pred, queue in list(self._collectors):
+            try:
+                if pred(msg):
+                    queue.put_nowait(msg)
+            except Exception:  # a sloppy predicate must not break the link
+                pass
         if self.on_message is not None:
             self.on_message(msg)
 
@@ -270,6 +278,18 @@ class MavlinkLink:
             return None
         finally:
             self._waiters.remove(entry)
+
+    @contextlib.contextmanager
+    def collect(self, pred: Callable[[Any], bool]) -> Iterator[asyncio.Queue[Any]]:
+        """Every message matching ``pred`` while the block runs, in arrival order. Unlike
+        :meth:`wait_for`, nothing that arrives between two reads is lost: an autopilot answers in
+        bursts (a NAK and the next request in one TCP read)."""
+        entry: tuple[Callable[[Any], bool], asyncio.Queue[Any]] = (pred, asyncio.Queue())
+        self._collectors.append(entry)
+        try:
+            yield entry[1]
+        finally:
+            self._collectors.remove(entry)
 
     async def wait_connected(self, timeout: float | None = None) -> bool:
         try:
@@ -402,17 +422,25 @@ class MavlinkLink:
                      retries: int = 5) -> str | None:
         """Mission protocol upload; returns ``None`` on MISSION_ACK ACCEPTED, else why it failed."""
         items = list(items)
-        count = len(items)
 
         def relevant(m: Any) -> bool:
             return (m.get_type() in ("MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK")
                     and getattr(m, "mission_type", 0) == mission_type)
 
+        with self.collect(relevant) as inbox:
+            return await self._upload_from(inbox, items, mission_type, timeout, retries)
+
+    async def _upload_from(self, inbox: asyncio.Queue[Any], items: list[MissionItem], mission_type: int,
+                           timeout: float, retries: int) -> str | None:
+        count = len(items)
         got_request = False
         misses = 0
         self._send_count(count, mission_type)
         while True:
-            msg = await self.wait_for(relevant, timeout)
+            try:
+                msg = await asyncio.wait_for(inbox.get(), timeout)
+            except asyncio.TimeoutError:
+                msg = None
             if msg is None:
                 misses += 1
                 if misses > retries:
