@@ -4,6 +4,8 @@ which may be NaN or huge and would break JSON encoding (a 500) if echoed back.""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,35 +28,27 @@ def _errors(exc: RequestValidationError) -> list[dict[str, object]]:
     return out
 
 
+#: domain error -> (status, how to word it); a fixed string where the exception's own text
+#: would leak internals (SQL) or means nothing to a client.
+ANSWERS: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
+    NotFound: (404, str),
+    Conflict: (409, str),
+    IllegalTransition: (409, str),
+    Invalid: (422, str),
+    GeofenceError: (422, lambda exc: f"invalid geofence: {exc}"),
+    StaleDataError: (409, lambda _: "changed concurrently by the fleet; read it again and retry"),
+    IntegrityError: (409, lambda _: "conflicts with existing data (duplicate id or a reference in use)"),
+}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _errors(exc)})
 
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
+    async def _answer(_: Request, exc: Exception) -> JSONResponse:
+        status, word = next(v for t, v in ANSWERS.items() if isinstance(exc, t))
+        return JSONResponse(status_code=status, content={"detail": word(exc)})
 
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
-
-    @app.exception_handler(Invalid)
-    async def _invalid(_: Request, exc: Invalid) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
-
-    @app.exception_handler(IllegalTransition)
-    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
-
-    @app.exception_handler(GeofenceError)
-    async def _geofence(_: Request, exc: GeofenceError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": f"invalid geofence: {exc}"})
-
-    @app.exception_handler(StaleDataError)
-    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": "changed concurrently by the fleet; read it again and retry"})
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": "conflicts with existing data (duplicate id or a reference in use)"})
+    for exc_type in ANSWERS:
+        app.add_exception_handler(exc_type, _answer)
