@@ -5,7 +5,7 @@ leaves a history row in the caller's transaction (all or nothing)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Sequence, TypeVar
+from typing import Any, Mapping, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,10 +35,16 @@ async def get_or_404(session: AsyncSession, model: type[T], key: Any, what: str)
     return obj
 
 
-async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, offset: int) -> tuple[Sequence[Any], int]:
+async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, offset: int,
+                   filters: Mapping[Any, Any] | None = None) -> dict[str, Any]:
+    """One page of ``stmt`` as ``{items, total, limit, offset}``. ``filters`` maps a column to the
+    value it must equal; a filter whose value is ``None`` was not asked for and is skipped."""
+    for column, value in (filters or {}).items():
+        if value is not None:
+            stmt = stmt.where(column == getattr(value, "value", value))
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
-    return rows, int(total or 0)
+    return {"items": rows, "total": int(total or 0), "limit": limit, "offset": offset}
 
 
 def apply_transitions(

@@ -34,10 +34,7 @@ async def create_geofence(body: GeofenceCreate, session: Session, request: Reque
 @router.get("", response_model=Page[GeofenceOut])
 async def list_geofences(session: Session, limit: Limit = 50, offset: Offset = 0, hub_id: QueryId = None) -> dict:
     stmt = select(Geofence).order_by(Geofence.id)
-    if hub_id is not None:
-        stmt = stmt.where(Geofence.hub_id == hub_id)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset, {Geofence.hub_id: hub_id})
 
 
 @router.get("/{geofence_id}", response_model=GeofenceOut, responses=ERR)

@@ -26,8 +26,7 @@ async def create_hub(body: HubCreate, session: Session) -> Hub:
 
 @router.get("", response_model=Page[HubOut])
 async def list_hubs(session: Session, limit: Limit = 50, offset: Offset = 0) -> dict:
-    rows, total = await paginate(session, select(Hub).order_by(Hub.id), limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, select(Hub).order_by(Hub.id), limit, offset)
 
 
 @router.get("/{hub_id}", response_model=HubOut, responses=ERR)

@@ -29,12 +29,10 @@ class MissionState(StrEnum):
 async def list_missions(session: Session, limit: Limit = 50, offset: Offset = 0,
                         vehicle_id: QueryId = None, state: MissionState | None = None) -> dict:
     stmt = select(Mission).order_by(Mission.created_at.desc(), Mission.id)
-    if vehicle_id is not None:
-        stmt = stmt.where(Mission.vehicle_id == vehicle_id)
-    if state is not None:
-        stmt = stmt.where(Mission.state == state.value)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset, {
+        Mission.vehicle_id: vehicle_id,
+        Mission.state: state,
+    })
 
 
 @router.get("/missions/{mission_id}", response_model=MissionDetail, responses=ERR)
@@ -46,13 +44,9 @@ async def get_mission(mission_id: PathId, session: Session) -> Mission:
 async def list_events(session: Session, limit: Limit = 50, offset: Offset = 0, vehicle_id: QueryId = None,
                       kind: EventKind | None = None, mission_id: QueryId = None, parcel_id: QueryId = None) -> dict:
     stmt = select(Event).order_by(Event.received_at, Event.id)
-    if vehicle_id is not None:
-        stmt = stmt.where(Event.vehicle_id == vehicle_id)
-    if kind is not None:
-        stmt = stmt.where(Event.kind == kind.value)
-    if mission_id is not None:
-        stmt = stmt.where(Event.mission_id == mission_id)
-    if parcel_id is not None:
-        stmt = stmt.where(Event.parcel_id == parcel_id)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset, {
+        Event.vehicle_id: vehicle_id,
+        Event.kind: kind,
+        Event.mission_id: mission_id,
+        Event.parcel_id: parcel_id,
+    })

@@ -140,16 +140,12 @@ async def list_parcels(
     hub_id: QueryId = None, vehicle_id: QueryId = None, mission_id: QueryId = None,
 ) -> dict:
     stmt = select(Parcel).order_by(Parcel.created_at, Parcel.id)
-    if state is not None:
-        stmt = stmt.where(Parcel.state == state.value)
-    if hub_id is not None:
-        stmt = stmt.where(Parcel.hub_id == hub_id)
-    if vehicle_id is not None:
-        stmt = stmt.where(Parcel.vehicle_id == vehicle_id)
-    if mission_id is not None:
-        stmt = stmt.where(Parcel.mission_id == mission_id)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset, {
+        Parcel.state: state,
+        Parcel.hub_id: hub_id,
+        Parcel.vehicle_id: vehicle_id,
+        Parcel.mission_id: mission_id,
+    })
 
 
 @router.get("/{parcel_id}", response_model=ParcelOut, responses=ERR)

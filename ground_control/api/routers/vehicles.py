@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import exists, select
 
 from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
@@ -46,16 +46,12 @@ async def list_vehicles(
     hub_id: QueryId = None, enabled: bool | None = None, online: bool | None = None,
 ) -> dict:
     stmt = select(Vehicle).order_by(Vehicle.id)
-    if type is not None:
-        stmt = stmt.where(Vehicle.type == type.value)
-    if hub_id is not None:
-        stmt = stmt.where(Vehicle.hub_id == hub_id)
-    if enabled is not None:
-        stmt = stmt.where(Vehicle.enabled == enabled)
-    if online is not None:
-        stmt = stmt.where(Vehicle.online == online)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset, {
+        Vehicle.type: type,
+        Vehicle.hub_id: hub_id,
+        Vehicle.enabled: enabled,
+        Vehicle.online: online,
+    })
 
 
 @router.get("/{vehicle_id}", response_model=VehicleDetail, responses=ERR)
@@ -127,8 +123,7 @@ async def send_command(vehicle_id: PathId, body: CommandCreate, session: Session
 async def list_commands(vehicle_id: PathId, session: Session, limit: Limit = 50, offset: Offset = 0) -> dict:
     await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     stmt = select(Command).where(Command.vehicle_id == vehicle_id).order_by(Command.created_at.desc(), Command.id)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset)
 
 
 telemetry_router = APIRouter(prefix="/telemetry", tags=["vehicles"])
@@ -139,7 +134,4 @@ async def list_telemetry(session: Session, limit: Limit = 50, offset: Offset = 0
                          vehicle_id: QueryId = None) -> dict:
     """Latest telemetry sample of every vehicle heard from."""
     stmt = select(TelemetryLatest).order_by(TelemetryLatest.vehicle_id)
-    if vehicle_id is not None:
-        stmt = stmt.where(TelemetryLatest.vehicle_id == vehicle_id)
-    rows, total = await paginate(session, stmt, limit, offset)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return await paginate(session, stmt, limit, offset, {TelemetryLatest.vehicle_id: vehicle_id})
