@@ -67,4 +67,6 @@ def _run_live(opts: DemoOptions) -> DemoResult:
     from ground_control.demo.display import render
 
     with Live(refresh_per_second=4, transient=False) as live:
-        return asyncio.run(run_demo(opts, on_update=lambda s: live.update(render(s))))
+        result = asyncio.run(run_demo(opts, on_update=lambda s: live.update(render(s))))
+    live.console.line()  # the summary goes on a line of its own, terminal or not
+    return result
