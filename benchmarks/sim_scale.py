@@ -240,7 +240,6 @@ def run(args: argparse.Namespace) -> dict:
     if args.fly:
         asyncio.run(send_missions(host, port, ids))
     time.sleep(args.warmup)
-    import psutil
 
     cpu0, sim0, t0 = cpu_seconds([p.pid for p in procs]), cpu_seconds([sim.pid]), time.monotonic()
     count, size = asyncio.run(count_messages(host, port, "lmf/v1/vehicle/+/telemetry", 0.0, secs,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from datetime import datetime, timezone
 
 import aiomqtt

@@ -157,7 +157,7 @@ async def test_offline_vehicle_returns_parcels_to_planning(gc_factory, unique_id
     await wait_for(lambda: _mission_state(c, "failed"), 20, "mission of the lost vehicle failed")
     assert (await c.get(f"/vehicles/{lost.vid}")).json()["online"] is False
     assert set((await states(c)).values()) == {"created"}
-    spare = await make_vehicle("spare")
+    await make_vehicle("spare")
     await wait_for(lambda: all_in("delivered")(c), 30, "delivered by the spare")
     hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history")).json()]
     assert hist[:5] == ["created", "planned", "dispatched", "in_transit", "created"]

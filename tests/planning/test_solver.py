@@ -1,7 +1,7 @@
 import pytest
 
 from ground_control.planning import make_planner
-from ground_control.planning.energy import NO_OVERHEAD, FlightProfile
+from ground_control.planning.energy import FlightProfile
 from ground_control.planning.greedy import GreedyPlanner
 from ground_control.planning.model import PlanRequest, UnplannedReason as R, VehicleKind
 from ground_control.planning.solver import PyVRPPlanner

@@ -87,8 +87,6 @@ def test_mission_upload_handshake(fleet, monkeypatch):
     monkeypatch.setattr(mission_protocol, "UPLOAD_TIMEOUT_S", 2.5)
     g = Gcs(fleet.vehicles[0].port)
     lat, lon = at(100, 0)
-    items = [(16, REL, 0, 0, 0, 0, 0, 0, 0), (22, REL, 0, 0, 0, 0, 0, 0, 15),
-             (16, REL, 0, 0, 0, 0, lat, lon, 15)]
     g.mav.mission_count_send(1, 1, 3, 0)
     r = g.wait(["MISSION_REQUEST", "MISSION_REQUEST_INT"])
     assert r.get_type() == "MISSION_REQUEST" and r.seq == 0  # the legacy request, like ArduPilot
