@@ -71,7 +71,17 @@ class VehicleCreate(_In):
     battery_wh: float = Field(gt=0, le=1_000_000)
     wh_per_km: float = Field(gt=0, le=100_000)
     cruise_speed_mps: float = Field(gt=0, le=100)
+    release_bays: int | None = Field(
+        default=None, ge=1, le=16,
+        description="drones only: parcels it can release separately in one trip (one per gripper or "
+                    "release channel, as configured on its edge agent); default 1")
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _bays_for_drones(self) -> "VehicleCreate":
+        if self.release_bays is not None and self.type is not VehicleType.drone:
+            raise ValueError("release_bays applies to drones only")
+        return self
 
 
 class VehicleUpdate(_In):
@@ -80,6 +90,7 @@ class VehicleUpdate(_In):
     battery_wh: float | None = Field(default=None, gt=0, le=1_000_000)
     wh_per_km: float | None = Field(default=None, gt=0, le=100_000)
     cruise_speed_mps: float | None = Field(default=None, gt=0, le=100)
+    release_bays: int | None = Field(default=None, ge=1, le=16)
     enabled: bool | None = None
 
 
@@ -108,6 +119,7 @@ class VehicleOut(_Out):
     battery_wh: float
     wh_per_km: float
     cruise_speed_mps: float
+    release_bays: int | None = None
     enabled: bool
     online: bool
     status_state: str

@@ -71,6 +71,8 @@ class Vehicle(Base):
     battery_wh: Mapped[float] = mapped_column(Float)
     wh_per_km: Mapped[float] = mapped_column(Float)
     cruise_speed_mps: Mapped[float] = mapped_column(Float)
+    #: drones: parcels it can release separately in one trip (one per gripper / release channel)
+    release_bays: Mapped[int | None] = mapped_column(Integer, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # liveness: status_state is what the agent (or its last will) said; online is our verdict
     # (status online AND telemetry not silent)

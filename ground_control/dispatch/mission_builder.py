@@ -24,7 +24,16 @@ def hub_spec(h: m.Hub) -> HubSpec:
 
 def vehicle_spec(v: m.Vehicle) -> VehicleSpec:
     return VehicleSpec(vehicle_id=v.id, kind=VehicleKind(v.type), hub_id=v.hub_id, payload_kg=v.payload_kg,
-                       battery_wh=v.battery_wh, wh_per_km=v.wh_per_km, speed_mps=v.cruise_speed_mps)
+                       battery_wh=v.battery_wh, wh_per_km=v.wh_per_km, speed_mps=v.cruise_speed_mps,
+                       max_stops=trip_stop_limit(v))
+
+
+def trip_stop_limit(v: m.Vehicle) -> int | None:
+    """A drone releases each parcel from its own gripper/release channel: ``release_bays``
+    parcels per trip (one when not declared, as the edge agent assumes). Robots: payload only."""
+    if v.type != "drone":
+        return None
+    return v.release_bays or 1
 
 
 def parcel_spec(p: m.Parcel, now: datetime) -> ParcelSpec:

@@ -30,6 +30,7 @@ class _Tour:
     t: float = 0.0
     dist: float = 0.0
     load: float = 0.0
+    stops: int = 0
     depart: float = 0.0
     fresh: bool = True          # nothing visited yet: the departure may still move later
 
@@ -96,6 +97,7 @@ class GreedyPlanner:
         tour.t += p.service_s
         tour.dist += d + costs.overheads(tour.vehicle)[1]
         tour.load += p.weight_kg
+        tour.stops += 1
         tour.node = j
 
     @staticmethod
@@ -112,6 +114,8 @@ class GreedyPlanner:
         j = arr.node[idx]
         go, back = d[tour.node, j], d[j, h]
         start = np.maximum(tour.t + go / v.speed_mps, arr.early[idx])
+        if v.max_stops is not None and tour.stops >= v.max_stops:
+            return None
         ok = (tour.load + arr.weight[idx] <= v.payload_kg + _EPS)
         ok &= tour.dist + go + costs.overheads(v)[1] + back <= costs.budget(v) + _EPS
         ok &= start <= arr.late[idx] + _EPS

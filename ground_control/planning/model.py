@@ -55,6 +55,10 @@ class VehicleSpec:
     reserve_fraction: float = 0.2    # battery kept in reserve (never planned)
     #: longest route (travel + service + waiting) allowed, e.g. a crew shift; None = unlimited
     max_duration_s: float | None = None
+    #: most drop-offs in one trip: a drone releases each parcel from its own gripper / release
+    #: channel, so one gripper carries one parcel (an open servo gripper cannot release a second);
+    #: None = limited by payload only (robots hand over from their compartment)
+    max_stops: int | None = None
 
     @property
     def max_distance_m(self) -> float:

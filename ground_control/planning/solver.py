@@ -41,6 +41,8 @@ from ground_control.planning.model import (
 from ground_control.planning.routes import build_route, route_cost
 
 _INT_MAX = np.iinfo(np.int64).max
+#: stop capacity of a vehicle without a stop limit: more than any route can hold
+_STOPS_UNLIMITED = 1_000_000
 
 
 @dataclass
@@ -143,7 +145,7 @@ class PyVRPPlanner:
                 out.append(_Group([v], last, hub, pre))
                 continue
             key = (v.kind, v.hub_id, v.payload_kg, v.max_distance_m, v.speed_mps, v.fixed_cost,
-                   v.cost_per_km, v.max_duration_s)
+                   v.cost_per_km, v.max_duration_s, v.max_stops)
             if key in by_key:
                 by_key[key].vehicles.append(v)
             else:
@@ -230,7 +232,7 @@ class PyVRPPlanner:
         for p, loc in zip(parcels, client_loc):
             tw = p.time_window
             clients.append(pyvrp.Client(
-                location=loc, delivery=[self._grams(p.weight_kg)],
+                location=loc, delivery=[self._grams(p.weight_kg), 1],   # (weight, one stop)
                 service_duration=int(self._units(p.service_s, tu)),
                 tw_early=int(self._units(tw.earliest_s, tu)) if tw else 0,
                 tw_late=int(self._units(tw.latest_s, tu)) if tw else _INT_MAX,
@@ -251,7 +253,8 @@ class PyVRPPlanner:
                 start = t_done
             vtypes.append(pyvrp.VehicleType(
                 num_available=len(g.vehicles),
-                capacity=[max(0, self._grams(v.payload_kg - load, floor=True))],
+                capacity=[max(0, self._grams(v.payload_kg - load, floor=True)),
+                          _stops_left(v, len(g.committed))],
                 start_depot=depot_of[g.start_loc], end_depot=depot_of[g.end_loc],
                 fixed_cost=0 if g.committed else int(round(v.fixed_cost * scale)),
                 tw_early=int(self._units(start, tu)), tw_late=h_late,
@@ -291,9 +294,18 @@ class PyVRPPlanner:
         return seq
 
 
+def _stops_left(v: VehicleSpec, committed: int) -> int:
+    """The second load dimension: drop-offs the vehicle can still make (every parcel is one)."""
+    if v.max_stops is None:
+        return _STOPS_UNLIMITED
+    return max(0, v.max_stops - committed)
+
+
 def _feasible(v: VehicleSpec, stops: list[ParcelSpec], costs: TravelCosts,
               request: PlanRequest, depart: float) -> bool:
     if sum(p.weight_kg for p in stops) > v.payload_kg + 1e-6:
+        return False
+    if v.max_stops is not None and len(stops) > v.max_stops:
         return False
     route = build_route(v, v.hub_id, stops, costs, depart)
     start_oh, stop_oh = costs.overheads(v)

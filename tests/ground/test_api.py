@@ -78,6 +78,21 @@ async def test_vehicle_validation_and_detail(client):
     assert (await client.get("/vehicles/x")).status_code == 404
 
 
+async def test_release_bays_drones_only_default_one(client):
+    """A drone releases one parcel per gripper: one bay unless declared; robots have none."""
+    await client.post("/hubs", json=HUB)
+    assert (await client.post("/vehicles", json=VEHICLE)).json()["release_bays"] == 1
+    r = await client.post("/vehicles", json={**VEHICLE, "id": "drone-2", "release_bays": 3})
+    assert r.status_code == 201 and r.json()["release_bays"] == 3
+    for bad in ({"release_bays": 0}, {"release_bays": 17}, {"type": "robot", "release_bays": 2}):
+        r = await client.post("/vehicles", json={**VEHICLE, "id": "x-1", **bad})
+        assert r.status_code == 422, bad
+    robot = {**VEHICLE, "id": "robot-1", "type": "robot"}
+    assert (await client.post("/vehicles", json=robot)).json()["release_bays"] is None
+    r = await client.patch("/vehicles/robot-1", json={"release_bays": 2})
+    assert r.status_code == 422 and "drones only" in r.json()["detail"]
+
+
 async def test_commands_are_queued(client):
     await seed(client)
     r = await client.post("/vehicles/drone-1/commands", json={"action": "hold"})

@@ -184,3 +184,18 @@ def test_planner_flies_the_missions_altitudes_and_missions_carry_leg_paths(kind)
     assert any(s.path for s in mission.stops)   # the zone forces at least one bent leg
     agent = estimate_energy_wh(mission, drone.wh_per_km)
     assert route.energy_wh == pytest.approx(agent, rel=0.01)
+
+
+@pytest.mark.parametrize("kind", ["pyvrp", "greedy"])
+async def test_one_bay_drone_gets_one_parcel_per_trip(client, kind):
+    """Drones registered without release_bays have one gripper: one stop per route; the rest wait
+    as not_selected (the agent would refuse a two-release mission on one gripper)."""
+    assert (await client.post("/hubs", json=HUB)).status_code == 201
+    assert (await client.post("/vehicles", json=_vehicle("d1"))).status_code == 201
+    for i, (lat, lon) in enumerate(DROPS[:3]):
+        assert (await client.post("/parcels", json=_parcel(f"p{i}", lat, lon))).status_code == 201
+    r = await client.post("/plans", json={"planner": kind, "time_limit_s": 0.3, "seed": 1})
+    assert r.status_code == 200, r.text
+    routes = [f for f in r.json()["features"] if f["geometry"]["type"] == "LineString"]
+    assert [len(f["properties"]["parcel_ids"]) for f in routes] == [1]
+    assert sorted(r.json()["unplanned"].values()) == ["not_selected", "not_selected"]

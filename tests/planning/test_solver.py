@@ -161,3 +161,25 @@ def test_feasible_parcels_are_served_however_expensive():
                       parcels=(parcel("far", 6000, 0), parcel("near", 10, 0)))
     plan = PyVRPPlanner(**FAST).plan(req)
     assert not plan.unplanned and {s.parcel_id for r in plan.routes for s in r.stops} == {"far", "near"}
+
+
+@pytest.mark.parametrize("planner", [PyVRPPlanner(**FAST), GreedyPlanner()], ids=["pyvrp", "greedy"])
+def test_one_gripper_drone_carries_one_parcel_per_trip(planner):
+    """A servo gripper that opened once cannot release a second parcel (real ArduPilot): a
+    one-bay drone gets one stop per trip even when its payload would allow more."""
+    req = PlanRequest(hubs=(hub(),), vehicles=(drone("d1", max_stops=1), drone("d2", max_stops=1),
+                                               drone("d3", max_stops=2)),
+                      parcels=_ring(6, w=0.5))
+    plan = planner.plan(req)
+    stops = {r.vehicle_id: len(r.stops) for r in plan.routes}
+    assert stops.get("d1", 0) <= 1 and stops.get("d2", 0) <= 1 and stops.get("d3", 0) <= 2
+    assert len(_served(plan)) == sum(stops.values()) == 4
+    assert sorted(plan.unplanned.values()) == [R.not_selected, R.not_selected]
+
+
+def test_stop_limit_counts_committed_stops():
+    req = PlanRequest(hubs=(hub(),), vehicles=(drone("d1", max_stops=2),), parcels=_ring(4, w=0.5),
+                      committed={"d1": ("p0",)})
+    plan = PyVRPPlanner(**FAST).plan(req)
+    (route,) = plan.routes
+    assert [s.parcel_id for s in route.stops][0] == "p0" and len(route.stops) == 2

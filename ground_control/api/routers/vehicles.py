@@ -31,6 +31,8 @@ async def create_vehicle(body: VehicleCreate, session: Session, request: Request
         raise Conflict(f"vehicle {body.id!r} already exists")
     await _hub_exists(session, body.hub_id)
     v = Vehicle(**body.model_dump(mode="json"), status_state="offline", online=False)
+    if v.type == VehicleType.drone.value and v.release_bays is None:
+        v.release_bays = 1   # one gripper, one parcel per trip (what the edge agent assumes)
     presence = await session.get(VehiclePresence, body.id)
     if presence is not None:   # it announced itself before it was registered
         v.status_state, v.status_at = presence.state, presence.at
@@ -73,6 +75,8 @@ async def update_vehicle(vehicle_id: PathId, body: VehicleUpdate, session: Sessi
     changes = body.model_dump(exclude_none=True)
     if "hub_id" in changes:
         await _hub_exists(session, changes["hub_id"])
+    if "release_bays" in changes and v.type != VehicleType.drone.value:
+        raise Invalid("release_bays applies to drones only")
     for k, val in changes.items():
         setattr(v, k, val)
     await session.commit()
