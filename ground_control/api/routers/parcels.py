@@ -102,32 +102,26 @@ async def import_parcels(request: Request, session: Session) -> dict:
         except UnicodeDecodeError:
             raise ImportFormatError("file is not UTF-8") from None
         if kind == "csv":
-            good, errors = parse_csv(text)
+            parsed = parse_csv(text)
         else:
             try:
                 doc = json.loads(text)
             except (ValueError, RecursionError) as exc:
                 raise ImportFormatError(f"not JSON: {exc}"[:300]) from None
-            good, errors = parse_geojson(doc)
+            parsed = parse_geojson(doc)
     except ImportFormatError as exc:
         return Response(status_code=422, content=json.dumps({"detail": str(exc)}), media_type="application/json")  # type: ignore[return-value]
 
-    if good:
-        ids = [p.id for p in good]
-        existing = set((await session.scalars(select(Parcel.id).where(Parcel.id.in_(ids)))).all())
-        hubs = set((await session.scalars(select(Hub.id).where(Hub.id.in_({p.hub_id for p in good})))).all())
-        for i, p in enumerate(good):
-            problems = []
-            if p.id in existing:
-                problems.append(f"parcel {p.id!r} already exists")
-            if p.hub_id not in hubs:
-                problems.append(f"origin hub {p.hub_id!r} does not exist")
-            if problems:
-                errors.append({"row": None, "id": p.id, "errors": problems})
+    ids = [p.id for p in parsed.parcels]
+    existing = set((await session.scalars(select(Parcel.id).where(Parcel.id.in_(ids)))).all()) if ids else set()
+    named = set(parsed.hub_ids.values())
+    hubs = set((await session.scalars(select(Hub.id).where(Hub.id.in_(named)))).all()) if named else set()
+    parsed.check_references(hubs, existing)
+    errors = parsed.errors
     if errors:
         return Response(status_code=422, media_type="application/json", content=json.dumps(  # type: ignore[return-value]
             {"detail": "import refused; nothing was imported", "errors": errors[:1000], "error_count": len(errors)}))
-    rows = [_row(p) for p in good]
+    rows = [_row(p) for p in parsed.parcels]
     session.add_all(rows)
     await session.flush()
     session.add_all([_created_history(p) for p in rows])
