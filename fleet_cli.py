@@ -46,8 +46,13 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, help_) for name, (_, help_) in sorted(SUBCOMMANDS.items())])
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 @click.group(cls=LazyGroup)
-@click.option("--log-level", default=lambda: os.environ.get("FLEET_LOG_LEVEL", "INFO"), show_default="INFO")
+@click.version_option(package_name="lastmile-fleet", prog_name="fleet")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default=lambda: os.environ.get("FLEET_LOG_LEVEL", "INFO"), show_default="INFO (FLEET_LOG_LEVEL)")
 def main(log_level: str) -> None:
     """lastmile-fleet: last-mile parcel delivery by drones and ground robots."""
     logging.basicConfig(

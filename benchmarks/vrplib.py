@@ -9,7 +9,10 @@ both plans is recomputed from their stop sequences with the family's rounding ru
 function applied to the best-known solution's routes reproduces its published cost
 (``bks_check``), which is what makes the gap meaningful.
 
-    .venv/bin/python benchmarks/vrplib.py /work/shared/bench/*/*.vrp --seconds 10
+    .venv/bin/python benchmarks/vrplib.py ../shared/bench/*/*.vrp --seconds 10
+
+The instances are not in this repository: they are in ``../shared/bench/`` beside the project
+checkout (one folder per family, each ``.vrp`` with its ``.sol``).
 """
 
 from __future__ import annotations
@@ -161,15 +164,26 @@ def run(path: Path, seconds: float, seed: int) -> dict:
     }
 
 
-def main() -> None:
+NO_INSTANCES = ("no VRPLIB instance to run{detail}. The instances are not in this repository: they are in "
+                "../shared/bench/ beside the project checkout, e.g.\n"
+                "    .venv/bin/python benchmarks/vrplib.py ../shared/bench/*/*.vrp --seconds 10")
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("paths", nargs="+", type=Path)
+    ap.add_argument("paths", nargs="*", type=Path, help=".vrp files, each with its .sol beside it")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    missing = [str(p) for p in args.paths if not p.is_file()]
+    if not args.paths or missing:
+        detail = f" (not found: {', '.join(missing[:5])})" if missing else " was given"
+        print(NO_INSTANCES.format(detail=detail), file=sys.stderr)
+        return 2
     for p in args.paths:
         print(json.dumps(run(p, args.seconds, args.seed)), flush=True)
+    return 0
 
 
 if __name__ == "__main__":

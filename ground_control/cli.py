@@ -60,7 +60,8 @@ def db_current(database_url: str | None, verbose: bool) -> None:
     current(_settings(database_url).database_url, verbose)
 
 
-@db.command("downgrade")
+# ignore_unknown_options: a relative revision such as -1 is an argument, not an option
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 @click.option("--database-url", default=None)
 def db_downgrade(revision: str, database_url: str | None) -> None:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from ground_control.api import errors
@@ -46,11 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await runtime.stop()
             await engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from files shipped in
+    # the package instead of a CDN, so they work on a field network without internet
+    app = FastAPIOffline(
         title="lastmile-fleet ground control",
         version="0.1.0",
         description="Parcels, vehicles, hubs, geofences, missions and events of a last-mile delivery fleet.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},   # no call to the online validator either
     )
     app.state.settings = settings
     app.state.wake_dispatch = None

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ground_control.api.types import ID_PATTERN
+from ground_control.db.repositories import SortOrder
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -18,6 +19,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session)]
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
+Order = Annotated[SortOrder, Query(description="asc: oldest (or lowest id) first, the default; desc: newest first")]
 PathId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 QueryId = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=64)]
 

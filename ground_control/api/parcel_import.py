@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +21,42 @@ CSV_COLUMNS = ("id", "weight_kg", "size", "hub_id", "lat", "lon", "address", "re
 
 class ImportFormatError(ValueError):
     """The file as a whole cannot be read (not CSV, not GeoJSON, too many rows...)."""
+
+
+@dataclass
+class ParsedImport:
+    """What a file holds, before the database is asked: the valid parcels with their row
+    numbers, every row's errors, and the hub each row names (valid or not), so a reference to
+    an unknown hub is reported on its row even when the row has other errors too."""
+
+    good: list[tuple[int, ParcelCreate]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    hub_ids: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def parcels(self) -> list[ParcelCreate]:
+        return [p for _, p in self.good]
+
+    def check_references(self, known_hubs: set[str], existing_ids: set[str]) -> None:
+        """Add an error to every row naming a hub not in ``known_hubs`` or an id already stored."""
+        by_row = {e["row"]: e for e in self.errors}
+        ids = {row: p.id for row, p in self.good}
+        for row in sorted(set(self.hub_ids) | set(ids)):
+            problems = []
+            if ids.get(row) in existing_ids:
+                problems.append(f"parcel {ids[row]!r} already exists")
+            hub = self.hub_ids.get(row)
+            if hub is not None and hub not in known_hubs:
+                problems.append(f"hub_id: origin hub {hub!r} does not exist")
+            if not problems:
+                continue
+            if row in by_row:
+                by_row[row]["errors"].extend(problems)
+            else:
+                by_row[row] = {"row": row, "id": ids.get(row), "errors": problems}
+                self.errors.append(by_row[row])
+        self.errors.sort(key=lambda e: e["row"])
+        self.good = [(row, p) for row, p in self.good if row not in by_row]
 
 
 def _errs(exc: ValidationError) -> list[str]:
@@ -41,26 +78,27 @@ def _record(flat: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[ParcelCreate], list[dict[str, Any]]]:
-    good: list[ParcelCreate] = []
-    errors: list[dict[str, Any]] = []
+def _validate(rows: list[tuple[int, dict[str, Any]]]) -> ParsedImport:
+    out = ParsedImport()
     seen: set[str] = set()
     for row_no, rec in rows:
         rid = rec.get("id") if isinstance(rec.get("id"), str) else None
+        if isinstance(rec.get("hub_id"), str):
+            out.hub_ids[row_no] = rec["hub_id"]
         try:
             p = ParcelCreate.model_validate(rec)
         except ValidationError as exc:
-            errors.append({"row": row_no, "id": rid, "errors": _errs(exc)})
+            out.errors.append({"row": row_no, "id": rid, "errors": _errs(exc)})
             continue
         if p.id in seen:
-            errors.append({"row": row_no, "id": p.id, "errors": [f"id {p.id!r} appears more than once in the file"]})
+            out.errors.append({"row": row_no, "id": p.id, "errors": [f"id {p.id!r} appears more than once in the file"]})
             continue
         seen.add(p.id)
-        good.append(p)
-    return good, errors
+        out.good.append((row_no, p))
+    return out
 
 
-def parse_csv(text: str) -> tuple[list[ParcelCreate], list[dict[str, Any]]]:
+def parse_csv(text: str) -> ParsedImport:
     if "\x00" in text:
         raise ImportFormatError("CSV contains NUL characters")
     reader = csv.DictReader(io.StringIO(text))
@@ -86,12 +124,13 @@ def parse_csv(text: str) -> tuple[list[ParcelCreate], list[dict[str, Any]]]:
         raise ImportFormatError(f"CSV error: {exc}") from None
     if not rows:
         raise ImportFormatError("CSV has a header but no rows")
-    good, errors = _validate([(i, r) for i, r in rows if "__extra__" not in r])
-    errors += [{"row": i, "id": None, "errors": ["more cells than header columns"]} for i, r in rows if "__extra__" in r]
-    return good, errors
+    parsed = _validate([(i, r) for i, r in rows if "__extra__" not in r])
+    parsed.errors += [{"row": i, "id": None, "errors": ["more cells than header columns"]} for i, r in rows if "__extra__" in r]
+    parsed.errors.sort(key=lambda e: e["row"])
+    return parsed
 
 
-def parse_geojson(doc: Any) -> tuple[list[ParcelCreate], list[dict[str, Any]]]:
+def parse_geojson(doc: Any) -> ParsedImport:
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise ImportFormatError("expected a GeoJSON FeatureCollection of Point features")
     feats = doc.get("features")
@@ -118,5 +157,10 @@ def parse_geojson(doc: Any) -> tuple[list[ParcelCreate], list[dict[str, Any]]]:
         rec = _record(props)
         rec["lon"], rec["lat"] = coords[0], coords[1]
         rows.append((i, rec))
-    good, errors = _validate(rows)
-    return good, sorted(pre_errors + errors, key=lambda e: e["row"])
+    parsed = _validate(rows)
+    parsed.errors = sorted(pre_errors + parsed.errors, key=lambda e: e["row"])
+    for e in pre_errors:   # a feature with a bad geometry still gets its unknown hub reported
+        props = feats[e["row"]].get("properties") if isinstance(feats[e["row"]], dict) else None
+        if isinstance(props, dict) and isinstance(props.get("hub_id"), str):
+            parsed.hub_ids[e["row"]] = props["hub_id"]
+    return parsed

@@ -222,7 +222,21 @@ class ParcelCreate(_In):
         return self
 
 
+class RecipientOut(BaseModel):
+    name: str
+    phone: str | None
+    email: str | None
+
+
+class TimeWindowOut(BaseModel):
+    earliest: datetime
+    latest: datetime
+
+
 class ParcelOut(_Out):
+    """The input's shape (``recipient``, ``time_window``, ``dims_cm``...; its fields can be
+    posted back as a new parcel) plus the fields ground control keeps."""
+
     id: str
     weight_kg: float
     size: str
@@ -231,11 +245,8 @@ class ParcelOut(_Out):
     lat: float
     lon: float
     address: str
-    recipient_name: str
-    recipient_phone: str | None
-    recipient_email: str | None
-    earliest: datetime | None
-    latest: datetime | None
+    recipient: RecipientOut
+    time_window: TimeWindowOut | None
     priority: int
     state: str
     vehicle_id: str | None
@@ -245,6 +256,20 @@ class ParcelOut(_Out):
     proof: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_row(cls, data: Any) -> Any:
+        """A stored row keeps recipient and time window flat; read every other field as is."""
+        if isinstance(data, dict) or not hasattr(data, "recipient_name"):
+            return data
+        out = {name: getattr(data, name) for name in cls.model_fields
+               if name not in ("recipient", "time_window") and hasattr(data, name)}
+        out["recipient"] = {"name": data.recipient_name, "phone": data.recipient_phone,
+                            "email": data.recipient_email}
+        out["time_window"] = ({"earliest": data.earliest, "latest": data.latest}
+                              if data.earliest is not None and data.latest is not None else None)
+        return out
 
 
 class HistoryOut(_Out):

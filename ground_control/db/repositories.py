@@ -5,7 +5,8 @@ leaves a history row in the caller's transaction (all or nothing)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping, TypeVar
+from enum import StrEnum
+from typing import Any, Mapping, Sequence, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,13 +36,27 @@ async def get_or_404(session: AsyncSession, model: type[T], key: Any, what: str)
     return obj
 
 
+class SortOrder(StrEnum):
+    """Direction of every list. ``asc`` (oldest or lowest id first) is the default everywhere:
+    with offset paging, rows added while a client pages land on the last page instead of
+    shifting the pages it has not read yet."""
+
+    asc = "asc"
+    desc = "desc"
+
+
 async def paginate(session: AsyncSession, stmt: Select[Any], limit: int, offset: int,
-                   filters: Mapping[Any, Any] | None = None) -> dict[str, Any]:
+                   filters: Mapping[Any, Any] | None = None, *, order_by: Sequence[Any] = (),
+                   order: SortOrder = SortOrder.asc) -> dict[str, Any]:
     """One page of ``stmt`` as ``{items, total, limit, offset}``. ``filters`` maps a column to the
-    value it must equal; a filter whose value is ``None`` was not asked for and is skipped."""
+    value it must equal; a filter whose value is ``None`` was not asked for and is skipped.
+    ``order_by`` lists the sort columns (the last one unique, so pages never overlap), each
+    sorted in ``order``."""
     for column, value in (filters or {}).items():
         if value is not None:
             stmt = stmt.where(column == getattr(value, "value", value))
+    if order_by:
+        stmt = stmt.order_by(*(c.desc() if order is SortOrder.desc else c.asc() for c in order_by))
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = (await session.scalars(stmt.limit(limit).offset(offset))).all()
     return {"items": rows, "total": int(total or 0), "limit": limit, "offset": offset}

@@ -22,7 +22,10 @@ import httpx
 import uvicorn
 
 from ground_control.api.app import create_app
-from ground_control.demo.scenario import Scenario, build
+from ground_control.demo.activity import describe
+from ground_control.demo.outcome import Outcome, classify, default_timeout_s, verdict
+from ground_control.demo.scenario import HUBS, Scenario, build
+from ground_control.demo.waiting import planner_reasons, waiting_reason
 from ground_control.embedded.broker import RunningBroker, free_port, start_amqtt, start_mosquitto
 from ground_control.settings import Settings
 
@@ -39,40 +42,72 @@ class DemoOptions:
     parcels: int = 20
     speedup: float = 20.0
     seed: int = 1
-    timeout_s: float = 110.0
+    timeout_s: float | None = None   # None: scaled to the work (outcome.default_timeout_s)
     planner: str = "pyvrp"
     broker: str = "auto"             # auto (mosquitto from PATH, else amqtt), mosquitto, amqtt
     workdir: Path | None = None
     port: int = 0                    # HTTP port of ground control; 0 = a free one
 
+    @property
+    def effective_timeout_s(self) -> float:
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return default_timeout_s(self.parcels, self.drones + self.robots, self.speedup)
+
 
 @dataclass
 class Snapshot:
-    """What the display shows: parcel counts by state and one row per vehicle."""
+    """What the display shows: parcel counts by state, one row per vehicle (each with its
+    ``activity`` in words), and the parcels waiting to be planned with the reason."""
 
     elapsed_s: float
     by_state: Counter[str]
     vehicles: list[dict[str, Any]] = field(default_factory=list)
     api_url: str = ""
     broker: str = ""
+    waiting: dict[str, str] = field(default_factory=dict)   # parcel id -> why it is not planned
+    final: bool = False
 
 
 @dataclass
 class DemoResult:
+    """Every parcel in one class: delivered, returned, failed (aboard, on its way back),
+    moving (by state) or lost (unknown to ground control)."""
+
     parcels: int
     delivered: int
     failed: int
     lost: int
     wall_s: float
+    returned: int = 0
+    moving: dict[str, int] = field(default_factory=dict)
+    lost_ids: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    timeout_s: float = 0.0
+    delivery_s: dict[str, float] = field(default_factory=dict)   # parcel id -> s from creation
+    waiting: dict[str, str] = field(default_factory=dict)        # parcel id -> planner's reason
     missions: int = 0
     events: int = 0
     broker: str = ""
     by_state: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(delivered=self.delivered, returned=self.returned, failed=self.failed,
+                       moving=self.moving, lost=self.lost_ids or ["(unnamed)"] * self.lost,
+                       delivery_s=self.delivery_s)
+
+    def verdict(self) -> tuple[bool, str]:
+        return verdict(self.outcome, self.timed_out, self.timeout_s, self.waiting)
+
     def as_json(self) -> dict[str, Any]:
-        return {"parcels": self.parcels, "delivered": self.delivered, "failed": self.failed,
-                "lost": self.lost, "wall_s": round(self.wall_s, 1), "missions": self.missions,
-                "events": self.events, "broker": self.broker, "by_state": self.by_state}
+        ok, why = self.verdict()
+        return {"parcels": self.parcels, "delivered": self.delivered, "returned": self.returned,
+                "failed": self.failed, "moving": self.moving, "lost": self.lost,
+                "lost_ids": self.lost_ids, "timed_out": self.timed_out, "timeout_s": self.timeout_s,
+                "ok": ok, "verdict": why, "wall_s": round(self.wall_s, 1), "missions": self.missions,
+                "events": self.events, "broker": self.broker, "by_state": self.by_state,
+                "waiting": self.waiting, "delivery_s": self.delivery_s}
 
 
 def start_broker(kind: str = "auto") -> RunningBroker:
@@ -120,6 +155,42 @@ async def _confirm_handovers(api: httpx.AsyncClient, robots: set[str]) -> None:
         await asyncio.sleep(0.5)
 
 
+def _near(tel: dict[str, Any] | None, hub: tuple[float, float] | None, radius_m: float = 40.0) -> bool | None:
+    if not tel or hub is None or tel.get("lat") is None:
+        return None
+    dy = (tel["lat"] - hub[0]) * 111_320.0
+    dx = (tel["lon"] - hub[1]) * 111_320.0 * 0.61    # cos(52.37 deg): the demo city
+    return (dx * dx + dy * dy) ** 0.5 <= radius_m
+
+
+def _all_done(parcels: list[dict[str, Any]], expected: set[str]) -> bool:
+    return {p["id"] for p in parcels} >= expected and all(p["state"] in TERMINAL for p in parcels)
+
+
+def _waiting(parcels: list[dict[str, Any]], app: Any) -> dict[str, str]:
+    reasons = planner_reasons(app)
+    return {p["id"]: waiting_reason(p, reasons) for p in parcels if p["state"] == "created"}
+
+
+async def _snapshot(api: httpx.AsyncClient, app: Any, parcels: list[dict[str, Any]], elapsed_s: float,
+                    api_url: str, broker: str, final: bool = False) -> Snapshot:
+    """Fresh state for the view: each vehicle's detail and its newest event, so what it shows is
+    what ground control knows now, never a state a vehicle has left."""
+    last_event: dict[str, dict[str, Any]] = {}
+    for ev in (await api.get("/events", params={"order": "desc", "limit": 500})).json()["items"]:
+        if ev["kind"] != "command_ack":
+            last_event.setdefault(ev["vehicle_id"], ev)
+    details = []
+    for v in await _paged(api, "/vehicles"):
+        d = (await api.get(f"/vehicles/{v['id']}")).json()
+        tel = d.get("telemetry")
+        d["activity"] = describe(d["type"], d.get("active_mission_id"), tel, last_event.get(d["id"]),
+                                 at_hub=_near(tel, HUBS.get(d["hub_id"])))
+        details.append(d)
+    return Snapshot(elapsed_s, Counter(p["state"] for p in parcels), details, api_url, broker,
+                    waiting=_waiting(parcels, app), final=final)
+
+
 async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | None = None) -> DemoResult:
     from edge_agent.agent import Agent     # the vehicle side: imported here, only the demo needs it
     from sitl import SimFleet
@@ -136,7 +207,8 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
         dispatch_interval_s=0.5, mission_ack_timeout_s=15.0, telemetry_silence_timeout_s=20.0,
         planner_kind=opts.planner, planner_time_limit_s=1.0, host="127.0.0.1", port=port,
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     server_task = asyncio.create_task(server.serve(), name="demo-api")
     fleet = None
@@ -176,30 +248,32 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
             helper_tasks.append(asyncio.create_task(_confirm_handovers(api, {v["id"] for v in robots})))
 
             expected = {p["id"] for p in scenario.parcels}
+            timeout_s = opts.effective_timeout_s
             parcels: list[dict[str, Any]] = []
-            while time.monotonic() - t0 < opts.timeout_s:
+            done = False
+            while not done and time.monotonic() - t0 < timeout_s:
                 parcels = await _paged(api, "/parcels")
-                by_state = Counter(p["state"] for p in parcels)
-                if on_update is not None:
-                    vehicles = await _paged(api, "/vehicles")
-                    details = []
-                    for v in vehicles:
-                        d = (await api.get(f"/vehicles/{v['id']}")).json()
-                        details.append(d)
-                    on_update(Snapshot(time.monotonic() - t0, by_state, details, api_url, broker.kind))
-                if {p["id"] for p in parcels} >= expected and all(p["state"] in TERMINAL for p in parcels):
-                    break
-                await asyncio.sleep(0.5)
+                done = _all_done(parcels, expected)
+                if not done:
+                    if on_update is not None:
+                        on_update(await _snapshot(api, app, parcels, time.monotonic() - t0, api_url, broker.kind))
+                    await asyncio.sleep(0.5)
+            wall_s = time.monotonic() - t0
+            if not done:   # the deadline passed while sleeping: count what is there now
+                parcels = await _paged(api, "/parcels")
+                done = _all_done(parcels, expected)
+            if on_update is not None:   # the last view shows the end state, not the last poll
+                on_update(await _snapshot(api, app, parcels, wall_s, api_url, broker.kind, final=True))
             missions = (await api.get("/missions", params={"limit": 1})).json()["total"]
             events = (await api.get("/events", params={"limit": 1})).json()["total"]
-        found = {p["id"]: p["state"] for p in parcels}
-        by_state = Counter(found.values())
-        # lost: a parcel ground control no longer knows, or one still not delivered or returned
-        # when the demo ends -- nobody could say where it is or what happens to it next.
-        lost = sum(1 for pid in expected if found.get(pid) not in TERMINAL)
-        return DemoResult(parcels=len(expected), delivered=by_state["delivered"], failed=by_state["returned"],
-                          lost=lost, wall_s=time.monotonic() - t0, missions=missions, events=events,
-                          broker=broker.kind, by_state=dict(by_state))
+            waiting = _waiting(parcels, app)
+        outcome = classify(expected, parcels)
+        return DemoResult(parcels=len(expected), delivered=outcome.delivered, failed=outcome.failed,
+                          lost=len(outcome.lost), lost_ids=outcome.lost, returned=outcome.returned,
+                          moving=outcome.moving, timed_out=not done, timeout_s=timeout_s,
+                          delivery_s=outcome.delivery_s, waiting=waiting, wall_s=wall_s,
+                          missions=missions, events=events, broker=broker.kind,
+                          by_state=dict(Counter(p["state"] for p in parcels)))
     finally:
         # Ground control first, so the agents' last wills at shutdown are not taken for vehicles
         # lost mid-mission.

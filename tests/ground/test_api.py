@@ -110,11 +110,11 @@ async def test_parcel_create_track_and_filters(client):
                                                                  "latest": "2026-11-25T12:00:00Z"}))
     assert r.status_code == 201, r.text
     p = r.json()
-    assert p["state"] == "created" and p["earliest"].startswith("2026-11-25T08:00")
+    assert p["state"] == "created" and p["time_window"]["earliest"].startswith("2026-11-25T08:00")
     assert (await client.post("/parcels", json=parcel())).status_code == 409
     assert (await client.get("/parcels/p-1")).json()["id"] == "p-1"
     hist = (await client.get("/parcels/p-1/history")).json()
-    assert [h["to_state"] for h in hist] == ["created"]
+    assert [h["to_state"] for h in hist["items"]] == ["created"] and hist["total"] == 1
     assert (await client.get("/parcels/p-1/proof")).status_code == 404
     assert (await client.get("/parcels", params={"state": "created", "hub_id": "hub-1"})).json()["total"] == 1
     assert (await client.get("/parcels", params={"state": "delivered"})).json()["total"] == 0
@@ -160,7 +160,7 @@ async def test_parcel_unknown_hub_and_transitions(client):
     r = await client.post("/parcels/p-1/transitions", json={"to": "in_transit", "reason": "skip"})
     assert r.status_code == 409 and "cannot go from created to in_transit" in r.json()["detail"]
     # refused transition left nothing behind
-    assert len((await client.get("/parcels/p-1/history")).json()) == 1
+    assert (await client.get("/parcels/p-1/history")).json()["total"] == 1
     assert (await client.get("/parcels/p-1")).json()["state"] == "created"
     assert (await client.post("/parcels/p-1/transitions", json={"to": "planned", "reason": ""})).status_code == 422
     assert (await client.post("/parcels/nope/transitions", json={"to": "planned", "reason": "x"})).status_code == 404
@@ -208,3 +208,54 @@ async def test_hostile_strings_inside_geojson_are_422(client):
         r = await client.post("/geofences", content=json.dumps({"id": "g", "geojson": gj}),
                               headers={"content-type": "application/json"})
         assert r.status_code == 422, r.text
+
+
+async def test_a_parcel_read_back_can_be_posted_again_as_a_new_parcel(client):
+    """The output carries the input's shape (nested recipient and time window), so what a
+    client reads it can post back; only the server's own fields need leaving out."""
+    from ground_control.api.schemas import ParcelCreate
+
+    await seed(client)
+    sent = parcel("p-orig", size=None, dims_cm={"length_cm": 30, "width_cm": 20, "height_cm": 10},
+                  recipient={"name": "Ada", "email": "ada@example.org"},
+                  time_window={"earliest": "2026-11-25T09:00:00Z", "latest": "2026-11-25T12:00:00Z"})
+    assert (await client.post("/parcels", json=sent)).status_code == 201
+    read = (await client.get("/parcels/p-orig")).json()
+    assert read["recipient"] == {"name": "Ada", "phone": None, "email": "ada@example.org"}
+    assert read["time_window"]["latest"].startswith("2026-11-25T12:00:00")
+    again = {k: read[k] for k in ParcelCreate.model_fields} | {"id": "p-copy"}
+    r = await client.post("/parcels", json=again)
+    assert r.status_code == 201, r.text
+    copy = r.json()
+    assert {k: copy[k] for k in ParcelCreate.model_fields if k != "id"} == \
+        {k: read[k] for k in ParcelCreate.model_fields if k != "id"}
+    listed = (await client.get("/parcels")).json()["items"]
+    assert {p["id"] for p in listed} == {"p-orig", "p-copy"} and listed[0]["recipient"]["name"] == "Ada"
+
+
+async def test_every_list_takes_one_order_parameter_with_ascending_default(client):
+    await seed(client)
+    for pid in ("p-a", "p-b", "p-c"):
+        assert (await client.post("/parcels", json=parcel(pid))).status_code == 201
+    for pid, action in (("p-a", "hold"), ("p-b", "resume")):
+        assert (await client.post("/vehicles/drone-1/commands", json={"action": action})).status_code == 202
+    await client.post("/parcels/p-a/transitions", json={"to": "planned", "reason": "by hand"})
+
+    async def ids(path, key="id", **params):
+        return [i[key] for i in (await client.get(path, params=params)).json()["items"]]
+
+    assert await ids("/parcels") == ["p-a", "p-b", "p-c"]
+    assert await ids("/parcels", order="desc") == ["p-c", "p-b", "p-a"]
+    assert await ids("/vehicles/drone-1/commands", key="action") == ["hold", "resume"]
+    assert await ids("/vehicles/drone-1/commands", key="action", order="desc") == ["resume", "hold"]
+    assert await ids("/parcels/p-a/history", key="to_state") == ["created", "planned"]
+    assert await ids("/parcels/p-a/history", key="to_state", order="desc") == ["planned", "created"]
+    assert (await client.get("/parcels", params={"order": "sideways"})).status_code == 422
+    # every list endpoint documents the same parameter with the same default
+    spec = (await client.get("/openapi.json")).json()
+    lists = [p for p, ops in spec["paths"].items() if "get" in ops
+             and "#/components/schemas/Page" in str(ops["get"]["responses"]["200"]["content"]["application/json"]["schema"])]
+    assert len(lists) >= 9, lists
+    for path in lists:
+        params = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
+        assert params["order"]["schema"].get("default") == "asc", path

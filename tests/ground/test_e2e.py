@@ -86,7 +86,7 @@ async def test_parcels_reach_delivered_with_proof(gc_factory, unique_id):
     assert p["vehicle_id"] == v.vid
     proof = (await c.get(f"/parcels/p0-{unique_id}/proof")).json()
     assert proof["confirmed"] is True and proof["method"] == "release" and proof["vehicle_id"] == v.vid
-    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history")).json()]
+    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history", params={"limit": 500})).json()["items"]]
     assert hist == ["created", "planned", "dispatched", "in_transit", "delivered"]
     await wait_for(lambda: _mission_state(c, "completed"), 10, "mission completed")
     # every event was sent twice; each is stored once
@@ -146,7 +146,7 @@ async def test_rejected_mission_goes_to_another_vehicle(gc_factory, unique_id):
     offered = [pid for m in (await c.get("/missions", params={"vehicle_id": bad.vid})).json()["items"]
                for pid in m["parcel_ids"]]
     assert len(offered) == len(set(offered)) >= 1
-    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history")).json()]
+    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history", params={"limit": 500})).json()["items"]]
     assert hist[:3] == ["created", "planned", "created"]
 
 
@@ -161,7 +161,7 @@ async def test_offline_vehicle_returns_parcels_to_planning(gc_factory, unique_id
     assert set((await states(c)).values()) == {"created"}
     await make_vehicle("spare")
     await wait_for(lambda: all_in("delivered")(c), 30, "delivered by the spare")
-    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history")).json()]
+    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history", params={"limit": 500})).json()["items"]]
     assert hist[:5] == ["created", "planned", "dispatched", "in_transit", "created"]
 
 
@@ -247,7 +247,7 @@ async def test_late_proof_from_a_vehicle_that_was_offline_wins(gc_factory, uniqu
         p = await _parcel(c, pid)
         assert p["proof"]["vehicle_id"] == away.vid and p["proof"]["mission_id"] == m1["id"]
         assert p["vehicle_id"] == away.vid and p["mission_id"] == m1["id"]
-        hist = (await c.get(f"/parcels/{pid}/history")).json()
+        hist = (await c.get(f"/parcels/{pid}/history", params={"limit": 500})).json()["items"]
         assert hist[-1]["to_state"] == "delivered"
         assert hist[-1]["reason"] == f"late proof of delivery from {away.vid}"
     # the mute vehicle's mission lost its only parcel: cancelled, and the vehicle told so

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gc_helpers import HUB
 
 HEADER = "id,weight_kg,size,hub_id,lat,lon,address,recipient_name,recipient_phone,recipient_email,earliest,latest,priority\n"
@@ -26,9 +28,51 @@ async def test_csv_multipart_all_or_nothing(client):
     r = await client.post("/parcels/import", files={"file": ("p.csv", HEADER + ROW_OK + bad, "text/csv")})
     assert r.status_code == 422
     body = r.json()
-    rows = {e["row"] for e in body["errors"] if e["row"]}
-    assert rows == {3}  # row 3 has schema errors; a-4's unknown hub is reported by id
-    assert any(e["id"] == "a-4" and "hub" in e["errors"][0] for e in body["errors"])
+    by_row = {e["row"]: e for e in body["errors"]}
+    assert set(by_row) == {3, 4}  # row 3 has schema errors; row 4 names an unknown hub
+    assert by_row[4]["id"] == "a-4" and by_row[4]["errors"] == ["hub_id: origin hub 'ghost' does not exist"]
+    assert (await client.get("/parcels")).json()["total"] == 0
+
+
+GHOST_CSV = HEADER + ROW_OK + "b-1,1,small,ghost,52.5,13.4,x,Cy,+4930111111,,,,3\n" \
+    + "b-2,-1,small,ghost,52.5,13.4,x,Di,+4930111111,,,,3\n"
+
+
+def _ghost_fc() -> dict:
+    def feat(pid, hub, weight=1, coords=(13.4, 52.5)):
+        return {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(coords)},
+                "properties": {"id": pid, "weight_kg": weight, "size": "small", "hub_id": hub,
+                               "recipient": {"name": "Eve", "email": "eve@example.org"}}}
+    return {"type": "FeatureCollection", "features": [
+        feat("g-ok", "hub-1"), feat("g-ghost", "ghost"), feat("g-bad", "ghost", weight=-1),
+        feat("g-far", "ghost", coords=(200, 52))]}
+
+
+async def _post_import(client, how: str):
+    import json
+
+    if how == "csv body":
+        return await client.post("/parcels/import", content=GHOST_CSV, headers={"content-type": "text/csv"})
+    if how == "csv multipart":
+        return await client.post("/parcels/import", files={"file": ("p.csv", GHOST_CSV, "text/csv")})
+    if how == "geojson body":
+        return await client.post("/parcels/import", json=_ghost_fc(), headers={"content-type": "application/geo+json"})
+    return await client.post("/parcels/import", files={"file": ("p.geojson", json.dumps(_ghost_fc()), "application/geo+json")})
+
+
+@pytest.mark.parametrize("how", ["csv body", "csv multipart", "geojson body", "geojson multipart"])
+async def test_every_row_naming_an_unknown_hub_is_reported_with_its_row_number(client, how):
+    await client.post("/hubs", json=HUB)
+    r = await _post_import(client, how)
+    assert r.status_code == 422, r.text
+    by_row = {e["row"]: e["errors"] for e in r.json()["errors"]}
+    ghost = "hub_id: origin hub 'ghost' does not exist"
+    # CSV rows count the header as row 1; GeoJSON rows are feature indexes from 0
+    expected = {3, 4} if how.startswith("csv") else {1, 2, 3}
+    assert set(by_row) == expected, by_row
+    assert all(ghost in errs for errs in by_row.values()), by_row
+    # a row with a schema error too gets both
+    assert any(len(errs) >= 2 for errs in by_row.values())
     assert (await client.get("/parcels")).json()["total"] == 0
 
 

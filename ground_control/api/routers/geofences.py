@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
 from ground_control.api.schemas import GeofenceCreate, GeofenceOut, Page
 from ground_control.db.models import Geofence, Hub
-from ground_control.db.repositories import Conflict, Invalid, get_or_404, paginate
+from ground_control.db.repositories import Conflict, Invalid, SortOrder, get_or_404, paginate
 from ground_control.domain.geofence import parse_geofence
 
 router = APIRouter(prefix="/geofences", tags=["geofences"])
@@ -32,9 +32,10 @@ async def create_geofence(body: GeofenceCreate, session: Session, request: Reque
 
 
 @router.get("", response_model=Page[GeofenceOut])
-async def list_geofences(session: Session, limit: Limit = 50, offset: Offset = 0, hub_id: QueryId = None) -> dict:
-    stmt = select(Geofence).order_by(Geofence.id)
-    return await paginate(session, stmt, limit, offset, {Geofence.hub_id: hub_id})
+async def list_geofences(session: Session, limit: Limit = 50, offset: Offset = 0, hub_id: QueryId = None,
+                         order: Order = SortOrder.asc) -> dict:
+    return await paginate(session, select(Geofence), limit, offset, {Geofence.hub_id: hub_id},
+                          order_by=(Geofence.id,), order=order)
 
 
 @router.get("/{geofence_id}", response_model=GeofenceOut, responses=ERR)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import exists, select
 
-from ground_control.api.deps import Limit, Offset, PathId, Session
+from ground_control.api.deps import Limit, Offset, Order, PathId, Session
 from ground_control.api.schemas import HubCreate, HubOut, HubUpdate, Page
 from ground_control.db.models import Geofence, Hub, Mission, Parcel, Vehicle
-from ground_control.db.repositories import Conflict, get_or_404, paginate
+from ground_control.db.repositories import Conflict, SortOrder, get_or_404, paginate
 
 router = APIRouter(prefix="/hubs", tags=["hubs"])
 ERR = {404: {"description": "unknown hub"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
@@ -25,8 +25,8 @@ async def create_hub(body: HubCreate, session: Session) -> Hub:
 
 
 @router.get("", response_model=Page[HubOut])
-async def list_hubs(session: Session, limit: Limit = 50, offset: Offset = 0) -> dict:
-    return await paginate(session, select(Hub).order_by(Hub.id), limit, offset)
+async def list_hubs(session: Session, limit: Limit = 50, offset: Offset = 0, order: Order = SortOrder.asc) -> dict:
+    return await paginate(session, select(Hub), limit, offset, order_by=(Hub.id,), order=order)
 
 
 @router.get("/{hub_id}", response_model=HubOut, responses=ERR)

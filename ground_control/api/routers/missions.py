@@ -7,10 +7,10 @@ from enum import StrEnum
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session
+from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session
 from ground_control.api.schemas import EventOut, MissionDetail, MissionOut, Page
 from ground_control.db.models import Event, Mission
-from ground_control.db.repositories import get_or_404, paginate
+from ground_control.db.repositories import SortOrder, get_or_404, paginate
 from fleet_protocol.event import EventKind
 
 router = APIRouter(tags=["missions"])
@@ -27,12 +27,12 @@ class MissionState(StrEnum):
 
 @router.get("/missions", response_model=Page[MissionOut])
 async def list_missions(session: Session, limit: Limit = 50, offset: Offset = 0,
-                        vehicle_id: QueryId = None, state: MissionState | None = None) -> dict:
-    stmt = select(Mission).order_by(Mission.created_at.desc(), Mission.id)
-    return await paginate(session, stmt, limit, offset, {
+                        vehicle_id: QueryId = None, state: MissionState | None = None,
+                        order: Order = SortOrder.asc) -> dict:
+    return await paginate(session, select(Mission), limit, offset, {
         Mission.vehicle_id: vehicle_id,
         Mission.state: state,
-    })
+    }, order_by=(Mission.created_at, Mission.id), order=order)
 
 
 @router.get("/missions/{mission_id}", response_model=MissionDetail, responses=ERR)
@@ -42,11 +42,11 @@ async def get_mission(mission_id: PathId, session: Session) -> Mission:
 
 @router.get("/events", response_model=Page[EventOut], tags=["events"])
 async def list_events(session: Session, limit: Limit = 50, offset: Offset = 0, vehicle_id: QueryId = None,
-                      kind: EventKind | None = None, mission_id: QueryId = None, parcel_id: QueryId = None) -> dict:
-    stmt = select(Event).order_by(Event.received_at, Event.id)
-    return await paginate(session, stmt, limit, offset, {
+                      kind: EventKind | None = None, mission_id: QueryId = None, parcel_id: QueryId = None,
+                      order: Order = SortOrder.asc) -> dict:
+    return await paginate(session, select(Event), limit, offset, {
         Event.vehicle_id: vehicle_id,
         Event.kind: kind,
         Event.mission_id: mission_id,
         Event.parcel_id: parcel_id,
-    })
+    }, order_by=(Event.received_at, Event.id), order=order)

@@ -9,11 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
 from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
 from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
 from ground_control.db.models import Hub, Parcel, ParcelHistory, utcnow
-from ground_control.db.repositories import Conflict, Invalid, NotFound, apply_transitions, get_or_404, paginate
+from ground_control.db.repositories import (
+    Conflict, Invalid, NotFound, SortOrder, apply_transitions, get_or_404, paginate,
+)
 from ground_control.domain.parcel_lifecycle import ParcelState
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
@@ -100,32 +102,26 @@ async def import_parcels(request: Request, session: Session) -> dict:
         except UnicodeDecodeError:
             raise ImportFormatError("file is not UTF-8") from None
         if kind == "csv":
-            good, errors = parse_csv(text)
+            parsed = parse_csv(text)
         else:
             try:
                 doc = json.loads(text)
             except (ValueError, RecursionError) as exc:
                 raise ImportFormatError(f"not JSON: {exc}"[:300]) from None
-            good, errors = parse_geojson(doc)
+            parsed = parse_geojson(doc)
     except ImportFormatError as exc:
         return Response(status_code=422, content=json.dumps({"detail": str(exc)}), media_type="application/json")  # type: ignore[return-value]
 
-    if good:
-        ids = [p.id for p in good]
-        existing = set((await session.scalars(select(Parcel.id).where(Parcel.id.in_(ids)))).all())
-        hubs = set((await session.scalars(select(Hub.id).where(Hub.id.in_({p.hub_id for p in good})))).all())
-        for i, p in enumerate(good):
-            problems = []
-            if p.id in existing:
-                problems.append(f"parcel {p.id!r} already exists")
-            if p.hub_id not in hubs:
-                problems.append(f"origin hub {p.hub_id!r} does not exist")
-            if problems:
-                errors.append({"row": None, "id": p.id, "errors": problems})
+    ids = [p.id for p in parsed.parcels]
+    existing = set((await session.scalars(select(Parcel.id).where(Parcel.id.in_(ids)))).all()) if ids else set()
+    named = set(parsed.hub_ids.values())
+    hubs = set((await session.scalars(select(Hub.id).where(Hub.id.in_(named)))).all()) if named else set()
+    parsed.check_references(hubs, existing)
+    errors = parsed.errors
     if errors:
         return Response(status_code=422, media_type="application/json", content=json.dumps(  # type: ignore[return-value]
             {"detail": "import refused; nothing was imported", "errors": errors[:1000], "error_count": len(errors)}))
-    rows = [_row(p) for p in good]
+    rows = [_row(p) for p in parsed.parcels]
     session.add_all(rows)
     await session.flush()
     session.add_all([_created_history(p) for p in rows])
@@ -138,14 +134,14 @@ async def import_parcels(request: Request, session: Session) -> dict:
 async def list_parcels(
     session: Session, limit: Limit = 50, offset: Offset = 0, state: ParcelState | None = None,
     hub_id: QueryId = None, vehicle_id: QueryId = None, mission_id: QueryId = None,
+    order: Order = SortOrder.asc,
 ) -> dict:
-    stmt = select(Parcel).order_by(Parcel.created_at, Parcel.id)
-    return await paginate(session, stmt, limit, offset, {
+    return await paginate(session, select(Parcel), limit, offset, {
         Parcel.state: state,
         Parcel.hub_id: hub_id,
         Parcel.vehicle_id: vehicle_id,
         Parcel.mission_id: mission_id,
-    })
+    }, order_by=(Parcel.created_at, Parcel.id), order=order)
 
 
 @router.get("/{parcel_id}", response_model=ParcelOut, responses=ERR)
@@ -153,13 +149,13 @@ async def get_parcel(parcel_id: PathId, session: Session) -> Parcel:
     return await get_or_404(session, Parcel, parcel_id, "parcel")
 
 
-@router.get("/{parcel_id}/history", response_model=list[HistoryOut], responses=ERR)
-async def parcel_history(parcel_id: PathId, session: Session) -> list[ParcelHistory]:
+@router.get("/{parcel_id}/history", response_model=Page[HistoryOut], responses=ERR)
+async def parcel_history(parcel_id: PathId, session: Session, limit: Limit = 50, offset: Offset = 0,
+                         order: Order = SortOrder.asc) -> dict:
+    """The parcel's state changes, a page like every other list."""
     await get_or_404(session, Parcel, parcel_id, "parcel")
-    rows = await session.scalars(
-        select(ParcelHistory).where(ParcelHistory.parcel_id == parcel_id).order_by(ParcelHistory.id)
-    )
-    return list(rows.all())
+    stmt = select(ParcelHistory).where(ParcelHistory.parcel_id == parcel_id)
+    return await paginate(session, stmt, limit, offset, order_by=(ParcelHistory.id,), order=order)
 
 
 @router.get("/{parcel_id}/proof", responses=ERR)

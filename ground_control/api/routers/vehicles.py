@@ -8,12 +8,12 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import exists, select
 
-from ground_control.api.deps import Limit, Offset, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
 from ground_control.api.schemas import (
     CommandCreate, CommandOut, Page, TelemetryOut, VehicleCreate, VehicleDetail, VehicleOut, VehicleType, VehicleUpdate,
 )
 from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence
-from ground_control.db.repositories import Conflict, Invalid, NotFound, get_or_404, paginate
+from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
@@ -46,14 +46,14 @@ async def create_vehicle(body: VehicleCreate, session: Session, request: Request
 async def list_vehicles(
     session: Session, limit: Limit = 50, offset: Offset = 0, type: VehicleType | None = None,
     hub_id: QueryId = None, enabled: bool | None = None, online: bool | None = None,
+    order: Order = SortOrder.asc,
 ) -> dict:
-    stmt = select(Vehicle).order_by(Vehicle.id)
-    return await paginate(session, stmt, limit, offset, {
+    return await paginate(session, select(Vehicle), limit, offset, {
         Vehicle.type: type,
         Vehicle.hub_id: hub_id,
         Vehicle.enabled: enabled,
         Vehicle.online: online,
-    })
+    }, order_by=(Vehicle.id,), order=order)
 
 
 @router.get("/{vehicle_id}", response_model=VehicleDetail, responses=ERR)
@@ -124,10 +124,11 @@ async def send_command(vehicle_id: PathId, body: CommandCreate, session: Session
 
 
 @router.get("/{vehicle_id}/commands", response_model=Page[CommandOut], responses=ERR)
-async def list_commands(vehicle_id: PathId, session: Session, limit: Limit = 50, offset: Offset = 0) -> dict:
+async def list_commands(vehicle_id: PathId, session: Session, limit: Limit = 50, offset: Offset = 0,
+                        order: Order = SortOrder.asc) -> dict:
     await get_or_404(session, Vehicle, vehicle_id, "vehicle")
-    stmt = select(Command).where(Command.vehicle_id == vehicle_id).order_by(Command.created_at.desc(), Command.id)
-    return await paginate(session, stmt, limit, offset)
+    stmt = select(Command).where(Command.vehicle_id == vehicle_id)
+    return await paginate(session, stmt, limit, offset, order_by=(Command.created_at, Command.id), order=order)
 
 
 telemetry_router = APIRouter(prefix="/telemetry", tags=["vehicles"])
@@ -135,7 +136,7 @@ telemetry_router = APIRouter(prefix="/telemetry", tags=["vehicles"])
 
 @telemetry_router.get("", response_model=Page[TelemetryOut])
 async def list_telemetry(session: Session, limit: Limit = 50, offset: Offset = 0,
-                         vehicle_id: QueryId = None) -> dict:
+                         vehicle_id: QueryId = None, order: Order = SortOrder.asc) -> dict:
     """Latest telemetry sample of every vehicle heard from."""
-    stmt = select(TelemetryLatest).order_by(TelemetryLatest.vehicle_id)
-    return await paginate(session, stmt, limit, offset, {TelemetryLatest.vehicle_id: vehicle_id})
+    return await paginate(session, select(TelemetryLatest), limit, offset, {TelemetryLatest.vehicle_id: vehicle_id},
+                          order_by=(TelemetryLatest.vehicle_id,), order=order)
