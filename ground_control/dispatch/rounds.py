@@ -2,7 +2,10 @@
 parcels grouped per hub (each hub has its own geofence) and, within a hub, by the vehicles they
 exclude (a vehicle that refused a parcel must not get it back); each group is planned on that
 hub's vehicles not used by an earlier group. No session, no MQTT: the caller reads the rows and
-decides what to do with each plan (commit missions, or render GeoJSON)."""
+decides what to do with each plan (commit missions, or render GeoJSON).
+
+Failures stay with their hub: a hub whose geofence cannot be used yields a :class:`Round` with
+``problem`` set and every parcel unplanned (``geofence_unusable``); the other hubs plan on."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import AsyncIterator, Iterable
 from fleet_protocol import Geofence
 from ground_control.db import models as m
 from ground_control.dispatch.mission_builder import build_request, fence_for
-from ground_control.planning import Plan, RoutePlanner
+from ground_control.planning import Plan, RoutePlanner, UnplannedReason
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ class Round:
     vehicles: dict[str, m.Vehicle]     # the candidates this group was planned on
     parcels: dict[str, m.Parcel]
     plan: Plan
+    problem: str | None = None         # why this hub could not be planned (its geofence)
 
 
 def parcel_groups(parcels: Iterable[m.Parcel]) -> list[tuple[str, list[m.Parcel]]]:
@@ -51,6 +55,7 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
     not offered to later groups. A group whose planner call fails is logged and skipped (its
     parcels wait), as are groups with no candidate vehicle."""
     used: set[str] = set()
+    hub_fences: dict[str, Geofence | None | str] = {}   # hub -> fence, or the reason it has none
     for hub_id, group in parcel_groups(parcels):
         hub = hubs.get(hub_id)
         if hub is None:
@@ -59,7 +64,14 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
         cands = [v for v in vehicles if v.hub_id == hub_id and v.id not in used and v.id not in excluded]
         if not cands:
             continue
-        fence = fence_for(fences, hub_id)
+        if hub_id not in hub_fences:
+            hub_fences[hub_id] = await _usable_fence(fences, hub_id)
+        fence = hub_fences[hub_id]
+        if isinstance(fence, str):
+            yield Round(hub=hub, fence=None, vehicles={}, parcels={p.id: p for p in group}, problem=fence,
+                        plan=Plan(routes=(), unplanned={p.id: UnplannedReason.geofence_unusable for p in group},
+                                  cost=0.0, solve_s=0.0))
+            continue
         request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed)
         try:
             plan: Plan = await asyncio.to_thread(planner.plan, request)
@@ -69,3 +81,13 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
         vmap = {v.id: v for v in cands}
         used.update(r.vehicle_id for r in plan.routes if r.stops and r.vehicle_id in vmap)
         yield Round(hub=hub, fence=fence, vehicles=vmap, parcels={p.id: p for p in group}, plan=plan)
+
+
+async def _usable_fence(fences: list[m.Geofence], hub_id: str) -> Geofence | None | str:
+    """The hub's protocol geofence (None: no fence), or the reason it cannot be used. Parsing a
+    large fence is CPU work: done in a thread so the API keeps answering."""
+    try:
+        return await asyncio.to_thread(fence_for, fences, hub_id)
+    except Exception as exc:  # noqa: BLE001 - one hub's bad fence must not stop the others
+        log.error("hub %s: its geofence cannot be used, its parcels wait: %s", hub_id, exc)
+        return f"geofence unusable: {exc}"[:500]
