@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # --- HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # request bodies above these are answered 413 before they are parsed (api.body_limit)
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    # POST /parcels/import: its file limit (10,000,000 bytes) plus room for the multipart framing
+    max_import_body_bytes: int = Field(default=11_048_576, ge=1_024)
 
     @field_validator("database_url")
     @classmethod
