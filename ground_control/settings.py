@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     replan_on_vehicle_lost: bool = True
     replan_on_mission_failed: bool = True
 
+    # --- robot handover codes (domain.handover_code)
+    # derives each parcel's code from its stored salt; unset: a random one per process (codes
+    # still verify after a restart, but cannot be shown again). Set it in production.
+    handover_secret: SecretStr | None = None
+    # wrong codes per parcel before its handover is locked and the robot told to move on
+    handover_max_attempts: int = Field(default=5, ge=1, le=100)
+
     # --- ingest / liveness
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
     telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
