@@ -103,3 +103,19 @@ async def test_health_is_503_while_mqtt_is_down(db_url):
                 assert r.status_code == 503 and r.json()["down"] == ["mqtt"] and r.json()["database"] is True
     finally:
         broker.stop()
+
+
+async def test_chunked_multipart_import_over_its_limit_is_413(client):
+    """The import reads multipart itself; the limit still answers 413, not an unreadable body."""
+    boundary = "lmf-boundary"
+
+    async def body():
+        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
+               'Content-Type: text/csv\r\n\r\n').encode()
+        for _ in range(12):
+            yield b"x" * MiB
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = await client.post("/parcels/import", content=body(),
+                          headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413 and "larger than 11048576 bytes" in r.json()["detail"]
