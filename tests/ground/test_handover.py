@@ -9,11 +9,15 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from fleet_protocol import DeliveredEvent, LatLon, ProofOfDelivery, StopAction, make_envelope
+from fleet_protocol import (
+    CommandAction, DeliveredEvent, LatLon, ProofOfDelivery, StopAction, make_envelope, parse_message, topics,
+)
 from ground_control.api.handover import handover_secret
 from ground_control.db.models import Command, Event, Mission, Parcel
+from ground_control.dispatch.dispatcher import Dispatcher
 from ground_control.domain import handover_code as hc
 from ground_control.ingest.events import store_and_apply
+from ground_control.planning import make_planner
 from gc_helpers import HUB, parcel
 
 ROBOT = {"id": "robot-1", "type": "robot", "hub_id": "hub-1", "payload_kg": 20, "battery_wh": 900,
@@ -100,6 +104,17 @@ async def test_wrong_codes_are_refused_counted_and_lock_the_handover(fleet):
         cmds = (await s.scalars(select(Command).where(Command.parcel_id == "p-lock"))).all()
         assert [(x.action, x.mission_id, x.vehicle_id) for x in cmds] == [("handover_refused", "m-p-lock", "robot-1")]
         assert (await s.get(Parcel, "p-lock")).handover_attempts == 5
+    # the dispatcher's command outbox sends it to the robot as a protocol command
+    sent: list[tuple[str, bytes]] = []
+
+    async def publish(topic: str, payload: bytes, qos: int) -> None:
+        sent.append((topic, payload))
+
+    await Dispatcher(c.app.state.settings, c.app.state.sessionmaker, publish, make_planner("greedy")).flush_commands()
+    wire = [parse_message(topic, payload, "command").body for topic, payload in sent
+            if topic == topics.command("robot-1")]
+    refused = [x for x in wire if x.action is CommandAction.handover_refused]
+    assert [(x.parcel_id, x.mission_id) for x in refused] == [("p-lock", "m-p-lock")]
 
     # a parcel not aboard that vehicle: nothing to confirm
     r = await c.post("/parcels", json=parcel("p-home"))
