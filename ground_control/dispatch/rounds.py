@@ -4,8 +4,9 @@ exclude (a vehicle that refused a parcel must not get it back); each group is pl
 hub's vehicles not used by an earlier group. No session, no MQTT: the caller reads the rows and
 decides what to do with each plan (commit missions, or render GeoJSON).
 
-Failures stay with their hub: a hub whose geofence cannot be used yields a :class:`Round` with
-``problem`` set and every parcel unplanned (``geofence_unusable``); the other hubs plan on."""
+Failures stay with their hub: a hub whose geofence cannot be used, or whose planning raised,
+yields a :class:`Round` with ``problem`` set and its parcels unplanned (``geofence_unusable``,
+``planning_failed``); the other hubs plan on."""
 
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
                       parcels: list[m.Parcel], fences: list[m.Geofence], settings: Settings, now: datetime,
                       *, time_limit_s: float | None = None, seed: int = 0) -> AsyncIterator[Round]:
     """Plan every group (the planner runs in a thread); a vehicle given a route with stops is
-    not offered to later groups. A group whose planner call fails is logged and skipped (its
-    parcels wait), as are groups with no candidate vehicle."""
+    not offered to later groups. A group that cannot be planned (its hub's geofence is unusable,
+    or building the request or the planner call raised) yields a Round with ``problem`` set and
+    its parcels unplanned (they wait); groups with no candidate vehicle are skipped."""
     used: set[str] = set()
     hub_fences: dict[str, Geofence | None | str] = {}   # hub -> fence, or the reason it has none
     for hub_id, group in parcel_groups(parcels):
@@ -68,19 +70,24 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
             hub_fences[hub_id] = await _usable_fence(fences, hub_id)
         fence = hub_fences[hub_id]
         if isinstance(fence, str):
-            yield Round(hub=hub, fence=None, vehicles={}, parcels={p.id: p for p in group}, problem=fence,
-                        plan=Plan(routes=(), unplanned={p.id: UnplannedReason.geofence_unusable for p in group},
-                                  cost=0.0, solve_s=0.0))
+            yield _unplannable(hub, group, fence, UnplannedReason.geofence_unusable)
             continue
-        request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed)
         try:
+            request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed)
             plan: Plan = await asyncio.to_thread(planner.plan, request)
-        except Exception:  # noqa: BLE001 - a planner bug leaves parcels waiting, not lost
-            log.exception("planner failed for hub %s (%d parcels)", hub_id, len(group))
+        except Exception as exc:  # noqa: BLE001 - a planner bug leaves parcels waiting, not lost
+            log.exception("planning failed for hub %s (%d parcels)", hub_id, len(group))
+            yield _unplannable(hub, group, f"planning failed: {type(exc).__name__}: {exc}"[:500],
+                               UnplannedReason.planning_failed)
             continue
         vmap = {v.id: v for v in cands}
         used.update(r.vehicle_id for r in plan.routes if r.stops and r.vehicle_id in vmap)
         yield Round(hub=hub, fence=fence, vehicles=vmap, parcels={p.id: p for p in group}, plan=plan)
+
+
+def _unplannable(hub: m.Hub, group: list[m.Parcel], problem: str, reason: UnplannedReason) -> Round:
+    return Round(hub=hub, fence=None, vehicles={}, parcels={p.id: p for p in group}, problem=problem,
+                 plan=Plan(routes=(), unplanned={p.id: reason for p in group}, cost=0.0, solve_s=0.0))
 
 
 async def _usable_fence(fences: list[m.Geofence], hub_id: str) -> Geofence | None | str:

@@ -71,6 +71,27 @@ async def test_dry_run_reports_the_hub_with_an_unusable_fence_and_plans_the_othe
     assert planned == ["p-south"]
 
 
+async def test_a_planner_failure_for_one_hub_is_reported_not_a_500(client, monkeypatch):
+    """Any failure while planning one hub's group (here the planner raising on it) stays with
+    that hub."""
+    from ground_control.planning.greedy import GreedyPlanner
+
+    real = GreedyPlanner.plan
+
+    def flaky(self, request):
+        if request.hubs[0].hub_id == "north":
+            raise ZeroDivisionError("planner bug")
+        return real(self, request)
+
+    monkeypatch.setattr(GreedyPlanner, "plan", flaky)
+    await seed_two_hubs(client)
+    r = await client.post("/plans", json={"planner": "greedy"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["hub_errors"] == {"north": "planning failed: ZeroDivisionError: planner bug"}
+    assert body["unplanned"] == {"p-north": "planning_failed"}
+
+
 async def test_dispatch_keeps_serving_other_hubs(client):
     await seed_two_hubs(client)
     await store_unusable_fence(client, "north")
