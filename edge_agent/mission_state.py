@@ -469,7 +469,24 @@ class MissionRun:
             self.leg = i + 1
             return True, "", [Emit(self._delivered(stop, lat, lon, alt, now, confirmed=True, code=cmd.handover_code)),
                               self._set_mode("AUTO")]
+        if a is CommandAction.handover_refused:
+            return self._handover_refused(cmd.parcel_id)
         return False, f"unknown action {a}", []
+
+    def _handover_refused(self, pid: str | None) -> tuple[bool, str, list[Action]]:
+        """Ground control refused the handover (wrong codes): a failed handover like a timeout,
+        the parcel stays aboard and the robot drives on."""
+        if not (self.state is State.at_dropoff and self.phase == "awaiting_handover" and self.handover_stop is not None
+                and self.mission.stops[self.handover_stop].parcel_id == pid):
+            return False, f"not awaiting a handover of parcel {pid}", []
+        i = self.handover_stop
+        self.failed.add(pid)
+        self._cancel_handover()
+        self.state, self.phase = State.in_flight, ""
+        self.leg = i + 1
+        return True, "", [Emit(DeliveryFailedEvent(mission_id=self.mission_id, parcel_id=pid, reason="handover_code",
+                                                   detail="handover refused by ground control: wrong handover code")),
+                          self._set_mode("AUTO")]
 
     # ---- persistence -----------------------------------------------------------------------
     _FIELDS = ("phase", "leg", "current_seq", "wanted_mode", "last_mode", "armed_seen", "hold_prev",

@@ -17,6 +17,9 @@ class CommandAction(StrEnum):
     abort = "abort"                        # give up the mission and RTL
     land_now = "land_now"                  # drone: land where it is; robot: stop (HOLD)
     handover_confirmed = "handover_confirmed"  # robot: the recipient took the parcel
+    # robot: ground control refuses this handover (too many wrong codes): the parcel stays
+    # aboard, reported ``delivery_failed`` reason ``handover_code``, and the robot moves on
+    handover_refused = "handover_refused"
 
 
 class Command(BaseModel):
@@ -29,6 +32,6 @@ class Command(BaseModel):
 
     @model_validator(mode="after")
     def _handover_names_parcel(self) -> "Command":
-        if self.action is CommandAction.handover_confirmed and self.parcel_id is None:
-            raise ValueError("handover_confirmed needs parcel_id")
+        if self.action in (CommandAction.handover_confirmed, CommandAction.handover_refused) and self.parcel_id is None:
+            raise ValueError(f"{self.action.value} needs parcel_id")
         return self

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     replan_on_vehicle_lost: bool = True
     replan_on_mission_failed: bool = True
 
+    # --- robot handover codes (domain.handover_code)
+    # derives each parcel's code from its stored salt; unset: a random one per process (codes
+    # still verify after a restart, but cannot be shown again). Set it in production.
+    handover_secret: SecretStr | None = None
+    # wrong codes per parcel before its handover is locked and the robot told to move on
+    handover_max_attempts: int = Field(default=5, ge=1, le=100)
+
     # --- ingest / liveness
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
     telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
@@ -64,6 +71,10 @@ class Settings(BaseSettings):
     # --- HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # request bodies above these are answered 413 before they are parsed (api.body_limit)
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    # POST /parcels/import: its file limit (10,000,000 bytes) plus room for the multipart framing
+    max_import_body_bytes: int = Field(default=11_048_576, ge=1_024)
 
     @field_validator("database_url")
     @classmethod

@@ -10,9 +10,11 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ground_control.api import errors
+from ground_control.api.body_limit import BodySizeLimit
 from ground_control.api.routers import dashboard, geofences, hubs, missions, parcels, plans, vehicles
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
@@ -59,20 +61,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.wake_dispatch = None
     errors.install(app)
+    app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,
+                       limits={"/parcels/import": settings.max_import_body_bytes})
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
               missions.router, plans.router, dashboard.router):
         app.include_router(r)
 
-    @app.get("/health", tags=["meta"])
-    async def health() -> dict[str, object]:
-        """Liveness and whether the database and broker are reachable."""
+    @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})
+    async def health() -> JSONResponse:
+        """200 when ground control can do its job; 503 with ``ok: false`` and ``down`` naming the
+        parts that are not (``database`` unreachable; ``mqtt`` enabled but not connected). MQTT
+        disabled by configuration is not a fault."""
         db_ok = True
         try:
             async with app.state.sessionmaker() as s:
-                await s.execute(text("SELECT 1"))
+                await asyncio.wait_for(s.execute(text("SELECT 1")), 5.0)
         except Exception:  # noqa: BLE001 - health reports, never raises
             db_ok = False
         rt = app.state.runtime
-        return {"ok": db_ok, "database": db_ok, "mqtt": bool(rt and rt.connected), "mqtt_enabled": settings.mqtt_enabled}
+        mqtt_ok = bool(rt and rt.connected)
+        down = [name for name, ok in (("database", db_ok), ("mqtt", mqtt_ok or not settings.mqtt_enabled)) if not ok]
+        body = {"ok": not down, "down": down, "database": db_ok, "mqtt": mqtt_ok, "mqtt_enabled": settings.mqtt_enabled}
+        return JSONResponse(body, status_code=503 if down else 200)
 
     return app

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from ground_control.api.handover import WrongHandoverCode
 from ground_control.db.repositories import Conflict, Invalid, NotFound
 from ground_control.domain.geofence import GeofenceError
 from ground_control.domain.parcel_lifecycle import IllegalTransition
@@ -33,6 +34,7 @@ def _errors(exc: RequestValidationError) -> list[dict[str, object]]:
 ANSWERS: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     NotFound: (404, str),
     Conflict: (409, str),
+    WrongHandoverCode: (403, str),
     IllegalTransition: (409, str),
     Invalid: (422, str),
     GeofenceError: (422, lambda exc: f"invalid geofence: {exc}"),

@@ -140,8 +140,8 @@ class CommandCreate(_In):
 
     @model_validator(mode="after")
     def _handover(self) -> "CommandCreate":
-        if self.action == CommandAction.handover_confirmed and self.parcel_id is None:
-            raise ValueError("handover_confirmed needs parcel_id")
+        if self.action in (CommandAction.handover_confirmed, CommandAction.handover_refused) and self.parcel_id is None:
+            raise ValueError(f"{self.action.value} needs parcel_id")
         return self
 
 
@@ -256,6 +256,9 @@ class ParcelOut(_Out):
     proof: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    handover_code: str | None = Field(
+        default=None, description="the recipient's code for a robot handover: only in the creation (and import) "
+        "response, never again (ground control keeps only a hash)")
 
     @model_validator(mode="before")
     @classmethod

@@ -139,6 +139,11 @@ class Parcel(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # robot handover code (domain.handover_code): its salt and scrypt hash, never the code
+    # itself, and the wrong codes tried so far (the handover locks at a limit)
+    handover_salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    handover_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handover_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __mapper_args__ = {"version_id_col": version}
 
 

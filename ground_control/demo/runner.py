@@ -131,15 +131,17 @@ async def _paged(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[
             return items
 
 
-async def _post(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+async def _post(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
     r = await api.post(path, json=body)
     if r.status_code >= 400:
         raise RuntimeError(f"seeding {path} failed: {r.status_code} {r.text}")
+    return r.json()
 
 
-async def _confirm_handovers(api: httpx.AsyncClient, robots: set[str]) -> None:
+async def _confirm_handovers(api: httpx.AsyncClient, robots: set[str], codes: dict[str, str]) -> None:
     """Plays the recipients: when a robot reports it reached a drop-off, its customer enters the
-    handover code (as they would in a tracking app), which ground control relays to the robot."""
+    handover code they were given when the parcel was created (``handover_code`` of the creation
+    answer), which ground control checks and relays to the robot."""
     seen: set[str] = set()
     while True:
         for ev in await _paged(api, "/events", kind="leg_reached"):
@@ -149,7 +151,7 @@ async def _confirm_handovers(api: httpx.AsyncClient, robots: set[str]) -> None:
             seen.add(ev["id"])
             r = await api.post(f"/vehicles/{vehicle}/commands", json={
                 "action": "handover_confirmed", "parcel_id": parcel, "mission_id": ev.get("mission_id"),
-                "handover_code": f"{abs(hash(parcel)) % 10000:04d}"})
+                "handover_code": codes.get(parcel)})
             if r.status_code >= 400:
                 log.warning("handover confirmation for %s refused: %s", parcel, r.text)
         await asyncio.sleep(0.5)
@@ -243,9 +245,10 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 agents.append(agent)
                 agent_tasks.append(asyncio.create_task(agent.run(), name=f"agent-{v['id']}"))
 
+            codes: dict[str, str] = {}
             for parcel in scenario.parcels:
-                await _post(api, "/parcels", parcel)
-            helper_tasks.append(asyncio.create_task(_confirm_handovers(api, {v["id"] for v in robots})))
+                codes[parcel["id"]] = (await _post(api, "/parcels", parcel))["handover_code"]
+            helper_tasks.append(asyncio.create_task(_confirm_handovers(api, {v["id"] for v in robots}, codes)))
 
             expected = {p["id"] for p in scenario.parcels}
             timeout_s = opts.effective_timeout_s

@@ -50,6 +50,7 @@ class Dispatcher:
         self.listening = listening
         self._wake = asyncio.Event()
         self.unplanned: dict[str, str] = {}   # parcel id -> planner's reason, for operators/tests
+        self.hub_problems: dict[str, str] = {}  # hub id -> why it could not be planned (its geofence)
         self.missions_created = 0
         self._last_signature: int | None = None
         self._last_plan_at = 0.0
@@ -167,6 +168,10 @@ class Dispatcher:
 
         async for rnd in plan_rounds(self.planner, hubs, vehicles, list(parcels), fences, self.settings, now):
             self.unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
+            if rnd.problem is not None:
+                self.hub_problems[rnd.hub.id] = rnd.problem
+            else:
+                self.hub_problems.pop(rnd.hub.id, None)
             for route in rnd.plan.routes:
                 if not route.stops or route.vehicle_id not in rnd.vehicles:
                     continue

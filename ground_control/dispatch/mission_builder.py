@@ -9,7 +9,7 @@ from typing import Iterable
 
 from fleet_protocol import Geofence, Hub as ProtoHub, LatLon, Mission, Polygon, Stop, StopAction, VehicleType
 from ground_control.db import models as m
-from ground_control.domain.geofence import parse_geofence
+from ground_control.domain.geofence import protocol_geofence
 from ground_control.planning import (
     GeofenceSpec, HubSpec, ParcelSpec, Point, PlanRequest, Route, RoutePlanner, TimeWindow, VehicleKind, VehicleSpec,
     make_planner,
@@ -45,10 +45,12 @@ def parcel_spec(p: m.Parcel, now: datetime) -> ParcelSpec:
 
 
 def fence_for(fences: Iterable[m.Geofence], hub_id: str) -> Geofence | None:
-    """The hub's own geofence, else a fleet-wide one (no hub), else None."""
+    """The hub's own geofence, else a fleet-wide one (no hub), else None. Raises
+    :class:`~ground_control.domain.geofence.GeofenceError` for a stored fence missions cannot
+    carry (e.g. one stored before the API checked the protocol's limits)."""
     fences = list(fences)
     chosen = next((f for f in fences if f.hub_id == hub_id), None) or next((f for f in fences if f.hub_id is None), None)
-    return parse_geofence(chosen.geojson).to_protocol() if chosen else None
+    return protocol_geofence(chosen.geojson) if chosen else None
 
 
 def geofence_spec(fence: Geofence | None, safety_margin_m: float = 10.0) -> GeofenceSpec | None:

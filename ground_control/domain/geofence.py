@@ -1,20 +1,36 @@
 """GeoJSON (RFC 7946) geofence validation with shapely. Pure: takes the parsed JSON, returns
 the inclusion polygon, exclusion polygons and ceiling, or raises :class:`GeofenceError` with a
-reason an operator can act on (which feature, which ring, what is wrong)."""
+reason an operator can act on (which feature, which ring, what is wrong).
+
+:func:`protocol_geofence` is THE rule for what a stored geofence may be: the API runs it before
+storing, dispatch runs it before planning, so a fence the API accepts is always one missions can
+carry (fleet_protocol's exclusion and vertex limits, the wire budget of a mission message)."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from shapely.geometry import Polygon as ShapelyPolygon
 from shapely.validation import explain_validity
 
+from fleet_protocol.envelope import MAX_PAYLOAD_BYTES
 from fleet_protocol.geo import Geofence, LatLon, Polygon as ProtoPolygon
 
 MAX_FEATURES = 1_000
-MAX_POSITIONS = 10_000
+MAX_EXCLUSIONS = Geofence.model_fields["exclusions"].metadata[0].max_length
+MAX_POSITIONS = 10_000          # per ring (the protocol allows 10,000 vertices per polygon)
+#: positions in the whole document, counted before any geometry work so a huge polygon is
+#: refused in milliseconds instead of after seconds of shapely
+MAX_TOTAL_POSITIONS = 20_000
+#: a feature's ``properties`` as compact JSON: they are stored and echoed back, not megabytes
+MAX_PROPERTIES_BYTES = 4_096
+#: the protocol geofence as it goes on the wire inside every mission: at most this share of a
+#: message (MAX_PAYLOAD_BYTES), leaving the rest for stops and paths
+MAX_WIRE_BYTES = MAX_PAYLOAD_BYTES * 6 // 10
 DEFAULT_CEILING_M = 120.0
 
 
@@ -111,6 +127,7 @@ def parse_geofence(doc: Any) -> ParsedGeofence:
             raise GeofenceError(f"more than {MAX_FEATURES} features")
     else:
         raise GeofenceError(f"GeoJSON type must be Feature or FeatureCollection, got {kind!r}"[:300])
+    _check_size(features)
 
     inclusion: ShapelyPolygon | None = None
     ceiling = DEFAULT_CEILING_M
@@ -122,6 +139,8 @@ def parse_geofence(doc: Any) -> ParsedGeofence:
         props = feat.get("properties") or {}
         if not isinstance(props, dict):
             raise GeofenceError(f"{where}: properties must be an object or null")
+        if len(json.dumps(props, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
+            raise GeofenceError(f"{where}: properties are larger than {MAX_PROPERTIES_BYTES} bytes as JSON")
         default_role = "inclusion" if len(features) == 1 else None
         role = props.get("role", default_role)
         if role not in ("inclusion", "exclusion"):
@@ -141,7 +160,47 @@ def parse_geofence(doc: Any) -> ParsedGeofence:
             exclusions.extend(polys)
     if inclusion is None:
         raise GeofenceError("no feature with role 'inclusion'")
+    if len(exclusions) + len(inclusion.interiors) > MAX_EXCLUSIONS:
+        raise GeofenceError(f"{len(exclusions) + len(inclusion.interiors)} exclusion polygons (exclusion features' "
+                            f"polygons plus holes of the inclusion area); at most {MAX_EXCLUSIONS}")
     for j, ex in enumerate(exclusions):
         if not ex.intersects(inclusion):
             raise GeofenceError(f"exclusion polygon #{j} does not intersect the inclusion area")
     return ParsedGeofence(inclusion=inclusion, exclusions=tuple(exclusions), ceiling_m=ceiling)
+
+
+def _check_size(features: list[Any]) -> None:
+    """Count positions (any list of numbers at the bottom of ``coordinates``) before shapely
+    sees them; stops counting as soon as the limit is passed."""
+    total = 0
+    stack: list[Any] = []
+    for feat in features:
+        geom = feat.get("geometry") if isinstance(feat, dict) else None
+        if isinstance(geom, dict):
+            stack.append(geom.get("coordinates"))
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, list) or not node:
+            continue
+        if not isinstance(node[0], list):    # a position
+            total += 1
+            if total > MAX_TOTAL_POSITIONS:
+                raise GeofenceError(f"more than {MAX_TOTAL_POSITIONS} positions in the geofence")
+            continue
+        stack.extend(node)
+
+
+def protocol_geofence(doc: Any) -> Geofence:
+    """The geofence missions will carry, or :class:`GeofenceError` saying why ``doc`` cannot be
+    one. CPU-bound for large fences: call it off the event loop (``asyncio.to_thread``)."""
+    parsed = parse_geofence(doc)
+    try:
+        fence = parsed.to_protocol()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "geofence"
+        raise GeofenceError(f"not a protocol geofence: {loc}: {first['msg']}") from None
+    size = len(fence.model_dump_json(exclude_none=True))
+    if size > MAX_WIRE_BYTES:
+        raise GeofenceError(f"geofence is {size} bytes on the wire; a mission carries at most {MAX_WIRE_BYTES}")
+    return fence

@@ -18,6 +18,7 @@ from ground_control.db.models import Command, Event, Mission, Parcel, utcnow
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, mission_parcels, release_parcels
 from ground_control.domain.parcel_lifecycle import IllegalTransition, ParcelState
+from ground_control.ingest.handover_proof import apply_verdict, code_verdict
 
 log = logging.getLogger(__name__)
 S = ParcelState
@@ -133,6 +134,17 @@ async def _parcel_of(session: AsyncSession, env: Envelope[Any], out: Outcome) ->
 
 
 async def _delivered(session: AsyncSession, env: Envelope[Any], out: Outcome, max_attempts: int) -> None:
+    """Apply the proof, then hold a robot's handover claim against the parcel's code."""
+    verified = await code_verdict(await session.get(Parcel, env.body.parcel_id), env.body.proof)
+    await _apply_delivered(session, env, out, max_attempts)
+    p = await session.get(Parcel, env.body.parcel_id)
+    note = apply_verdict(p, str(env.id), verified) if p is not None else None
+    if note:
+        out.notes.append(note)
+        log.warning("%s (event %s from %s)", note, env.id, env.vehicle_id)
+
+
+async def _apply_delivered(session: AsyncSession, env: Envelope[Any], out: Outcome, max_attempts: int) -> None:
     p = await session.get(Parcel, env.body.parcel_id)
     if p is not None and p.mission_id != env.body.mission_id and p.state != S.delivered.value:
         if await _late_proof(session, env, p, out, max_attempts):

@@ -26,6 +26,8 @@ class UnplannedReason(StrEnum):
     time_window = "time_window"              # no vehicle can arrive inside its time window
     no_vehicle = "no_vehicle"                # no available vehicle at its hub
     not_selected = "not_selected"            # feasible, but left out by the optimiser (capacity)
+    geofence_unusable = "geofence_unusable"  # its hub's stored geofence cannot become a mission's
+    planning_failed = "planning_failed"      # the planner raised for its group (a bug): it waits
 
 
 @dataclass(frozen=True, slots=True)

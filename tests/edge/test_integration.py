@@ -87,6 +87,31 @@ async def test_robot_handover_confirmed_then_timeout(fleet, mqtt_broker, unique_
     assert not v.armed and v.mode_name == "HOLD"
 
 
+async def test_robot_told_handover_refused_moves_on_with_the_parcel(fleet, mqtt_broker, unique_id, tmp_path):
+    """Ground control locked the handover (too many wrong codes): the robot reports the parcel
+    undelivered with reason ``handover_code`` and drives back with it, without waiting out the
+    handover timeout."""
+    vid = f"r{unique_id}"
+    ra = agent_for(fleet, 1, vid, mqtt_broker, tmp_path)
+    m = mission_payload(vid, "robot", stops_m=((40, 0),), handover_timeout_s=600, cruise_speed_mps=5.0)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), m)
+            await ev.wait_kind("leg_reached", 1, timeout=60)
+            await publish(mqtt_broker.host, mqtt_broker.port, topics.command(vid),
+                          command_payload(vid, "handover_refused", "c-ho-2", parcel_id="p1"))
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    assert ev.kinds() == ["accepted", "started", "leg_reached", "delivery_failed", "command_ack", "leg_reached",
+                          "returned"]
+    f = ev.of("delivery_failed")[0]
+    assert f["parcel_id"] == "p1" and f["reason"] == "handover_code"
+    assert ev.of("command_ack")[0]["accepted"] is True
+    assert ev.of("returned")[0]["undelivered"] == ["p1"]
+
+
 async def test_no_fly_zone_and_bad_messages_then_a_good_mission(fleet, mqtt_broker, unique_id, tmp_path):
     vid = f"d{unique_id}"
     host, port = mqtt_broker.host, mqtt_broker.port

@@ -121,6 +121,23 @@ def test_rover_handover_confirmed_and_timeout():
     assert kinds(ev) == ["returned"] and ev[0].body.undelivered == ["p2"]
 
 
+def test_rover_handover_refused_is_a_failed_handover():
+    """Ground control refused the handover (wrong codes): delivery_failed ``handover_code``, the
+    robot drives on at once, and a later confirmation cannot deliver the parcel any more."""
+    run = flying("robot", handover_timeout_s=30)
+    s0, _ = run.tm.stops
+    run.on_item_reached(s0.arrival_seq, T0)
+    bad = run.on_command(Command(command_id="c0", action="handover_refused", parcel_id="p2"), T0 + 1)
+    assert kinds(bad) == ["command_ack"] and not bad[-1].body.accepted
+    ev = run.on_command(Command(command_id="c1", action="handover_refused", parcel_id="p1"), T0 + 2)
+    assert kinds(ev) == ["delivery_failed", "command_ack"] and modes(ev) == ["AUTO"] and ev[-1].body.accepted
+    assert ev[0].body.reason == "handover_code" and ev[0].body.parcel_id == "p1"
+    assert run.state is State.in_flight and run.leg == 1 and run.tick(T0 + 60) == []
+    late = run.on_command(Command(command_id="c2", action="handover_confirmed", parcel_id="p1"), T0 + 3)
+    assert kinds(late) == ["command_ack"] and not late[-1].body.accepted
+    assert "p1" in run.failed and "p1" not in run.delivered
+
+
 def test_rover_mission_current_past_dropoff_does_not_skip_handover():
     run = flying("robot")
     s0 = run.tm.stops[0]

@@ -1,8 +1,10 @@
 """GeoJSON geofence validation (pure)."""
 
+import time
+
 import pytest
 
-from ground_control.domain.geofence import GeofenceError, parse_geofence
+from ground_control.domain.geofence import GeofenceError, parse_geofence, protocol_geofence
 
 SQUARE = [[13.3, 52.4], [13.5, 52.4], [13.5, 52.6], [13.3, 52.6], [13.3, 52.4]]
 NOFLY = [[13.4, 52.5], [13.45, 52.5], [13.45, 52.55], [13.4, 52.55], [13.4, 52.5]]
@@ -45,3 +47,39 @@ def test_single_feature_defaults_to_inclusion():
 def test_invalid(doc, reason):
     with pytest.raises(GeofenceError, match=reason):
         parse_geofence(doc)
+
+
+def _squares(n: int, size: float = 0.001) -> list:
+    """``n`` small disjoint squares inside SQUARE, as MultiPolygon coordinates."""
+    out = []
+    for i in range(n):
+        x, y = 13.31 + (i % 100) * 0.0015, 52.41 + (i // 100) * 0.0015
+        out.append([[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]])
+    return out
+
+
+def test_more_exclusions_than_the_protocol_carries_is_refused():
+    """1,500 exclusions in ONE MultiPolygon feature: the feature limit does not see them, the
+    protocol allows 1,000; the fence must be refused here, not break dispatch later."""
+    doc = fc(feat([SQUARE], "inclusion"), feat(_squares(1_500), "exclusion", kind="MultiPolygon"))
+    with pytest.raises(GeofenceError, match="at most 1000"):
+        protocol_geofence(doc)
+    ok = fc(feat([SQUARE], "inclusion"), feat(_squares(1_000), "exclusion", kind="MultiPolygon"))
+    assert len(protocol_geofence(ok).exclusions) == 1_000
+
+
+def test_huge_polygon_is_refused_by_counting_before_geometry():
+    """100 exclusion rings of 9,999 positions each (each ring within the per-ring limit, 1e6
+    positions in all) is refused by counting, in well under a second, not after shapely."""
+    ring = [[13.31 + 1e-7 * i, 52.41] for i in range(9_998)] + [[13.31, 52.42], [13.31, 52.41]]
+    doc = fc(feat([SQUARE], "inclusion"), *[feat([ring], "exclusion") for _ in range(100)])
+    started = time.perf_counter()
+    with pytest.raises(GeofenceError, match="more than 20000 positions"):
+        protocol_geofence(doc)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_large_properties_are_refused():
+    with pytest.raises(GeofenceError, match="properties are larger than 4096 bytes"):
+        protocol_geofence(feat([SQUARE], note="x" * 5_000))
+    assert protocol_geofence(feat([SQUARE], note="x" * 1_000)).ceiling_m == 120

@@ -1,7 +1,10 @@
-"""Geofences as RFC 7946 GeoJSON, validated with shapely before they are stored: a mission is
-only as safe as the fence it carries."""
+"""Geofences as RFC 7946 GeoJSON, validated before they are stored by building the protocol
+geofence missions will carry (``domain.geofence.protocol_geofence``, the rule dispatch uses too):
+a mission is only as safe as the fence it carries, and a stored fence must never stop dispatch."""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
@@ -10,7 +13,7 @@ from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Sessi
 from ground_control.api.schemas import GeofenceCreate, GeofenceOut, Page
 from ground_control.db.models import Geofence, Hub
 from ground_control.db.repositories import Conflict, Invalid, SortOrder, get_or_404, paginate
-from ground_control.domain.geofence import parse_geofence
+from ground_control.domain.geofence import protocol_geofence
 
 router = APIRouter(prefix="/geofences", tags=["geofences"])
 ERR = {404: {"description": "unknown geofence"}, 409: {"description": "conflict"},
@@ -19,12 +22,15 @@ ERR = {404: {"description": "unknown geofence"}, 409: {"description": "conflict"
 
 @router.post("", status_code=201, response_model=GeofenceOut, responses=ERR)
 async def create_geofence(body: GeofenceCreate, session: Session, request: Request) -> Geofence:
-    parsed = parse_geofence(body.geojson)   # GeofenceError -> 422 with the reason
+    # the same rule dispatch applies (GeofenceError -> 422 with the reason), in a thread: a
+    # large fence takes shapely a while and the API must keep answering meanwhile
+    fence_proto = await asyncio.to_thread(protocol_geofence, body.geojson)
     if await session.get(Geofence, body.id) is not None:
         raise Conflict(f"geofence {body.id!r} already exists")
     if body.hub_id is not None and await session.get(Hub, body.hub_id) is None:
         raise Invalid(f"hub {body.hub_id!r} does not exist")
-    fence = Geofence(id=body.id, name=body.name, hub_id=body.hub_id, geojson=body.geojson, ceiling_m=parsed.ceiling_m)
+    fence = Geofence(id=body.id, name=body.name, hub_id=body.hub_id, geojson=body.geojson,
+                     ceiling_m=fence_proto.ceiling_m)
     session.add(fence)
     await session.commit()
     wake_dispatch(request)

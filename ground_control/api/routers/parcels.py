@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from starlette.exceptions import HTTPException
 
 from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
+from ground_control.api.handover import issue_codes
 from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
 from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
 from ground_control.db.models import Hub, Parcel, ParcelHistory, utcnow
@@ -37,23 +39,38 @@ def _row(p: ParcelCreate) -> Parcel:
     )
 
 
+async def _with_codes(request: Request, rows: list[Parcel]) -> list[str]:
+    """Give each new parcel its handover code: the row keeps salt and hash, the answer the code."""
+    codes = await issue_codes(request.app.state.settings, len(rows))
+    for p, c in zip(rows, codes):
+        p.handover_salt, p.handover_hash = c.salt, c.hash
+    return [c.code for c in codes]
+
+
+def _answer(p: Parcel, code: str) -> ParcelOut:
+    return ParcelOut.model_validate(p).model_copy(update={"handover_code": code})
+
+
 def _created_history(p: Parcel) -> ParcelHistory:
     return ParcelHistory(parcel_id=p.id, from_state=None, to_state="created", reason="created", at=utcnow())
 
 
 @router.post("", status_code=201, response_model=ParcelOut, responses=ERR)
-async def create_parcel(body: ParcelCreate, session: Session, request: Request) -> Parcel:
+async def create_parcel(body: ParcelCreate, session: Session, request: Request) -> ParcelOut:
+    """The answer carries the parcel's ``handover_code`` (for the recipient of a robot delivery),
+    the only time it is shown."""
     if await session.get(Parcel, body.id) is not None:
         raise Conflict(f"parcel {body.id!r} already exists")
     if await session.get(Hub, body.hub_id) is None:
         raise Invalid(f"origin hub {body.hub_id!r} does not exist")
     parcel = _row(body)
+    [code] = await _with_codes(request, [parcel])
     session.add(parcel)
     await session.flush()
     session.add(_created_history(parcel))
     await session.commit()
     wake_dispatch(request)
-    return parcel
+    return _answer(parcel, code)
 
 
 IMPORT_DOC: dict[str, Any] = {
@@ -81,6 +98,8 @@ async def import_parcels(request: Request, session: Session) -> dict:
         if ctype == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=10)
+            except HTTPException:   # the body limit (413)
+                raise
             except Exception as exc:  # malformed multipart of any kind is the client's problem
                 raise ImportFormatError(f"unreadable multipart body: {exc}"[:300]) from None
             upload = form.get("file")
@@ -122,12 +141,14 @@ async def import_parcels(request: Request, session: Session) -> dict:
         return Response(status_code=422, media_type="application/json", content=json.dumps(  # type: ignore[return-value]
             {"detail": "import refused; nothing was imported", "errors": errors[:1000], "error_count": len(errors)}))
     rows = [_row(p) for p in parsed.parcels]
+    codes = await _with_codes(request, rows)
     session.add_all(rows)
     await session.flush()
     session.add_all([_created_history(p) for p in rows])
     await session.commit()
     wake_dispatch(request)
-    return {"items": rows, "total": len(rows), "limit": len(rows), "offset": 0}
+    items = [_answer(p, code) for p, code in zip(rows, codes)]
+    return {"items": items, "total": len(rows), "limit": len(rows), "offset": 0}
 
 
 @router.get("", response_model=Page[ParcelOut])

@@ -74,13 +74,16 @@ def stop_features(route: Route) -> list[dict[str, Any]]:
                             "eta_s": round(s.eta_s, 1)}} for i, s in enumerate(route.stops)]
 
 
-@router.post("/plans", responses={200: {"description": "GeoJSON FeatureCollection with `unplanned`, `cost`, `solve_s`"},
+@router.post("/plans", responses={200: {"description": "GeoJSON FeatureCollection with `unplanned`, `cost`, `solve_s`, "
+                                                       "`hub_errors`"},
                                   **ERR})
 async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> dict[str, Any]:
     """Plan now, persist nothing, send nothing. Answers a GeoJSON FeatureCollection: one
     LineString per route (properties: vehicle_id, hub_id, parcel_ids in order, distance_m,
     energy_wh, duration_s, stops with ETAs) along the planned paths, a Point per stop, and the
-    foreign members ``unplanned`` ({parcel_id: reason}), ``cost`` and ``solve_s``."""
+    foreign members ``unplanned`` ({parcel_id: reason}), ``cost``, ``solve_s`` and ``hub_errors``
+    ({hub_id: reason} for hubs that could not be planned at all, e.g. an unusable geofence: their
+    parcels are unplanned with ``geofence_unusable``, the other hubs are planned as usual)."""
     settings: Settings = request.app.state.settings
     now = utcnow()
     if body.parcel_ids is not None:
@@ -122,8 +125,11 @@ async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> 
     unplanned: dict[str, str] = {}
     cost = solve_s = 0.0
     planned: set[str] = set()
+    hub_errors: dict[str, str] = {}
     async for rnd in plan_rounds(planner, hubs, vehicles, parcels, fences, settings, now,
                                  time_limit_s=body.time_limit_s, seed=body.seed):
+        if rnd.problem is not None:
+            hub_errors[rnd.hub.id] = rnd.problem
         cost += rnd.plan.cost
         solve_s += rnd.plan.solve_s
         unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
@@ -139,6 +145,6 @@ async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> 
             unplanned[p.id] = str(UnplannedReason.no_vehicle)
     out = {"type": "FeatureCollection", "features": features, "unplanned": unplanned,
            "cost": round(cost, 3), "solve_s": round(solve_s, 3), "planner": kind,
-           "vehicle_ids": [v.id for v in vehicles], "parcel_count": len(parcels)}
+           "vehicle_ids": [v.id for v in vehicles], "parcel_count": len(parcels), "hub_errors": hub_errors}
     await session.rollback()   # read-only: make sure nothing is left to flush
     return out

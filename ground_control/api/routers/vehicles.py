@@ -8,15 +8,19 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import exists, select
 
+from fleet_protocol import CommandAction
 from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
 from ground_control.api.schemas import (
     CommandCreate, CommandOut, Page, TelemetryOut, VehicleCreate, VehicleDetail, VehicleOut, VehicleType, VehicleUpdate,
 )
+from ground_control.api.handover import check_handover_code
 from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence
 from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
+COMMAND_ERR = {**ERR, 403: {"description": "handover_confirmed with a wrong or missing handover code"},
+               409: {"description": "conflict: mission not the vehicle's, parcel not aboard, handover locked"}}
 ACTIVE = ("sent", "accepted", "started")
 
 
@@ -104,15 +108,25 @@ async def vehicle_telemetry(vehicle_id: PathId, session: Session) -> TelemetryLa
     return tel
 
 
-@router.post("/{vehicle_id}/commands", status_code=202, response_model=CommandOut, responses=ERR)
+@router.post("/{vehicle_id}/commands", status_code=202, response_model=CommandOut, responses=COMMAND_ERR)
 async def send_command(vehicle_id: PathId, body: CommandCreate, session: Session, request: Request) -> Command:
     """Queue an operator command; it is published (QoS 1) on ``lmf/v1/vehicle/{id}/command``
-    within a dispatch tick and the agent's ``command_ack`` event fills ``acked``."""
+    within a dispatch tick and the agent's ``command_ack`` event fills ``acked``.
+    ``handover_confirmed`` is relayed only with the parcel's handover code (403 otherwise; too
+    many wrong codes lock the handover and tell the robot to move on)."""
     await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     if body.mission_id is not None:
         m = await session.get(Mission, body.mission_id)
         if m is None or m.vehicle_id != vehicle_id:
             raise Conflict(f"mission {body.mission_id!r} is not a mission of vehicle {vehicle_id!r}")
+    if body.action == CommandAction.handover_confirmed:
+        assert body.parcel_id is not None   # the schema requires it
+        try:
+            await check_handover_code(session, vehicle_id, body.parcel_id, body.handover_code,
+                                      request.app.state.settings.handover_max_attempts)
+        except Exception:
+            wake_dispatch(request)   # a lock queued handover_refused: send it now
+            raise
     cmd = Command(
         id=uuid.uuid4().hex, vehicle_id=vehicle_id, action=body.action.value, mission_id=body.mission_id,
         parcel_id=body.parcel_id, handover_code=body.handover_code,

@@ -4,7 +4,7 @@ A servo gripper that has opened once cannot release a second parcel, so a one-gr
 carries one parcel per trip; drones with several release channels declare how many.
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-02 00:40:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0006'
-down_revision = '0002'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
