@@ -53,6 +53,7 @@ from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Em
 from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
 from edge_agent.mqtt_link import MqttConfig, MqttLink
 from edge_agent.outbox import Outbox
+from edge_agent.release_evidence import GRIPPER_FUNCTION, ReleaseOutput
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -84,6 +85,20 @@ class AgentConfig:
     ready_timeout_s: float = 120.0            # waiting for GPS fix + EKF before arming
     arm_timeout_s: float = 30.0               # retrying ARM
     stream_hz: int = 4                        # autopilot telemetry stream rate requested
+    # Release outputs. Default (empty): ArduPilot's gripper, which carries ONE parcel per trip
+    # (once open it stays open), so a drone mission with more release stops is rejected
+    # ``payload``. Declaring servo outputs (SERVOn with SERVOn_FUNCTION 0) gives one parcel per
+    # servo: stop i is released by DO_SET_SERVO release_servos[i] servo_release_pwm, each servo
+    # is set to servo_hold_pwm before take-off.
+    release_servos: tuple[int, ...] = ()
+    servo_release_pwm: int = 1100
+    servo_hold_pwm: int = 1900
+    reboot_for_gripper: bool = True           # reboot (disarmed) when the gripper does not answer
+
+    @property
+    def release_channels(self) -> int:
+        """How many parcels this drone can release on one trip."""
+        return len(self.release_servos) or 1
 
 
 def _digest(mission: Mission) -> str:
@@ -110,8 +125,11 @@ class Agent:
                                stream_hz=config.stream_hz, name=self.vehicle_id)
         status = lambda s: encode(make_envelope("status", self.vehicle_id, Status(  # noqa: E731
             state=s, vehicle_type=config.vehicle_type, agent_version=AGENT_VERSION, max_payload_kg=config.max_payload_kg)))
+        # the offline status is built when it is handed over (as the will at each connect, or
+        # published at a clean stop): its ts is then, not the agent's start time
         self.mqtt = MqttLink(config.mqtt, self.vehicle_id, outbox=self.outbox, on_message=self._on_mqtt,
-                             online_payload=status(VehicleState.online), offline_payload=status(VehicleState.offline))
+                             online_payload=status(VehicleState.online),
+                             offline_payload=lambda: status(VehicleState.offline))
         self.run_state: MissionRun | None = None
         snap = self.outbox.active_snapshot()
         if snap is not None:
@@ -237,8 +255,8 @@ class Agent:
             acts = run.on_item_reached(msg.seq, now)
         elif t == "STATUSTEXT":
             acts = run.on_statustext(self.mav.state.texts[-1][2], now)
-        elif t == "COMMAND_ACK" and msg.command == mavlink.MAV_CMD_DO_GRIPPER:
-            acts = run.on_gripper_ack(msg.result == mavlink.MAV_RESULT_ACCEPTED)
+        elif t == "SERVO_OUTPUT_RAW":
+            acts = run.on_servo_output(self.mav.state.servo_pwm, now) if run.state in AIRBORNE else []
         else:
             return
         self._apply(run, acts, before=before)
@@ -346,7 +364,7 @@ class Agent:
             mission, max_payload_kg=self.cfg.max_payload_kg, battery_wh=self.cfg.battery_wh,
             wh_per_km=self.cfg.wh_per_km, reserve_fraction=self.cfg.reserve_fraction,
             battery_pct=s.battery_pct if s.connected and s.battery_pct > 0 else None,
-            vehicle_type=self.cfg.vehicle_type)
+            vehicle_type=self.cfg.vehicle_type, release_channels=self.cfg.release_channels)
         if violations:
             detail = "; ".join(v.message for v in violations)
             self.log.warning("rejecting mission %s: %s", mission.mission_id, detail)
@@ -392,6 +410,53 @@ class Agent:
             run.state = State.uploading
             await self._fly(run)
 
+    async def _prepare_release(self) -> tuple[tuple[ReleaseOutput, ...] | None, str]:
+        """Find and test the release outputs before take-off; ``(None, why)`` if they cannot work.
+
+        Declared servos: each is set to its hold PWM and must show it in SERVO_OUTPUT_RAW.
+        ArduPilot's gripper: GRIP_ENABLE must be 1, its servo channel (SERVOn_FUNCTION 28) known,
+        and a grab must move that servo to GRIP_GRAB. ArduPilot creates the gripper only at boot:
+        GRIP_* set at run time pass the parameter check but nothing moves; then the autopilot
+        (disarmed, on the ground) is rebooted once and the grab tried again."""
+        mav, cfg = self.mav, self.cfg
+        if cfg.release_servos:
+            outs = tuple(ReleaseOutput(ch, cfg.servo_release_pwm, cfg.servo_hold_pwm, gripper=False)
+                         for ch in cfg.release_servos)
+            for o in outs:
+                res = await mav.command(mavlink.MAV_CMD_DO_SET_SERVO, o.channel, o.hold_pwm)
+                if res != mavlink.MAV_RESULT_ACCEPTED or not await mav.wait_servo(o.channel, o.hold_pwm, 5.0):
+                    return None, (f"release servo SERVO{o.channel} did not go to its hold PWM {o.hold_pwm} "
+                                  f"(DO_SET_SERVO result {res}; is SERVO{o.channel}_FUNCTION 0?)")
+            return outs, ""
+        grip = await mav.get_param("GRIP_ENABLE")
+        if grip == 0:
+            return None, ("the autopilot's gripper is disabled (GRIP_ENABLE=0): releases would silently do "
+                          "nothing; set GRIP_ENABLE=1, GRIP_TYPE=1, SERVOn_FUNCTION=28 and reboot")
+        channel = None
+        for n in range(1, 17):
+            if await mav.get_param(f"SERVO{n}_FUNCTION", timeout=1.0, retries=1) == GRIPPER_FUNCTION:
+                channel = n
+                break
+        if channel is None:
+            return None, "no servo output drives the gripper (no SERVOn_FUNCTION=28): a release could not be confirmed"
+        grab = await mav.get_param("GRIP_GRAB")
+        release = await mav.get_param("GRIP_RELEASE")
+        if grab is None or release is None:
+            return None, "the autopilot did not report GRIP_GRAB / GRIP_RELEASE"
+        out = ReleaseOutput(channel, int(release), int(grab), gripper=True)
+        for attempt in range(2):
+            res = await mav.command(mavlink.MAV_CMD_DO_GRIPPER, 1, 1)  # gripper 1, grab
+            if res == mavlink.MAV_RESULT_ACCEPTED and await mav.wait_servo(channel, out.hold_pwm, 3.0):
+                return (out,), ""
+            if attempt == 0 and cfg.reboot_for_gripper and not mav.state.armed:
+                self.log.warning("gripper did not close (SERVO%d not at GRIP_GRAB %d): parameters set without a "
+                                 "reboot? rebooting the autopilot", channel, out.hold_pwm)
+                if not await mav.reboot_autopilot():
+                    break
+        now_pwm = mav.state.servo_pwm[channel - 1] if len(mav.state.servo_pwm) >= channel else None
+        return None, (f"the gripper does not move: SERVO{channel} at {now_pwm}, not GRIP_GRAB {out.hold_pwm} after a grab "
+                      "(ArduPilot creates the gripper at boot: reboot after setting GRIP_*)")
+
     async def _upload(self, items: Any, mission_type: int, attempts: int = 3) -> str | None:
         """The whole transfer again if one fails (cancelled by the autopilot, no answers)."""
         err = None
@@ -418,14 +483,13 @@ class Agent:
         if mav.state.armed:
             return give_up("busy", "the vehicle is already armed")
         if run.mission.vehicle_type is VehicleType.drone:
-            # ArduPilot ships with the gripper off (GRIP_ENABLE=0) and then skips DO_GRIPPER
-            # silently: every release would be reported done while the parcel stays aboard.
-            grip = await mav.get_param("GRIP_ENABLE")
-            if grip == 0:
-                return give_up("autopilot", "the autopilot's gripper is disabled (GRIP_ENABLE=0): "
-                                            "releases would silently do nothing")
-            if grip is None:
-                self.log.warning("autopilot did not report GRIP_ENABLE; cannot verify the gripper")
+            outputs, why = await self._prepare_release()
+            if outputs is None:
+                return give_up("autopilot", why)
+            run.set_release_outputs(outputs)
+            persist()
+            # going back to AUTO after a hold must resume the current item, not restart the mission
+            await mav.set_param("MIS_RESTART", 0)
         fence = translate_fence(run.mission.geofence, run.mission.vehicle_type)
         err = await self._upload(fence.items, MISSION_TYPE_FENCE)
         if err:
