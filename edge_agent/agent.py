@@ -144,6 +144,7 @@ class Agent:
         self._stop_requested = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._telemetry_seq = 0
+        self._connects_seen = 0
         self._event_topic = topics.event(self.vehicle_id)
         self._telemetry_topic = topics.telemetry(self.vehicle_id)
 
@@ -242,6 +243,10 @@ class Agent:
         t = msg.get_type()
         now = time.time()
         before = run.state_label
+        if self.mav.connects != self._connects_seen:
+            if self._connects_seen:  # a reconnect, not the first connect of this process
+                run.on_link_gap()
+            self._connects_seen = self.mav.connects
         if t == "HEARTBEAT":
             if msg.autopilot == mavlink.MAV_AUTOPILOT_INVALID or msg.type == mavlink.MAV_TYPE_GCS:
                 return

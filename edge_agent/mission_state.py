@@ -103,11 +103,6 @@ ROVER_STOPPED_MPS = 0.3
 HUB_RADIUS_M = 30.0
 
 
-def classify_failsafe(texts: list[str]) -> str:
-    """Reason from texts that preceded a mode change (see :mod:`edge_agent.failsafe_reason`)."""
-    return failsafe_reason.classify([], texts)
-
-
 def _now_dt(now: float) -> datetime:
     return datetime.fromtimestamp(now, tz=timezone.utc)
 
@@ -265,6 +260,12 @@ class MissionRun:
                     self._evidence(i, now)
         return self._finalize_releases(now)
 
+    def on_link_gap(self) -> None:
+        """The autopilot link was down (reconnected): what happened meanwhile was not observed,
+        and a PWM seen before the gap is no baseline for a change after it."""
+        self.watch_gap = True
+        self.last_pwm.clear()
+
     def _releasing_stops(self) -> list[int]:
         """Stops whose release is under way: at drop altitude or just past the release item."""
         out = []
@@ -333,7 +334,8 @@ class MissionRun:
             self.watch_gap = False
             for m in self.tm.stops:
                 if (self.is_drone and m.release_seq is not None and seq > m.release_seq
-                        and not self._stop_done(m.index) and m.index not in self.release_pending):
+                        and not self._stop_done(m.index) and m.index not in self.release_pending
+                        and m.index not in self.release_evidence):
                     self.release_unobserved.add(m.index)
                     self.release_pending[m.index] = now
         for m in self.tm.stops:
@@ -456,11 +458,11 @@ class MissionRun:
         )
 
     def _unobserved(self, stop) -> DeliveredEvent:
-        """The release item ran while the agent was down: say so, and nothing else."""
+        """The release item ran while the agent was down or blind: say so, and nothing else."""
         return DeliveredEvent(mission_id=self.mission_id, parcel_id=stop.parcel_id, proof=ProofOfDelivery(
             method=stop.action, target=stop.drop_off, confirmed=False, observed=False,
-            reason="the release item had already run when the agent restarted: where and when the parcel "
-                   "left the vehicle was not observed"))
+            reason="the release item had already run when the agent restarted or its autopilot link came "
+                   "back: where and when the parcel left the vehicle was not observed"))
 
     def _cancel_handover(self) -> None:
         self.handover_stop = None

@@ -234,3 +234,16 @@ def test_restart_after_a_release_reports_it_unobserved():
     assert proof.observed is False and proof.confirmed is False
     assert proof.position is None and proof.delivered_at is None and proof.distance_m is None
     assert "restarted" in proof.reason
+
+
+def test_release_during_a_mavlink_gap_is_unobserved():
+    """The link dropped while the drone released: after the reconnect the release item is past
+    and the servo is open, but nobody saw it happen, where, or when."""
+    run = flying()
+    s0 = run.tm.stops[0]
+    run.on_servo_output(pwm(ch10=1900), T0)
+    run.on_mission_current(s0.drop_seq, T0)
+    run.on_link_gap()
+    ev = run.on_servo_output(pwm(ch10=1100), T0 + 10) + run.on_mission_current(s0.after_seq + 1, T0 + 10)
+    assert kinds(ev) == ["delivered"]
+    assert ev[0].body.proof.observed is False and ev[0].body.proof.position is None
