@@ -696,10 +696,14 @@ class VehicleModel:
         return False
 
     def _mission_start_or_resume(self) -> None:
+        """AP_Mission::start_or_resume: MIS_RESTART 0 resumes at the current NAV item (flown again
+        from where the vehicle is), 1 starts over from item 1."""
         if len(self.items) <= 1:
             self.mission_running = False
             return
         start = self.mission_current if 1 <= self.mission_current < len(self.items) else 1
+        if self.params.get("MIS_RESTART", 0):
+            start = 1
         self._start_mission_at(start)
 
     def _start_mission_at(self, seq: int) -> None:

@@ -78,6 +78,7 @@ async def test_hold_keeps_altitude_then_resume_delivers(fleet, mqtt_broker, uniq
     vid = f"d{unique_id}"
     host, port = mqtt_broker.host, mqtt_broker.port
     v = fleet.vehicles[0]
+    v.set_param("MIS_RESTART", 1)  # someone's setting: AUTO would start the mission over
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
     async with Events(host, port, vid) as ev:
         await ra.online()
@@ -87,11 +88,13 @@ async def test_hold_keeps_altitude_then_resume_delivers(fleet, mqtt_broker, uniq
             await wait_for(lambda: v.alt_m > 29 and v.mission_current >= 3, 30, "cruise")
             await publish(host, port, topics.command(vid), command_payload(vid, "hold", "c-hold"))
             await wait_for(lambda: v.mode_name not in ("AUTO",), 10, "hold mode")
-            held_at, alt, t0 = (v.lat, v.lon), v.alt_m, v.sim_time
+            alt, t0, item = v.alt_m, v.sim_time, v.mission_current
             await wait_for(lambda: v.sim_time > t0 + 60, 30, "60 simulated seconds")
             assert v.armed and abs(v.alt_m - alt) < 1.0, f"hold lost altitude: {alt:.1f} -> {v.alt_m:.1f} m"
             assert v.groundspeed < 0.5
             await publish(host, port, topics.command(vid), command_payload(vid, "resume", "c-resume"))
+            await wait_for(lambda: v.mode_name == "AUTO", 10, "AUTO again")
+            assert v.mission_current == item  # resumed where it was, not from the take-off
             await ev.wait_kind("returned", timeout=90)
         finally:
             await ra.stop()

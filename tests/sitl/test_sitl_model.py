@@ -363,3 +363,16 @@ def test_rover_waits_at_loiter_unlim_until_mission_moves_on():
     assert v.set_mission_current(2)
     run(v, 60, until=lambda m: not m.mission_running)
     assert reached(v) == [2] and v.mode == R.AUTO and v.armed
+
+
+@pytest.mark.parametrize("restart, expect", [(0, 3), (1, 1)])
+def test_auto_again_resumes_the_current_item_unless_mis_restart(restart, expect):
+    v = ready(params={"MIS_RESTART": restart})
+    v.set_mission(copter_delivery(v))
+    v.set_mode(C.GUIDED)
+    v.arm()
+    v.mission_start()
+    run(v, 60, until=lambda m: m.mission_current == 3 and m.n > 50)
+    assert v.set_mode(C.BRAKE) == ACCEPTED
+    run(v, 5)
+    assert v.set_mode(C.AUTO) == ACCEPTED and v.mission_current == expect
