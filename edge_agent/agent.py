@@ -53,7 +53,7 @@ from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Em
 from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
 from edge_agent.mqtt_link import MqttConfig, MqttLink
 from edge_agent.outbox import Outbox
-from edge_agent.release_evidence import GRIPPER_FUNCTION, ReleaseOutput
+from edge_agent.release_setup import prepare_release
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -415,53 +415,6 @@ class Agent:
             run.state = State.uploading
             await self._fly(run)
 
-    async def _prepare_release(self) -> tuple[tuple[ReleaseOutput, ...] | None, str]:
-        """Find and test the release outputs before take-off; ``(None, why)`` if they cannot work.
-
-        Declared servos: each is set to its hold PWM and must show it in SERVO_OUTPUT_RAW.
-        ArduPilot's gripper: GRIP_ENABLE must be 1, its servo channel (SERVOn_FUNCTION 28) known,
-        and a grab must move that servo to GRIP_GRAB. ArduPilot creates the gripper only at boot:
-        GRIP_* set at run time pass the parameter check but nothing moves; then the autopilot
-        (disarmed, on the ground) is rebooted once and the grab tried again."""
-        mav, cfg = self.mav, self.cfg
-        if cfg.release_servos:
-            outs = tuple(ReleaseOutput(ch, cfg.servo_release_pwm, cfg.servo_hold_pwm, gripper=False)
-                         for ch in cfg.release_servos)
-            for o in outs:
-                res = await mav.command(mavlink.MAV_CMD_DO_SET_SERVO, o.channel, o.hold_pwm)
-                if res != mavlink.MAV_RESULT_ACCEPTED or not await mav.wait_servo(o.channel, o.hold_pwm, 5.0):
-                    return None, (f"release servo SERVO{o.channel} did not go to its hold PWM {o.hold_pwm} "
-                                  f"(DO_SET_SERVO result {res}; is SERVO{o.channel}_FUNCTION 0?)")
-            return outs, ""
-        grip = await mav.get_param("GRIP_ENABLE")
-        if grip == 0:
-            return None, ("the autopilot's gripper is disabled (GRIP_ENABLE=0): releases would silently do "
-                          "nothing; set GRIP_ENABLE=1, GRIP_TYPE=1, SERVOn_FUNCTION=28 and reboot")
-        channel = None
-        for n in range(1, 17):
-            if await mav.get_param(f"SERVO{n}_FUNCTION", timeout=1.0, retries=1) == GRIPPER_FUNCTION:
-                channel = n
-                break
-        if channel is None:
-            return None, "no servo output drives the gripper (no SERVOn_FUNCTION=28): a release could not be confirmed"
-        grab = await mav.get_param("GRIP_GRAB")
-        release = await mav.get_param("GRIP_RELEASE")
-        if grab is None or release is None:
-            return None, "the autopilot did not report GRIP_GRAB / GRIP_RELEASE"
-        out = ReleaseOutput(channel, int(release), int(grab), gripper=True)
-        for attempt in range(2):
-            res = await mav.command(mavlink.MAV_CMD_DO_GRIPPER, 1, 1)  # gripper 1, grab
-            if res == mavlink.MAV_RESULT_ACCEPTED and await mav.wait_servo(channel, out.hold_pwm, 3.0):
-                return (out,), ""
-            if attempt == 0 and cfg.reboot_for_gripper and not mav.state.armed:
-                self.log.warning("gripper did not close (SERVO%d not at GRIP_GRAB %d): parameters set without a "
-                                 "reboot? rebooting the autopilot", channel, out.hold_pwm)
-                if not await mav.reboot_autopilot():
-                    break
-        now_pwm = mav.state.servo_pwm[channel - 1] if len(mav.state.servo_pwm) >= channel else None
-        return None, (f"the gripper does not move: SERVO{channel} at {now_pwm}, not GRIP_GRAB {out.hold_pwm} after a grab "
-                      "(ArduPilot creates the gripper at boot: reboot after setting GRIP_*)")
-
     async def _upload(self, items: Any, mission_type: int, attempts: int = 3) -> str | None:
         """The whole transfer again if one fails (cancelled by the autopilot, no answers)."""
         err = None
@@ -488,7 +441,9 @@ class Agent:
         if mav.state.armed:
             return give_up("busy", "the vehicle is already armed")
         if run.mission.vehicle_type is VehicleType.drone:
-            outputs, why = await self._prepare_release()
+            outputs, why = await prepare_release(mav, self.cfg.release_servos, self.cfg.servo_release_pwm,
+                                                 self.cfg.servo_hold_pwm, reboot=self.cfg.reboot_for_gripper,
+                                                 log=self.log)
             if outputs is None:
                 return give_up("autopilot", why)
             run.set_release_outputs(outputs)

@@ -428,21 +428,24 @@ class MissionRun:
                 continue
             stop = self.mission.stops[i]
             self.delivered.add(stop.parcel_id)
-            if i in self.release_unobserved:
-                out.append(Emit(self._unobserved(stop)))
-                continue
-            lat, lon, alt = self.release_position.get(i) or self._pos_tuple_of_target(i)
-            if i in self.release_evidence:
-                out.append(Emit(self._delivered(stop, lat, lon, alt, self.release_at.get(i, now), confirmed=True)))
-            else:
-                o = self._output(i)
-                why = release_evidence.missing_evidence_reason(o, self.last_pwm.get(o.channel) if o else None)
-                out.append(Emit(self._delivered(stop, lat, lon, alt, min(now, since + release_evidence.EVIDENCE_WINDOW_S),
-                                                confirmed=False, reason=why)))
+            out.append(Emit(self._release_outcome(i, since, now)))
             if self.state is State.at_dropoff:
                 self.state, self.phase = State.in_flight, ""
             self.leg = max(self.leg, i + 1)
         return out
+
+    def _release_outcome(self, i: int, since: float, now: float) -> DeliveredEvent:
+        """The proof for stop i: unobserved, confirmed by evidence, or unconfirmed and why."""
+        stop = self.mission.stops[i]
+        if i in self.release_unobserved:
+            return self._unobserved(stop)
+        lat, lon, alt = self.release_position.get(i) or self._pos_tuple_of_target(i)
+        if i in self.release_evidence:
+            return self._delivered(stop, lat, lon, alt, self.release_at.get(i, now), confirmed=True)
+        o = self._output(i)
+        why = release_evidence.missing_evidence_reason(o, self.last_pwm.get(o.channel) if o else None)
+        return self._delivered(stop, lat, lon, alt, min(now, since + release_evidence.EVIDENCE_WINDOW_S),
+                               confirmed=False, reason=why)
 
     def _delivered(self, stop, lat: float, lon: float, alt: float, now: float, *, confirmed: bool,
                    code: str | None = None, reason: str | None = None) -> DeliveredEvent:

@@ -234,6 +234,7 @@ def test_restart_after_a_release_reports_it_unobserved():
     assert proof.observed is False and proof.confirmed is False
     assert proof.position is None and proof.delivered_at is None and proof.distance_m is None
     assert "restarted" in proof.reason
+    assert again.state is State.in_flight and again.leg == 1  # on to the next leg
 
 
 def test_release_during_a_mavlink_gap_is_unobserved():
