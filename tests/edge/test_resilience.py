@@ -226,7 +226,6 @@ async def test_offline_status_carries_the_time_it_was_published(fleet, mqtt_brok
         await publish(mqtt_broker.host, mqtt_broker.port, topics.status(vid), b"")  # clear the retained status
 
 
-@pytest.mark.slow
 async def test_agent_restarted_after_the_release_does_not_invent_the_proof(fleet, mqtt_broker, unique_id, tmp_path):
     """Killed mid-descent, restarted once the drone has released and climbed back: the agent did
     not see the release, so the proof has no position or time and is not confirmed."""
