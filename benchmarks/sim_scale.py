@@ -48,8 +48,10 @@ def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, out
     from edge_agent.agent import Agent
 
     async def main() -> None:
+        # the --fly missions carry two parcels: one release servo each (one gripper = one parcel)
         agents = [Agent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{p}", mqtt_url=mqtt_url, telemetry_hz=hz,
-                        outbox_path=os.path.join(outdir, f"{vid}.db")) for vid, p in zip(ids, ports)]
+                        outbox_path=os.path.join(outdir, f"{vid}.db"), release_servos=(10, 11))
+                  for vid, p in zip(ids, ports)]
         tasks = []
         for a in agents:  # stagger the connects a little
             tasks.append(asyncio.create_task(a.run()))

@@ -53,6 +53,7 @@ from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Em
 from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
 from edge_agent.mqtt_link import MqttConfig, MqttLink
 from edge_agent.outbox import Outbox
+from edge_agent.release_setup import prepare_release
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -84,6 +85,20 @@ class AgentConfig:
     ready_timeout_s: float = 120.0            # waiting for GPS fix + EKF before arming
     arm_timeout_s: float = 30.0               # retrying ARM
     stream_hz: int = 4                        # autopilot telemetry stream rate requested
+    # Release outputs. Default (empty): ArduPilot's gripper, which carries ONE parcel per trip
+    # (once open it stays open), so a drone mission with more release stops is rejected
+    # ``payload``. Declaring servo outputs (SERVOn with SERVOn_FUNCTION 0) gives one parcel per
+    # servo: stop i is released by DO_SET_SERVO release_servos[i] servo_release_pwm, each servo
+    # is set to servo_hold_pwm before take-off.
+    release_servos: tuple[int, ...] = ()
+    servo_release_pwm: int = 1100
+    servo_hold_pwm: int = 1900
+    reboot_for_gripper: bool = True           # reboot (disarmed) when the gripper does not answer
+
+    @property
+    def release_channels(self) -> int:
+        """How many parcels this drone can release on one trip."""
+        return len(self.release_servos) or 1
 
 
 def _digest(mission: Mission) -> str:
@@ -110,8 +125,11 @@ class Agent:
                                stream_hz=config.stream_hz, name=self.vehicle_id)
         status = lambda s: encode(make_envelope("status", self.vehicle_id, Status(  # noqa: E731
             state=s, vehicle_type=config.vehicle_type, agent_version=AGENT_VERSION, max_payload_kg=config.max_payload_kg)))
+        # the offline status is built when it is handed over (as the will at each connect, or
+        # published at a clean stop): its ts is then, not the agent's start time
         self.mqtt = MqttLink(config.mqtt, self.vehicle_id, outbox=self.outbox, on_message=self._on_mqtt,
-                             online_payload=status(VehicleState.online), offline_payload=status(VehicleState.offline))
+                             online_payload=status(VehicleState.online),
+                             offline_payload=lambda: status(VehicleState.offline))
         self.run_state: MissionRun | None = None
         snap = self.outbox.active_snapshot()
         if snap is not None:
@@ -126,6 +144,7 @@ class Agent:
         self._stop_requested = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._telemetry_seq = 0
+        self._connects_seen = 0
         self._event_topic = topics.event(self.vehicle_id)
         self._telemetry_topic = topics.telemetry(self.vehicle_id)
 
@@ -224,6 +243,10 @@ class Agent:
         t = msg.get_type()
         now = time.time()
         before = run.state_label
+        if self.mav.connects != self._connects_seen:
+            if self._connects_seen:  # a reconnect, not the first connect of this process
+                run.on_link_gap()
+            self._connects_seen = self.mav.connects
         if t == "HEARTBEAT":
             if msg.autopilot == mavlink.MAV_AUTOPILOT_INVALID or msg.type == mavlink.MAV_TYPE_GCS:
                 return
@@ -237,8 +260,8 @@ class Agent:
             acts = run.on_item_reached(msg.seq, now)
         elif t == "STATUSTEXT":
             acts = run.on_statustext(self.mav.state.texts[-1][2], now)
-        elif t == "COMMAND_ACK" and msg.command == mavlink.MAV_CMD_DO_GRIPPER:
-            acts = run.on_gripper_ack(msg.result == mavlink.MAV_RESULT_ACCEPTED)
+        elif t == "SERVO_OUTPUT_RAW":
+            acts = run.on_servo_output(self.mav.state.servo_pwm, now) if run.state in AIRBORNE else []
         else:
             return
         self._apply(run, acts, before=before)
@@ -346,7 +369,7 @@ class Agent:
             mission, max_payload_kg=self.cfg.max_payload_kg, battery_wh=self.cfg.battery_wh,
             wh_per_km=self.cfg.wh_per_km, reserve_fraction=self.cfg.reserve_fraction,
             battery_pct=s.battery_pct if s.connected and s.battery_pct > 0 else None,
-            vehicle_type=self.cfg.vehicle_type)
+            vehicle_type=self.cfg.vehicle_type, release_channels=self.cfg.release_channels)
         if violations:
             detail = "; ".join(v.message for v in violations)
             self.log.warning("rejecting mission %s: %s", mission.mission_id, detail)
@@ -418,14 +441,15 @@ class Agent:
         if mav.state.armed:
             return give_up("busy", "the vehicle is already armed")
         if run.mission.vehicle_type is VehicleType.drone:
-            # ArduPilot ships with the gripper off (GRIP_ENABLE=0) and then skips DO_GRIPPER
-            # silently: every release would be reported done while the parcel stays aboard.
-            grip = await mav.get_param("GRIP_ENABLE")
-            if grip == 0:
-                return give_up("autopilot", "the autopilot's gripper is disabled (GRIP_ENABLE=0): "
-                                            "releases would silently do nothing")
-            if grip is None:
-                self.log.warning("autopilot did not report GRIP_ENABLE; cannot verify the gripper")
+            outputs, why = await prepare_release(mav, self.cfg.release_servos, self.cfg.servo_release_pwm,
+                                                 self.cfg.servo_hold_pwm, reboot=self.cfg.reboot_for_gripper,
+                                                 log=self.log)
+            if outputs is None:
+                return give_up("autopilot", why)
+            run.set_release_outputs(outputs)
+            persist()
+            # going back to AUTO after a hold must resume the current item, not restart the mission
+            await mav.set_param("MIS_RESTART", 0)
         fence = translate_fence(run.mission.geofence, run.mission.vehicle_type)
         err = await self._upload(fence.items, MISSION_TYPE_FENCE)
         if err:

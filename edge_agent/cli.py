@@ -29,10 +29,19 @@ from fleet_protocol import VehicleType
               help="SQLite file (default ~/.local/state/lastmile-fleet/<id>-outbox.db, else ./var/).")
 @click.option("--handover-timeout", "handover_timeout_s", type=float, default=None,
               help="Seconds to wait for a robot handover (default: the mission's handover_timeout_s).")
+@click.option("--release-servo", "release_servos", type=click.IntRange(1, 16), multiple=True,
+              help="A servo output (SERVOn, FUNCTION 0) that releases one parcel; repeat per parcel. Default: "
+                   "none, the ArduPilot gripper, which carries one parcel per trip (missions with more "
+                   "release stops are rejected 'payload').")
+@click.option("--servo-release-pwm", type=click.IntRange(800, 2200), default=1100, show_default=True)
+@click.option("--servo-hold-pwm", type=click.IntRange(800, 2200), default=1900, show_default=True)
+@click.option("--no-gripper-reboot", is_flag=True,
+              help="Never reboot the autopilot when its gripper does not answer (reject the mission instead).")
 def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str | None, mqtt_password: str | None,
           tls: bool, ca_cert: str | None, client_cert: str | None, client_key: str | None, vehicle_type: str,
           max_payload_kg: float, battery_wh: float | None, wh_per_km: float | None, telemetry_hz: float,
-          outbox_path: str | None, handover_timeout_s: float | None) -> None:
+          outbox_path: str | None, handover_timeout_s: float | None, release_servos: tuple[int, ...],
+          servo_release_pwm: int, servo_hold_pwm: int, no_gripper_reboot: bool) -> None:
     """Run the edge agent for one vehicle: MQTT <-> MAVLink."""
     from edge_agent.agent import Agent, AgentConfig
     from edge_agent.mqtt_link import MqttConfig
@@ -43,6 +52,8 @@ def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str |
                         ca_cert=ca_cert, client_cert=client_cert, client_key=client_key),
         vehicle_type=VehicleType(vehicle_type), max_payload_kg=max_payload_kg, battery_wh=battery_wh,
         wh_per_km=wh_per_km, telemetry_hz=telemetry_hz, outbox_path=outbox_path, handover_timeout_s=handover_timeout_s,
+        release_servos=tuple(release_servos), servo_release_pwm=servo_release_pwm, servo_hold_pwm=servo_hold_pwm,
+        reboot_for_gripper=not no_gripper_reboot,
     )
 
     async def main() -> None:

@@ -11,7 +11,8 @@ Rules:
 * no waypoint or segment enters the interior of an exclusion polygon (touching or running along
   its boundary from outside is allowed);
 * polygons must be valid (simple: no self-intersection);
-* payload within the vehicle's limit; estimated energy within the usable battery;
+* payload within the vehicle's limit; no more release stops than the drone has release outputs
+  (one gripper carries one parcel: once open it stays open); estimated energy within the usable battery;
 * the mission is not expired.
 """
 
@@ -169,6 +170,7 @@ def check_mission(
     battery_pct: float | None = None,
     now: datetime | None = None,
     vehicle_type: VehicleType | None = None,
+    release_channels: int | None = None,
 ) -> list[Violation]:
     """All reasons ``mission`` must not be flown; empty means go. Limits left ``None`` are not
     checked (the geometry and expiry always are)."""
@@ -181,6 +183,10 @@ def check_mission(
     out += _check_geometry(mission)
     if max_payload_kg is not None and mission.payload_kg > max_payload_kg + 1e-9:
         out.append(Violation("payload", f"payload {mission.payload_kg:.2f} kg exceeds the vehicle limit {max_payload_kg:.2f} kg"))
+    releases = sum(1 for s in mission.stops if s.action.value == "release")
+    if release_channels is not None and mission.vehicle_type is VehicleType.drone and releases > release_channels:
+        out.append(Violation("payload", f"{releases} release stops but the vehicle has {release_channels} release "
+                                        f"channel(s): one gripper carries one parcel per trip"))
     if battery_wh is not None and wh_per_km is not None:
         usable = battery_wh * (1.0 if battery_pct is None else battery_pct / 100.0) * (1.0 - reserve_fraction)
         need = estimate_energy_wh(mission, wh_per_km)

@@ -91,6 +91,8 @@ class VehicleState:
     battery_pct: float = 0.0
     battery_v: float | None = None
     mission_seq: int | None = None
+    servo_pwm: list[int] = field(default_factory=list)   # SERVO_OUTPUT_RAW servo1..16 (0 = no output)
+    time_boot_ms: int | None = None
     texts: list[tuple[float, int, str]] = field(default_factory=list)
 
 
@@ -124,6 +126,7 @@ class MavlinkLink:
         self._connected = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self.connects = 0
 
     # ---- connection loop -------------------------------------------------------------------
     @property
@@ -143,6 +146,7 @@ class MavlinkLink:
                 continue
             self._w.transport = writer.transport  # type: ignore[assignment]
             self.state.connected = True
+            self.connects += 1
             hb = asyncio.create_task(self._heartbeats())
             self.log.info("MAVLink connected to %s:%s", self.host, self.port)
             beats_before = self.state.heartbeat_at
@@ -222,6 +226,7 @@ class MavlinkLink:
             s.armed = bool(msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
             self._connected.set()
         elif t == "GLOBAL_POSITION_INT":
+            s.time_boot_ms = msg.time_boot_ms
             if msg.lat or msg.lon:
                 s.lat, s.lon = msg.lat / 1e7, msg.lon / 1e7
                 s.alt_m = msg.relative_alt / 1000.0
@@ -247,6 +252,8 @@ class MavlinkLink:
             s.heading_deg = float(msg.heading % 360)
         elif t == "MISSION_CURRENT":
             s.mission_seq = msg.seq
+        elif t == "SERVO_OUTPUT_RAW":
+            s.servo_pwm = servo_outputs(msg)
         elif t == "STATUSTEXT":
             text = msg.text.rstrip("\x00") if isinstance(msg.text, str) else str(msg.text)
             s.texts = s.texts[-19:] + [(time.monotonic(), msg.severity, text)]
@@ -398,6 +405,33 @@ class MavlinkLink:
             await asyncio.sleep(0.2)
         return not self.state.armed
 
+    async def wait_servo(self, channel: int, pwm: int, timeout: float) -> bool:
+        """Until SERVO_OUTPUT_RAW shows ``pwm`` on servo output ``channel`` (1-based)."""
+        def at(values: list[int]) -> bool:
+            return len(values) >= channel and values[channel - 1] == pwm
+        if at(self.state.servo_pwm):
+            return True
+        msg = await self.wait_for(lambda m: m.get_type() == "SERVO_OUTPUT_RAW" and at(servo_outputs(m)), timeout)
+        return msg is not None
+
+    async def reboot_autopilot(self, timeout: float = 60.0) -> bool:
+        """MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN (disarmed only) and wait until it is back: the link
+        reconnected (SITL closes its TCP port) or its boot clock restarted. What we knew about
+        its GPS, EKF and home is forgotten, so :meth:`wait_ready` waits for the new boot."""
+        connects, boot_ms = self.connects, self.state.time_boot_ms
+        if await self.command(mavlink.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1, timeout=3.0, retries=0) != mavlink.MAV_RESULT_ACCEPTED:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rebooted = self.connects > connects or (
+                boot_ms is not None and self.state.time_boot_ms is not None and self.state.time_boot_ms + 1000 < boot_ms)
+            if rebooted and self._connected.is_set():
+                s = self.state
+                s.gps_fix, s.ekf_flags, s.home, s.servo_pwm = 0, None, None, []
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
     async def get_param(self, name: str, timeout: float = 2.0, retries: int = 2) -> float | None:
         """PARAM_REQUEST_READ by name; ``None`` when the autopilot does not answer (unknown name)."""
         pid = name.encode()
@@ -471,6 +505,11 @@ class MavlinkLink:
 
     def _send_count(self, count: int, mission_type: int) -> None:
         self.send(self.mav.mission_count_encode(self.target_system, self.target_component, count, mission_type))
+
+
+def servo_outputs(msg: Any) -> list[int]:
+    """servo1_raw..servo16_raw of a SERVO_OUTPUT_RAW (9-16 are MAVLink 2 extensions: 0 if absent)."""
+    return [int(getattr(msg, f"servo{i}_raw", 0) or 0) for i in range(1, 17)]
 
 
 def _pname(raw: Any) -> str:

@@ -45,8 +45,10 @@ from fleet_protocol.event import (
 )
 from fleet_protocol.geo import LatLon
 from fleet_protocol.mission import Mission, StopAction, VehicleType
+from edge_agent import failsafe_reason, release_evidence
 from edge_agent.geofence_check import haversine_m
 from edge_agent.mission_translation import TranslatedMission, translate_mission
+from edge_agent.release_evidence import ReleaseOutput
 
 
 class State(StrEnum):
@@ -89,22 +91,16 @@ class Emit:
 
 Action = SetMode | Disarm | Emit
 
-#: seconds after the gripper item ran during which a gripper failure report still counts
-RELEASE_GRACE_S = 0.6
+#: a copter holds in BRAKE: ArduCopter's LOITER follows the throttle stick, which sits at minimum
+#: without a pilot, so a pilotless copter in LOITER descends, lands and disarms wherever it is;
+#: BRAKE holds position and altitude with no RC input at all (ModeBrake), and going back to AUTO
+#: resumes the mission at its current NAV item (AP_Mission::resume with MIS_RESTART=0)
+COPTER_HOLD_MODE = "BRAKE"
 #: a rover this close to home (m) and this slow (m/s) in RTL counts as back at the hub
 ROVER_HOME_RADIUS_M = 4.0
 ROVER_STOPPED_MPS = 0.3
 #: copter landed within this distance of the hub: the last leg counts as reached
 HUB_RADIUS_M = 30.0
-
-
-def classify_failsafe(texts: list[str]) -> str:
-    blob = " ".join(texts).lower()
-    for needle, reason in (("battery", "battery"), ("fence", "fence"), ("gps", "gps_loss"),
-                           ("ekf", "gps_loss"), ("radio", "link_loss"), ("gcs", "link_loss")):
-        if needle in blob:
-            return reason
-    return "mode_change"
 
 
 def _now_dt(now: float) -> datetime:
@@ -129,9 +125,15 @@ class MissionRun:
     hold_prev: str = ""                      # state to go back to on resume
     handover_stop: int | None = None
     handover_deadline: float | None = None   # epoch seconds
-    release_pending: dict[int, float] = field(default_factory=dict)  # stop -> when the gripper item ran
+    release_pending: dict[int, float] = field(default_factory=dict)  # stop -> when the release item ran
     release_position: dict[int, tuple[float, float, float]] = field(default_factory=dict)
-    gripper_failed: set[int] = field(default_factory=set)
+    release_at: dict[int, float] = field(default_factory=dict)       # stop -> when the evidence came
+    release_evidence: set[int] = field(default_factory=set)          # stops whose release was seen
+    release_unobserved: set[int] = field(default_factory=set)        # passed while the agent was down
+    release_outputs: tuple[ReleaseOutput, ...] = ()                  # per stop (one gripper: one entry)
+    last_pwm: dict[int, int] = field(default_factory=dict)           # SERVO_OUTPUT_RAW, by channel
+    pending_failsafe: dict[str, Any] | None = None                   # unexpected mode, texts awaited
+    watch_gap: bool = False                                          # restored: the next MISSION_CURRENT may skip items
     aborted: bool = False
     returned_sent: bool = False
     parked: bool = False                     # rover: HOLD + disarm requested at the hub
@@ -143,7 +145,18 @@ class MissionRun:
     tm: TranslatedMission = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tm = translate_mission(self.mission)
+        self.tm = translate_mission(self.mission, self.release_outputs)
+
+    def set_release_outputs(self, outputs: tuple[ReleaseOutput, ...]) -> None:
+        """Where each parcel's release shows (found before take-off); the items follow them."""
+        self.release_outputs = tuple(outputs)
+        self.tm = translate_mission(self.mission, self.release_outputs)
+
+    def _output(self, i: int) -> ReleaseOutput | None:
+        outs = self.release_outputs
+        if i < len(outs):
+            return outs[i]
+        return outs[0] if outs and outs[0].gripper else None
 
     # ---- helpers ---------------------------------------------------------------------------
     @property
@@ -215,23 +228,61 @@ class MissionRun:
         return out
 
     def on_statustext(self, text: str, now: float) -> list[Action]:
-        self.recent_text = [(t, s) for t, s in self.recent_text if now - t < 15.0][-9:] + [(now, text)]
-        low = text.lower()
-        if "grip" in low and any(w in low for w in ("fail", "jam", "error", "not")):
-            return self._gripper_failure()
-        return []
+        lookback = failsafe_reason.LOOKBACK_S
+        self.recent_text = [(t, s) for t, s in self.recent_text if now - t < lookback][-9:] + [(now, text)]
+        out: list[Action] = []
+        if release_evidence.is_releasing_text(text):
+            for i in self._releasing_stops():
+                out_i = self._output(i)
+                if out_i is None or out_i.gripper:
+                    self._evidence(i, now)
+            out += self._finalize_releases(now)
+        if self.pending_failsafe is not None:
+            self.pending_failsafe["after"].append(text)
+            if failsafe_reason.explains_mode_change(text):
+                out += self._emit_failsafe()
+        return out
 
-    def on_gripper_ack(self, ok: bool) -> list[Action]:
-        return [] if ok else self._gripper_failure()
-
-    def _gripper_failure(self) -> list[Action]:
+    def on_servo_output(self, pwm: list[int], now: float) -> list[Action]:
+        """One SERVO_OUTPUT_RAW (servo1..servoN): a release output moving to its release PWM is
+        the evidence for the stop whose release is under way."""
         if not self.is_drone:
             return []
-        # the stop whose drop/release is under way or has just run
+        releasing = self._releasing_stops()
+        for ch in {o.channel for o in self.release_outputs}:
+            if not 1 <= ch <= len(pwm):
+                continue
+            before, value = self.last_pwm.get(ch), int(pwm[ch - 1])
+            self.last_pwm[ch] = value
+            for i in releasing:
+                o = self._output(i)
+                if o is not None and o.channel == ch and release_evidence.moved_to_release(o, before, value):
+                    self._evidence(i, now)
+        return self._finalize_releases(now)
+
+    def on_link_gap(self) -> None:
+        """The autopilot link was down (reconnected): what happened meanwhile was not observed,
+        and a PWM seen before the gap is no baseline for a change after it."""
+        self.watch_gap = True
+        self.last_pwm.clear()
+
+    def _releasing_stops(self) -> list[int]:
+        """Stops whose release is under way: at drop altitude or just past the release item."""
+        out = []
         for m in self.tm.stops:
-            if m.drop_seq is not None and m.drop_seq <= self.current_seq <= m.after_seq + 1 and not self._stop_done(m.index):
-                self.gripper_failed.add(m.index)
-        return []
+            if m.drop_seq is None or self._stop_done(m.index):
+                continue
+            if m.drop_seq <= self.current_seq <= m.after_seq or m.index in self.release_pending:
+                out.append(m.index)
+        return out
+
+    def _evidence(self, i: int, now: float) -> None:
+        if i in self.release_evidence:
+            return
+        self.release_evidence.add(i)
+        self.release_at[i] = now
+        if self.position is not None:
+            self.release_position[i] = self.position
 
     def on_heartbeat(self, mode: str, armed: bool, now: float) -> list[Action]:
         out: list[Action] = []
@@ -248,8 +299,9 @@ class MissionRun:
         return out
 
     def _unexpected_mode(self, mode: str, now: float) -> list[Action]:
-        texts = [s for t, s in self.recent_text if now - t < 15.0]
-        reason = classify_failsafe(texts)
+        """The state follows the autopilot at once; the ``failsafe`` event waits for the texts
+        that explain the change (ArduPilot sends them after the HEARTBEAT), see :meth:`tick`."""
+        out = self._emit_failsafe()  # an earlier change still waiting for its texts
         self.failsafe_count += 1
         self.wanted_mode = mode
         self._cancel_handover()
@@ -258,8 +310,17 @@ class MissionRun:
         else:
             self.hold_prev = self.state.value if self.state is not State.holding else self.hold_prev
             self.state = State.holding
-        return [Emit(FailsafeEvent(mission_id=self.mission_id, reason=reason, action=mode.lower(),
-                                   detail="; ".join(texts)[-2000:]))]
+        before = [s for t, s in self.recent_text if now - t < failsafe_reason.LOOKBACK_S]
+        self.pending_failsafe = {"at": now, "mode": mode, "before": before, "after": []}
+        return out
+
+    def _emit_failsafe(self) -> list[Action]:
+        p, self.pending_failsafe = self.pending_failsafe, None
+        if p is None:
+            return []
+        reason = failsafe_reason.classify(p["after"], p["before"])
+        return [Emit(FailsafeEvent(mission_id=self.mission_id, reason=reason, action=str(p["mode"]).lower(),
+                                   detail="; ".join(p["before"] + p["after"])[-2000:]))]
 
     def on_mission_current(self, seq: int, now: float) -> list[Action]:
         out: list[Action] = []
@@ -268,6 +329,15 @@ class MissionRun:
         self.current_seq = seq
         if self.state not in (State.in_flight, State.at_dropoff, State.holding):
             return out
+        if self.watch_gap:
+            # the first look after a restart: releases passed meanwhile were not observed
+            self.watch_gap = False
+            for m in self.tm.stops:
+                if (self.is_drone and m.release_seq is not None and seq > m.release_seq
+                        and not self._stop_done(m.index) and m.index not in self.release_pending
+                        and m.index not in self.release_evidence):
+                    self.release_unobserved.add(m.index)
+                    self.release_pending[m.index] = now
         for m in self.tm.stops:
             if seq > m.arrival_seq:
                 out += self._arrived(m.index, now)
@@ -290,6 +360,8 @@ class MissionRun:
         out: list[Action] = []
         if self.state not in AIRBORNE:
             return out
+        if seq > self.current_seq and seq < len(self.tm.items):
+            self.current_seq = seq  # the autopilot is at least that far (MISSION_CURRENT may lag)
         m = self.tm.stop_for_arrival(seq)
         if m is not None:
             out += self._arrived(m.index, now)
@@ -304,6 +376,9 @@ class MissionRun:
 
     def tick(self, now: float) -> list[Action]:
         out = self._finalize_releases(now)
+        p = self.pending_failsafe
+        if p is not None and now - p["at"] >= failsafe_reason.TEXT_WINDOW_S:
+            out += self._emit_failsafe()
         if (self.state is State.at_dropoff and self.phase == "awaiting_handover"
                 and self.handover_deadline is not None and now >= self.handover_deadline):
             i = self.handover_stop
@@ -345,27 +420,35 @@ class MissionRun:
     def _finalize_releases(self, now: float) -> list[Action]:
         out: list[Action] = []
         for i, since in sorted(self.release_pending.items()):
-            if i not in self.gripper_failed and now - since < RELEASE_GRACE_S:
+            decided = i in self.release_unobserved or i in self.release_evidence
+            if not decided and now - since < release_evidence.EVIDENCE_WINDOW_S:
                 continue
             del self.release_pending[i]
             if self._stop_done(i):
                 continue
             stop = self.mission.stops[i]
-            if i in self.gripper_failed:
-                self.failed.add(stop.parcel_id)
-                out.append(Emit(DeliveryFailedEvent(mission_id=self.mission_id, parcel_id=stop.parcel_id,
-                                                    reason="release_failed", detail="the gripper did not release")))
-            else:
-                lat, lon, alt = self.release_position.get(i) or self._pos_tuple_of_target(i)
-                self.delivered.add(stop.parcel_id)
-                out.append(Emit(self._delivered(stop, lat, lon, alt, now, confirmed=True)))
+            self.delivered.add(stop.parcel_id)
+            out.append(Emit(self._release_outcome(i, since, now)))
             if self.state is State.at_dropoff:
                 self.state, self.phase = State.in_flight, ""
             self.leg = max(self.leg, i + 1)
         return out
 
+    def _release_outcome(self, i: int, since: float, now: float) -> DeliveredEvent:
+        """The proof for stop i: unobserved, confirmed by evidence, or unconfirmed and why."""
+        stop = self.mission.stops[i]
+        if i in self.release_unobserved:
+            return self._unobserved(stop)
+        lat, lon, alt = self.release_position.get(i) or self._pos_tuple_of_target(i)
+        if i in self.release_evidence:
+            return self._delivered(stop, lat, lon, alt, self.release_at.get(i, now), confirmed=True)
+        o = self._output(i)
+        why = release_evidence.missing_evidence_reason(o, self.last_pwm.get(o.channel) if o else None)
+        return self._delivered(stop, lat, lon, alt, min(now, since + release_evidence.EVIDENCE_WINDOW_S),
+                               confirmed=False, reason=why)
+
     def _delivered(self, stop, lat: float, lon: float, alt: float, now: float, *, confirmed: bool,
-                   code: str | None = None) -> DeliveredEvent:
+                   code: str | None = None, reason: str | None = None) -> DeliveredEvent:
         return DeliveredEvent(
             mission_id=self.mission_id, parcel_id=stop.parcel_id,
             proof=ProofOfDelivery(
@@ -373,9 +456,16 @@ class MissionRun:
                 position=LatLon(lat=lat, lon=lon, alt_m=max(-100.0, min(10_000.0, round(alt, 2)))),
                 target=stop.drop_off,
                 distance_m=round(haversine_m(lat, lon, stop.drop_off.lat, stop.drop_off.lon), 2),
-                delivered_at=_now_dt(now), confirmed=confirmed, handover_code=code,
+                delivered_at=_now_dt(now), confirmed=confirmed, handover_code=code, reason=reason,
             ),
         )
+
+    def _unobserved(self, stop) -> DeliveredEvent:
+        """The release item ran while the agent was down or blind: say so, and nothing else."""
+        return DeliveredEvent(mission_id=self.mission_id, parcel_id=stop.parcel_id, proof=ProofOfDelivery(
+            method=stop.action, target=stop.drop_off, confirmed=False, observed=False,
+            reason="the release item had already run when the agent restarted or its autopilot link came "
+                   "back: where and when the parcel left the vehicle was not observed"))
 
     def _cancel_handover(self) -> None:
         self.handover_stop = None
@@ -398,18 +488,34 @@ class MissionRun:
         return [self._set_mode("HOLD"), Disarm()]
 
     def _finish(self) -> list[Action]:
-        out: list[Action] = []
+        """Disarmed after flying. ``returned`` only at the hub; anywhere else the parcels are still
+        aboard a vehicle standing in a field: a ``failsafe`` reason ``landed_away`` (robot:
+        ``stopped_away``) with where it is and what it carries, and the run ends ``failed``."""
+        out: list[Action] = self._emit_failsafe()
         if self.returned_sent:
             return out
         hub = self.mission.hub.position
-        if self.position is not None and haversine_m(self.position[0], self.position[1], hub.lat, hub.lon) < HUB_RADIUS_M:
+        at_hub = (self.position is not None
+                  and haversine_m(self.position[0], self.position[1], hub.lat, hub.lon) < HUB_RADIUS_M)
+        if at_hub:
             out += self._hub_leg_reached()
-        # releases still in their grace window are decided now
+        # releases still waiting for their evidence are decided now
         out += self._finalize_releases(float("inf"))
         self.returned_sent = True
-        out.append(Emit(ReturnedEvent(mission_id=self.mission_id, position=self._pos(), undelivered=self.undelivered)))
-        self.state = State.aborted if self.aborted else State.completed
         self.phase = ""
+        if at_hub:
+            out.append(Emit(ReturnedEvent(mission_id=self.mission_id, position=self._pos(), undelivered=self.undelivered)))
+            self.state = State.aborted if self.aborted else State.completed
+            return out
+        where = ("position unknown" if self.position is None else
+                 f"{haversine_m(self.position[0], self.position[1], hub.lat, hub.lon):.0f} m from the hub")
+        aboard = self.undelivered
+        out.append(Emit(FailsafeEvent(
+            mission_id=self.mission_id, reason="landed_away" if self.is_drone else "stopped_away",
+            action="land" if self.is_drone else "stop", position=self._pos() if self.position else None,
+            aboard=aboard, detail=f"disarmed {where} (mode {self.last_mode or '?'}) with {len(aboard)} parcel(s) "
+                                  f"aboard: {', '.join(aboard) or 'none'}; recover the vehicle")))
+        self.state = State.aborted if self.aborted else State.failed
         return out
 
     # ---- commands --------------------------------------------------------------------------
@@ -429,7 +535,7 @@ class MissionRun:
                 return False, "already holding", []
             self.hold_prev = self.state.value
             self.state = State.holding
-            return True, "", [self._set_mode("LOITER" if self.is_drone else "HOLD")]
+            return True, "", [self._set_mode(COPTER_HOLD_MODE if self.is_drone else "HOLD")]
         if a is CommandAction.resume:
             if self.state is not State.holding:
                 return False, f"not holding (state {self.state_label})", []
@@ -491,7 +597,7 @@ class MissionRun:
     # ---- persistence -----------------------------------------------------------------------
     _FIELDS = ("phase", "leg", "current_seq", "wanted_mode", "last_mode", "armed_seen", "hold_prev",
                "handover_stop", "handover_deadline", "aborted", "returned_sent", "parked", "failsafe_count",
-               "handover_timeout_s")
+               "handover_timeout_s", "pending_failsafe")
 
     def snapshot(self) -> dict[str, Any]:
         d: dict[str, Any] = {k: getattr(self, k) for k in self._FIELDS}
@@ -500,14 +606,20 @@ class MissionRun:
             legs_reached=sorted(self.legs_reached), delivered=sorted(self.delivered), failed=sorted(self.failed),
             release_pending={str(k): v for k, v in self.release_pending.items()},
             release_position={str(k): list(v) for k, v in self.release_position.items()},
-            gripper_failed=sorted(self.gripper_failed),
+            release_at={str(k): v for k, v in self.release_at.items()},
+            release_evidence=sorted(self.release_evidence), release_unobserved=sorted(self.release_unobserved),
+            release_outputs=[o.to_list() for o in self.release_outputs],
             position=list(self.position) if self.position else None,
         )
         return d
 
     @classmethod
     def restore(cls, d: dict[str, Any]) -> "MissionRun":
-        run = cls(Mission.model_validate(d["mission"]))
+        """The run as persisted; ``watch_gap`` set: what happened while the agent was down is
+        not something it observed."""
+        outputs = tuple(ReleaseOutput.from_list(v) for v in d.get("release_outputs", []))
+        run = cls(Mission.model_validate(d["mission"]), release_outputs=outputs)
+        run.watch_gap = True
         for k in cls._FIELDS:
             if k in d:
                 setattr(run, k, d[k])
@@ -517,7 +629,9 @@ class MissionRun:
         run.failed = set(d.get("failed", []))
         run.release_pending = {int(k): v for k, v in d.get("release_pending", {}).items()}
         run.release_position = {int(k): tuple(v) for k, v in d.get("release_position", {}).items()}  # type: ignore[misc]
-        run.gripper_failed = set(d.get("gripper_failed", []))
+        run.release_at = {int(k): v for k, v in d.get("release_at", {}).items()}
+        run.release_evidence = set(d.get("release_evidence", []))
+        run.release_unobserved = set(d.get("release_unobserved", []))
         run.position = tuple(d["position"]) if d.get("position") else None  # type: ignore[assignment]
         return run
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from fleet_protocol.geo import Geofence, LatLon
 from fleet_protocol.mission import Mission, VehicleType
+from edge_agent.release_evidence import ReleaseOutput
 
 # MAV_CMD
 NAV_WAYPOINT = 16
@@ -23,6 +24,7 @@ NAV_RETURN_TO_LAUNCH = 20
 NAV_LAND = 21
 NAV_TAKEOFF = 22
 DO_CHANGE_SPEED = 178
+DO_SET_SERVO = 183
 DO_GRIPPER = 211
 NAV_FENCE_POLYGON_VERTEX_INCLUSION = 5001
 NAV_FENCE_POLYGON_VERTEX_EXCLUSION = 5002
@@ -40,7 +42,9 @@ DROP_HOLD_S = 2.0
 
 
 def is_nav_command(command: int) -> bool:
-    """NAV commands (< 80 in ArduPilot's numbering) produce MISSION_ITEM_REACHED; DO_ items don't."""
+    """NAV commands (< 80 in ArduPilot's numbering). They produce MISSION_ITEM_REACHED, and so
+    does DO_CHANGE_SPEED (ArduCopter/Rover 4.7 verify it at once): "reached" for a seq that is
+    no stop's NAV item means nothing to the runner."""
     return command < 80
 
 
@@ -75,7 +79,7 @@ class StopMarks:
     index: int
     parcel_id: str
     arrival_seq: int              # NAV item over the drop-off (cruise alt / street level): leg end
-    release_seq: int | None       # copter: the DO_GRIPPER item
+    release_seq: int | None       # copter: the DO_GRIPPER (or DO_SET_SERVO) item
     drop_seq: int | None          # copter: the NAV item at drop altitude just before the gripper
     after_seq: int                # first item after this stop's handling (MISSION_CURRENT >= it: done)
 
@@ -117,11 +121,12 @@ class _Builder:
 
 class CopterTranslator:
     """ArduCopter: take off, fly the legs at cruise altitude, at each drop-off descend to drop
-    altitude, release (DO_GRIPPER), climb back, fly the return path and RTL (lands at home)."""
+    altitude, release (DO_GRIPPER, or DO_SET_SERVO on the stop's own release servo), climb back,
+    fly the return path and RTL (lands at home)."""
 
     autopilot = "copter"
 
-    def translate(self, m: Mission) -> TranslatedMission:
+    def translate(self, m: Mission, release_outputs: tuple[ReleaseOutput, ...] = ()) -> TranslatedMission:
         b = _Builder()
         hub = m.hub.position
         b.home(hub)
@@ -133,7 +138,11 @@ class CopterTranslator:
                 b.add(NAV_WAYPOINT, p, m.cruise_alt_m)
             arrival = b.add(NAV_WAYPOINT, stop.drop_off, m.cruise_alt_m)
             drop = b.add(NAV_WAYPOINT, stop.drop_off, m.drop_alt_m, param1=DROP_HOLD_S)
-            release = b.add(DO_GRIPPER, None, 0.0, param1=1, param2=GRIPPER_RELEASE, frame=FRAME_MISSION)
+            out = release_outputs[i] if i < len(release_outputs) else None
+            if out is not None and not out.gripper:
+                release = b.add(DO_SET_SERVO, None, 0.0, param1=out.channel, param2=out.release_pwm, frame=FRAME_MISSION)
+            else:
+                release = b.add(DO_GRIPPER, None, 0.0, param1=1, param2=GRIPPER_RELEASE, frame=FRAME_MISSION)
             climb = b.add(NAV_WAYPOINT, stop.drop_off, m.cruise_alt_m)
             marks.append(StopMarks(i, stop.parcel_id, arrival, release, drop, climb))
         return_start = len(b.items)
@@ -150,7 +159,7 @@ class RoverTranslator:
 
     autopilot = "rover"
 
-    def translate(self, m: Mission) -> TranslatedMission:
+    def translate(self, m: Mission, release_outputs: tuple[ReleaseOutput, ...] = ()) -> TranslatedMission:
         b = _Builder()
         hub = m.hub.position
         b.home(hub)
@@ -171,8 +180,8 @@ class RoverTranslator:
 TRANSLATORS = {VehicleType.drone: CopterTranslator(), VehicleType.robot: RoverTranslator()}
 
 
-def translate_mission(mission: Mission) -> TranslatedMission:
-    return TRANSLATORS[mission.vehicle_type].translate(mission)
+def translate_mission(mission: Mission, release_outputs: tuple[ReleaseOutput, ...] = ()) -> TranslatedMission:
+    return TRANSLATORS[mission.vehicle_type].translate(mission, release_outputs)
 
 
 # FENCE_TYPE bits (AC_Fence): 1 = altitude ceiling, 2 = circle around home, 4 = polygons.

@@ -5,7 +5,9 @@ aiomqtt has no automatic reconnect, so :meth:`MqttLink.run` is a ``while`` loop 
 ``async with Client(...)`` with exponential backoff and jitter. The session is persistent
 (``clean_session=False``, stable client id ``lmf-agent-<vehicle id>``, MQTT 3.1.1 so amqtt works
 too): a mission published while the vehicle is offline arrives when it reconnects. The last will
-is the retained ``offline`` status (QoS 1); ``online`` is published retained on every connect.
+is the retained ``offline`` status (QoS 1), built afresh at every connect: its envelope ``ts`` is
+when the will was *set* (the broker cannot stamp the moment the link died); a clean stop publishes
+a fresh ``offline`` with the stop's time. ``online`` is published retained on every connect.
 
 Events are not published from here directly: the agent writes them to the :class:`Outbox` and
 calls :meth:`kick`; the publisher task sends pending rows in order at QoS 1 and deletes a row only
@@ -22,7 +24,7 @@ import logging
 import random
 import ssl
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Union
 from urllib.parse import urlparse
 
 import aiomqtt
@@ -64,6 +66,8 @@ class MqttConfig:
 
 
 InboundHandler = Callable[[str, bytes], Awaitable[None] | None]
+#: a payload, or a function building it when it is handed over (so its envelope ts is "now")
+Payload = Union[bytes, Callable[[], bytes]]
 
 
 class MqttLink:
@@ -75,7 +79,7 @@ class MqttLink:
         outbox: Outbox,
         on_message: InboundHandler,
         online_payload: bytes,
-        offline_payload: bytes,
+        offline_payload: Payload,
     ) -> None:
         self.cfg = config
         self.vehicle_id = vehicle_id
@@ -91,6 +95,10 @@ class MqttLink:
         self.published_events = 0
         self.telemetry_sent = 0
 
+    def _offline(self) -> bytes:
+        p = self.offline_payload
+        return p() if callable(p) else p
+
     def kick(self) -> None:
         self._kick.set()
 
@@ -104,7 +112,8 @@ class MqttLink:
                     username=self.cfg.username, password=self.cfg.password,
                     identifier=f"lmf-agent-{self.vehicle_id}", clean_session=False,
                     keepalive=self.cfg.keepalive, timeout=10,
-                    will=aiomqtt.Will(status_topic, self.offline_payload, qos=1, retain=True),
+                    # the broker publishes the will as it was set: its ts is this connect's time
+                    will=aiomqtt.Will(status_topic, self._offline(), qos=1, retain=True),
                     tls_context=self.cfg.tls_context(),
                 ) as client:
                     self.client = client
@@ -182,4 +191,4 @@ class MqttLink:
         client = self.client
         if client is not None and self.connected.is_set():
             with contextlib.suppress(Exception):
-                await client.publish(topics.status(self.vehicle_id), self.offline_payload, qos=1, retain=True, timeout=2)
+                await client.publish(topics.status(self.vehicle_id), self._offline(), qos=1, retain=True, timeout=2)

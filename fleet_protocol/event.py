@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from fleet_protocol.geo import LatLon
 from fleet_protocol.mission import Identifier, StopAction
@@ -63,13 +63,33 @@ class LegReachedEvent(_Event):
 
 
 class ProofOfDelivery(_Event):
+    """What the vehicle observed when the parcel left it; it states nothing it did not see.
+
+    ``observed`` false: the release happened while nobody watched (the agent was restarted and
+    found the release item already passed); ``position``, ``distance_m`` and ``delivered_at`` are
+    then absent, ``confirmed`` is false and ``reason`` says why. ``confirmed`` is true only on
+    evidence (the gripper servo moving to its release PWM, the recipient's handover confirmation);
+    an unconfirmed proof carries its ``reason``."""
+
     method: StopAction
-    position: LatLon           # where the vehicle was when it released / handed over
-    target: LatLon             # the planned drop-off
-    distance_m: float = Field(ge=0)
-    delivered_at: AwareDatetime
-    confirmed: bool            # gripper release acknowledged / recipient confirmed handover
+    position: LatLon | None = None   # where the vehicle was when it released / handed over
+    target: LatLon                   # the planned drop-off
+    distance_m: float | None = Field(default=None, ge=0)
+    delivered_at: AwareDatetime | None = None
+    confirmed: bool                  # evidence of the release / recipient confirmed handover
     handover_code: str | None = None
+    observed: bool = True
+    reason: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _observed_has_where_and_when(self) -> "ProofOfDelivery":
+        if self.observed and (self.position is None or self.delivered_at is None or self.distance_m is None):
+            raise ValueError("an observed proof needs position, distance_m and delivered_at")
+        if not self.observed and self.confirmed:
+            raise ValueError("a release nobody observed cannot be confirmed")
+        if not self.confirmed and not self.reason:
+            raise ValueError("an unconfirmed proof needs a reason")
+        return self
 
 
 class DeliveredEvent(_Event):
@@ -104,6 +124,8 @@ class FailsafeEvent(_Event):
     reason: str = Field(min_length=1, max_length=64)
     action: str = Field(min_length=1, max_length=64)  # e.g. "rtl", "land", "hold"
     detail: str = Field(default="", max_length=2_000)
+    position: LatLon | None = None  # reason landed_away: where it came down
+    aboard: list[Identifier] | None = None  # reason landed_away: parcels still on the vehicle
 
 
 class CommandAckEvent(_Event):

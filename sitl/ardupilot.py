@@ -1,10 +1,11 @@
 """Launch real ArduPilot SITL binaries instead of the Python simulator (``fleet sim --ardupilot``).
 
-Command lines follow libraries/AP_HAL_SITL/SITL_cmdline.cpp: ``-S`` synthetic clock, ``--model``,
+Command lines follow libraries/AP_HAL_SITL/SITL_cmdline.cpp: ``--model``,
 ``--speedup``, ``-I`` instance (adds 10 x instance to every port, so MAVLink is on 5760 + 10 x i),
 ``--home lat,lon,alt,yaw``, ``--defaults a.parm,b.parm`` (later files override earlier ones),
 ``--base-port`` (absolute; only honoured before ``-I``), ``--sysid``. Each instance runs in its own
-directory because SITL keeps eeprom.bin and logs in the working directory.
+directory because SITL keeps eeprom.bin and logs in the working directory. No ``-S``: the
+synthetic clock is SITL's default and 4.7 answers the old flag with a "stale" warning.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def build_command(binary: str | os.PathLike, kind: VehicleKind, instance: int,
                   defaults: Sequence[str | os.PathLike] = (), base_port: int = SITL_BASE_PORT,
                   sysid: int | None = None, wipe: bool = True) -> list[str]:
     """The argv for one SITL instance (pure: no file-system access)."""
-    cmd = [str(binary), "-S", "--model", MODELS[kind], "--speedup", f"{speedup:g}"]
+    cmd = [str(binary), "--model", MODELS[kind], "--speedup", f"{speedup:g}"]
     if wipe:
         cmd.append("-w")  # start from the defaults files, not a stale eeprom.bin
     if base_port != SITL_BASE_PORT:

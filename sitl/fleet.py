@@ -51,6 +51,8 @@ class SimVehicle:
     mode_name = property(lambda self: self.model.mode_name)
     battery_pct = property(lambda self: self.model.battery.pct)
     gripper_releases = property(lambda self: self.model.gripper_releases)
+    boots = property(lambda self: self.model.boots)
+    servo_outputs = property(lambda self: self.model.servo_outputs())
     landed = property(lambda self: self.model.landed)
     gps_fix_type = property(lambda self: self.model.gps_fix_type)
     ekf_ready = property(lambda self: self.model.ekf_ready)
@@ -62,6 +64,10 @@ class SimVehicle:
     def position_history(self) -> list[tuple[float, float, float, float]]:
         """(sim_time_s, lat, lon, alt_m) about once per sim second."""
         return list(self.model.position_history)
+
+    def set_param(self, name: str, value: float) -> None:
+        """Like a PARAM_SET from a GCS (stored at once; boot-time parameters need a reboot)."""
+        self._fleet._call(self.model.set_param, name, value)
 
     def inject(self, fault: str, **kw: Any) -> None:
         """Inject a fault: battery_drain(rate_pct_per_s), gps_loss, gps_restore,
@@ -81,7 +87,8 @@ class SimVehicle:
         elif fault == "link_drop":
             self.link.drop_link(float(kw.get("seconds", 10.0)))
         elif fault == "gripper_failure":
-            m.gripper_fail_next = True
+            if m.grip is not None:
+                m.grip.jam_next_release = True
 
 
 class SimFleet:

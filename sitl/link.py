@@ -266,6 +266,13 @@ class VehicleLink:
             self.broadcast("nav_controller_output", (0.0, 0.0, brg, brg, int(math.hypot(dn, de)),
                                                      talt - m.alt if m.is_copter else 0.0, 0.0, 0.0))
         self.send_mission_current()
+        self.send_servo_outputs()
+
+    def send_servo_outputs(self) -> None:
+        """SERVO_OUTPUT_RAW (ArduPilot streams it with the RC channels); the gripper's PWM is how a
+        GCS sees whether the gripper really moved."""
+        pwm = self.model.servo_outputs()
+        self.broadcast("servo_output_raw", (int(self.model.t * 1e6) & 0xFFFFFFFF, 0, *pwm))
 
     def send_mission_current(self) -> None:
         m = self.model
@@ -308,6 +315,8 @@ class VehicleLink:
                 self.send_home()
             elif kind == "mode":
                 self.broadcast("heartbeat", self._heartbeat_args())
+            elif kind == "servo":
+                self.send_servo_outputs()
 
     # ---------------------------------------------------------------- receiving
     def _for_us(self, msg: Any) -> bool:
@@ -358,6 +367,13 @@ class VehicleLink:
             return m.mission_start(int(p[0]), int(p[1]))
         if cmd == 211:  # DO_GRIPPER
             return m.gripper(int(p[1]))
+        if cmd == 183:  # DO_SET_SERVO
+            return m.set_servo(int(p[0]), int(p[1]))
+        if cmd == 246:  # PREFLIGHT_REBOOT_SHUTDOWN: param1 1 = reboot the autopilot
+            if int(p[0]) != 1 or m.armed:
+                return FAILED  # GCS_MAVLINK refuses to reboot an armed vehicle
+            asyncio.get_running_loop().call_later(0.2, self.reboot)
+            return ACCEPTED
         if cmd == 20:  # NAV_RETURN_TO_LAUNCH
             return m.return_to_launch()
         if cmd == 21:  # NAV_LAND
@@ -386,6 +402,12 @@ class VehicleLink:
             self._send_version(client)
             return ACCEPTED
         return UNSUPPORTED
+
+    def reboot(self) -> None:
+        """The autopilot restarts: every connection drops (SITL's TCP port closes with the process)
+        and the model boots again from its stored parameters."""
+        self.drop_link(0.5)
+        self.model.reboot()
 
     def _send_version(self, client: Client) -> None:
         self._send_to(client, "autopilot_version", (

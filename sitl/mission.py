@@ -17,6 +17,7 @@ MAV_CMD_NAV_TAKEOFF = 22
 MAV_CMD_NAV_DELAY = 93
 MAV_CMD_DO_CHANGE_SPEED = 178
 MAV_CMD_DO_GRIPPER = 211
+MAV_CMD_DO_SET_SERVO = 183
 
 #: NAV commands the simulator flies; every other id < MAV_CMD_NAV_LAST (95) is treated as a NAV
 #: command that completes immediately, and ids above it as DO/condition commands (AP_Mission rule).

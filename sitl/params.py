@@ -21,6 +21,7 @@ _COMMON: dict[str, float] = {
     "BATT_FS_CRT_ACT": 1,  # copter: 1 = LAND; rover: 1 = HOLD
     "BATT_ARM_MAH": 0.0,
     "DISARM_DELAY": 10.0,  # s on the ground armed and idle before auto-disarm (copter)
+    "MIS_RESTART": 0,  # 0 = AUTO resumes the mission at its current item, 1 = restarts it (AP_Mission)
 }
 
 # ArduCopter 4.7 (master) names, SI units: WPNAV_SPEED (cm/s) became WP_SPD (m/s) and so on.
@@ -41,7 +42,21 @@ _COPTER: dict[str, float] = {
     # ArduPilot's default is 0 (no gripper; DO_GRIPPER items are then skipped silently). Our
     # simulated copters are delivery drones with a servo gripper, as sitl/copter.parm configures
     # real SITL; set 0 to see how an agent copes with an autopilot that has none.
+    # AP_Gripper creates its backend only at boot (AP_Gripper::init): the gripper exists if
+    # GRIP_ENABLE was 1 and GRIP_TYPE 1 (servo) when the vehicle booted; changing them later
+    # takes a reboot (MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN). PWM defaults as AP_Gripper.cpp.
     "GRIP_ENABLE": 1,
+    "GRIP_TYPE": 1,
+    "GRIP_GRAB": 1900.0,
+    "GRIP_RELEASE": 1100.0,
+    "GRIP_NEUTRAL": 1500.0,
+    # LOITER / ALT_HOLD follow the throttle stick: with no pilot it sits at minimum and the copter
+    # descends at PILOT_SPEED_DN (cm/s; 0 = PILOT_SPEED_UP), lands and auto-disarms.
+    "PILOT_SPEED_UP": 250.0,
+    "PILOT_SPEED_DN": 0.0,
+    # servo outputs: motors 1-4 (33-36), the gripper on SERVO9 (28) as sitl/copter.parm sets it
+    "SERVO1_FUNCTION": 33, "SERVO2_FUNCTION": 34, "SERVO3_FUNCTION": 35, "SERVO4_FUNCTION": 36,
+    "SERVO9_FUNCTION": 28,
 }
 
 #: pre-4.7 copter names still accepted by PARAM_SET / PARAM_REQUEST_READ: old -> (new, old-to-new scale)
@@ -62,11 +77,18 @@ _ROVER: dict[str, float] = {
     "WP_RADIUS": 2.0,  # m
     "FS_EKF_ACTION": 1,  # 1 = HOLD
     "MIS_DONE_BEHAVE": 0,  # 0 = stop in AUTO (start_stop), 3 = MANUAL
+    "SERVO1_FUNCTION": 26, "SERVO3_FUNCTION": 70,  # ground steering, throttle
 }
+
+
+#: SERVOn_FUNCTION value of the gripper (SRV_Channel::k_gripper)
+SERVO_FUNCTION_GRIPPER = 28
+SERVO_CHANNELS = 16
 
 
 def default_params(kind: VehicleKind) -> dict[str, float]:
     """A fresh parameter table for one vehicle."""
     table = dict(_COMMON)
+    table.update({f"SERVO{n}_FUNCTION": 0 for n in range(1, SERVO_CHANNELS + 1)})
     table.update(_COPTER if kind is VehicleKind.COPTER else _ROVER)
     return table

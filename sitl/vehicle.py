@@ -17,9 +17,11 @@ from typing import Any
 from . import fence as fence_mod
 from .battery import Battery
 from .geo import LocalFrame, bearing_deg
+from .gripper import ServoGripper
 from .mission import (
     MAV_CMD_DO_CHANGE_SPEED,
     MAV_CMD_DO_GRIPPER,
+    MAV_CMD_DO_SET_SERVO,
     MAV_CMD_NAV_DELAY,
     MAV_CMD_NAV_LAND,
     MAV_CMD_NAV_LOITER_TIME,
@@ -32,7 +34,7 @@ from .mission import (
     relative_alt,
 )
 from .modes import INITIAL_MODE, SUPPORTED, CopterMode, RoverMode, VehicleKind, mode_name
-from .params import LEGACY_COPTER, default_params
+from .params import LEGACY_COPTER, SERVO_CHANNELS, SERVO_FUNCTION_GRIPPER, default_params
 
 # MAV_RESULT
 ACCEPTED, TEMPORARILY_REJECTED, DENIED, UNSUPPORTED, FAILED = 0, 1, 2, 3, 4
@@ -106,9 +108,10 @@ class VehicleModel:
         self.battery = Battery(capacity_mah=self.params["BATT_CAPACITY"])
         for name, value in (params or {}).items():
             self.set_param(name, value)  # unknown names ignored, like a defaults file
-        self.gripper_releases = 0
-        self.gripper_grabbed = True
-        self.gripper_fail_next = False
+        # the gripper backend is created from the parameters at boot only (AP_Gripper::init)
+        self.grip: ServoGripper | None = ServoGripper.at_boot(self.params) if self.is_copter else None
+        self.servo_set: dict[int, int] = {}  # DO_SET_SERVO outputs, by channel (1-based)
+        self.boots = 1
         self.items: list[MissionItem] = []  # seq 0 = home placeholder, filled on demand
         self.fence_items: list[MissionItem] = []
         self.fence_geo = fence_mod.FenceGeometry()
@@ -192,6 +195,8 @@ class VehicleModel:
         self.groundspeed = d_h / dt if dt > 0 else 0.0
         self.climb = (self.alt - moved_from[2]) / dt if dt > 0 else 0.0
         self.battery.step(self._current_draw(), dt)
+        if self.grip is not None:
+            self.grip.update(self.t)
         self._check_fence()
         self._check_battery()
         self._check_auto_disarm(dt)
@@ -214,7 +219,8 @@ class VehicleModel:
             needs = _COPTER_NEEDS_POSITION if self.is_copter else _ROVER_NEEDS_POSITION
             if self.mode in needs and not (self.is_copter and self.landed):
                 self.ekf_fs = True
-                self.text(SEV_CRITICAL, "EKF variance")
+                # ArduPilot's HEARTBEAT with the new mode leaves before the STATUSTEXT that
+                # explains it (seen on ArduCopter 4.7): a GCS must wait for the text
                 if self.is_copter:
                     self._set_mode_internal(C.LAND)
                     self.text(SEV_CRITICAL, "EKF Failsafe: changed to LAND Mode")
@@ -271,6 +277,17 @@ class VehicleModel:
             return True
         return False
 
+    def _descend_pilotless(self, dt: float) -> None:
+        """LOITER with the throttle stick at minimum (no pilot, no RC): ArduCopter climbs/descends
+        at the stick's rate, so it sinks at PILOT_SPEED_DN (0 = PILOT_SPEED_UP) until the land
+        detector fires; then it sits armed on the ground and auto-disarms after DISARM_DELAY."""
+        if self.landed:
+            return
+        rate_cms = self.params["PILOT_SPEED_DN"] or self.params["PILOT_SPEED_UP"]
+        self.alt = max(0.0, self.alt - rate_cms / 100.0 * dt)
+        if self.alt <= 0.0:
+            self.landed = True
+
     def _goto(self, tn: float, te: float, talt: float, dt: float) -> bool:
         """Fly/drive towards a target; True when there."""
         if not self.is_copter:
@@ -307,7 +324,9 @@ class VehicleModel:
             elif m == C.LAND:
                 if self._descend_land(dt):
                     self._disarm("Land complete")
-            # STABILIZE / LOITER / BRAKE: hold position (no RC input in the simulator)
+            elif m == C.LOITER:
+                self._descend_pilotless(dt)
+            # STABILIZE / BRAKE: hold position (BRAKE holds altitude without RC input)
         else:
             if m == R.AUTO:
                 self._run_auto(dt)
@@ -531,23 +550,74 @@ class VehicleModel:
             self.outbox.append(("current",))
         return True
 
+    @property
+    def gripper_releases(self) -> int:
+        """Times the gripper servo really moved to its release position."""
+        return self.grip.releases if self.grip is not None else 0
+
     def gripper(self, action: int) -> int:
-        """MAV_CMD_DO_GRIPPER: action 0 = release, 1 = grab. Without a gripper (GRIP_ENABLE=0)
-        the command fails and a mission item does nothing, as in ArduPilot."""
+        """MAV_CMD_DO_GRIPPER from a GCS (GCS_MAVLINK::handle_command_do_gripper): FAILED only if
+        GRIP_ENABLE is 0 *now*; otherwise ACCEPTED, even when no backend was created at boot (the
+        parameter was set at run time): then nothing moves and nothing is said."""
         if not self.params.get("GRIP_ENABLE", 0):
             return FAILED
-        if action == 0:
-            if self.gripper_fail_next:
-                self.gripper_fail_next = False
-                self.text(SEV_WARNING, "Gripper: failed")
-                return FAILED
-            self.gripper_releases += 1
-            self.gripper_grabbed = False
-            self.text(SEV_INFO, "Gripper load released")
-            return ACCEPTED
-        self.gripper_grabbed = True
-        self.text(SEV_INFO, "Gripper load grabbed")
+        self._gripper_act(action)
         return ACCEPTED
+
+    def _gripper_act(self, action: int) -> None:
+        if self.grip is None:
+            return
+        if action == 0:
+            self.grip.release(self.t)
+        else:
+            self.grip.grab(self.t)
+        for text in self.grip.drain_texts():
+            self.text(SEV_INFO, text)
+        self.outbox.append(("servo",))
+
+    def _mission_gripper(self, action: int) -> None:
+        """A DO_GRIPPER mission item (AP_Mission::start_command_do_gripper): the backend acts
+        (if it exists) and the mission says "Gripper Released"/"Gripper Grabbed" regardless."""
+        self._gripper_act(action)
+        self.text(SEV_INFO, "Gripper Released" if action == 0 else "Gripper Grabbed")
+
+    def set_servo(self, channel: int, pwm: int) -> int:
+        """MAV_CMD_DO_SET_SERVO: only a channel with no function (SERVOn_FUNCTION 0) may be driven
+        by hand, as ServoRelayEvents refuses channels in use."""
+        if not 1 <= channel <= SERVO_CHANNELS or int(self.params.get(f"SERVO{channel}_FUNCTION", 0)) != 0:
+            return FAILED
+        self.servo_set[channel] = int(pwm)
+        self.outbox.append(("servo",))
+        return ACCEPTED
+
+    def servo_outputs(self) -> list[int]:
+        """SERVO_OUTPUT_RAW servo1..16: the gripper channel shows the gripper PWM (trim, 1500, if
+        no gripper was created at boot), DO_SET_SERVO channels their PWM, motors idle/spinning."""
+        out = []
+        for ch in range(1, SERVO_CHANNELS + 1):
+            fn = int(self.params.get(f"SERVO{ch}_FUNCTION", 0))
+            if fn == SERVO_FUNCTION_GRIPPER:
+                out.append(self.grip.pwm if self.grip is not None else 1500)
+            elif ch in self.servo_set:
+                out.append(self.servo_set[ch])
+            elif 33 <= fn <= 36:
+                out.append(1000 if not self.armed else (1150 if self.landed else 1500))
+            else:
+                out.append(0 if fn == 0 else 1500)
+        return out
+
+    def reboot(self) -> None:
+        """MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN: boot again with the stored parameters, mission and
+        fence (they live in ArduPilot's storage); everything else starts over, the gripper from
+        the parameters as they are now."""
+        kept = (dict(self.params), self.items, self.fence_items, self.fence_geo, (self.n, self.e, self.heading),
+                self.battery, self.boots, self.position_history)
+        home_lat, home_lon = self.frame.to_latlon(0.0, 0.0)
+        self.__init__(self.kind, home_lat, home_lon, self.home_amsl_m, self.warmup_s, params=kept[0])  # type: ignore[misc]
+        self.items, self.fence_items, self.fence_geo = kept[1], kept[2], kept[3]
+        self.n, self.e, self.heading = kept[4]
+        self.battery, self.boots, self.position_history = kept[5], kept[6] + 1, kept[7]
+        self.mission_current = 1 if len(self.items) > 1 else 0
 
     def return_to_launch(self) -> int:
         return self.set_mode(C.RTL if self.is_copter else R.RTL)
@@ -626,10 +696,14 @@ class VehicleModel:
         return False
 
     def _mission_start_or_resume(self) -> None:
+        """AP_Mission::start_or_resume: MIS_RESTART 0 resumes at the current NAV item (flown again
+        from where the vehicle is), 1 starts over from item 1."""
         if len(self.items) <= 1:
             self.mission_running = False
             return
         start = self.mission_current if 1 <= self.mission_current < len(self.items) else 1
+        if self.params.get("MIS_RESTART", 0):
+            start = 1
         self._start_mission_at(start)
 
     def _start_mission_at(self, seq: int) -> None:
@@ -686,8 +760,13 @@ class VehicleModel:
     def _run_do(self, it: MissionItem) -> None:
         if it.command == MAV_CMD_DO_CHANGE_SPEED:
             self.change_speed(int(it.param1), it.param2)
+            # the vehicle's verify_command completes DO_CHANGE_SPEED at once and, like a NAV
+            # item, it is announced with MISSION_ITEM_REACHED (seen on ArduCopter/Rover 4.7)
+            self.outbox.append(("reached", it.seq))
         elif it.command == MAV_CMD_DO_GRIPPER:
-            self.gripper(int(it.param2))
+            self._mission_gripper(int(it.param2))
+        elif it.command == MAV_CMD_DO_SET_SERVO:
+            self.set_servo(int(it.param1), int(it.param2))
         elif it.command == 207:  # DO_FENCE_ENABLE (AP_Mission::start_command_fence)
             self.fence_enable(int(it.param1))
         elif it.command == 179:  # DO_SET_HOME
@@ -819,7 +898,6 @@ class VehicleModel:
     # ------------------------------------------------------------------ faults
     def inject_gps_loss(self) -> None:
         self.gps_lost = True
-        self.text(SEV_CRITICAL, "GPS 1: lost fix")
 
     def inject_gps_restore(self) -> None:
         if not self.gps_lost:

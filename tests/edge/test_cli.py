@@ -11,7 +11,8 @@ def test_agent_command_is_wired_and_documents_its_options():
     out = CliRunner().invoke(fleet_cli.main, ["agent", "--help"]).output
     for opt in ("--vehicle-id", "--mavlink", "--mqtt", "--mqtt-username", "--mqtt-password", "--tls", "--ca-cert",
                 "--client-cert", "--client-key", "--vehicle-type", "--max-payload-kg", "--battery-wh", "--wh-per-km",
-                "--telemetry-hz", "--outbox", "--handover-timeout", "FLEET_MQTT_PASSWORD"):
+                "--telemetry-hz", "--outbox", "--handover-timeout", "FLEET_MQTT_PASSWORD", "--release-servo",
+                "--servo-release-pwm", "--servo-hold-pwm", "--no-gripper-reboot"):
         assert opt in out
 
 
@@ -36,3 +37,30 @@ def test_agent_constructor_kwargs(tmp_path):
     a = asyncio.run(make())
     assert a.kind == "rover" and a.cfg.mqtt.username == "u" and a.mav.port == 5760
     a.outbox.close()
+
+
+def test_release_servos_from_the_command_line(monkeypatch):
+    """--release-servo is repeatable: one parcel per servo; none = the gripper, one parcel."""
+    import edge_agent.agent as agent_mod
+    import fleet_cli
+
+    seen = {}
+
+    class FakeAgent:
+        def __init__(self, cfg):
+            seen["cfg"] = cfg
+
+        def stop(self):
+            pass
+
+        async def run(self):
+            return None
+
+    monkeypatch.setattr(agent_mod, "Agent", FakeAgent)
+    out = CliRunner().invoke(fleet_cli.main, ["agent", "--vehicle-id", "d1", "--release-servo", "10",
+                                              "--release-servo", "11", "--no-gripper-reboot"])
+    assert out.exit_code == 0, out.output
+    cfg = seen["cfg"]
+    assert cfg.release_servos == (10, 11) and cfg.release_channels == 2 and cfg.reboot_for_gripper is False
+    CliRunner().invoke(fleet_cli.main, ["agent", "--vehicle-id", "d1"])
+    assert seen["cfg"].release_servos == () and seen["cfg"].release_channels == 1

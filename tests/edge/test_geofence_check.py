@@ -53,6 +53,15 @@ def test_payload():
     assert check_mission(make_mission(), max_payload_kg=1.0) == []
 
 
+def test_one_gripper_carries_one_parcel():
+    """An ArduPilot gripper stays open after the first release: a second parcel would fall out."""
+    vs = check_mission(make_mission(), release_channels=1)
+    assert codes(vs) == ["payload"] and "2 release stops" in vs[0].message and "1 release channel" in vs[0].message
+    assert check_mission(make_mission(), release_channels=2) == []
+    assert check_mission(make_mission(stops_m=((120, 0),)), release_channels=1) == []
+    assert check_mission(make_mission(kind="robot"), release_channels=1) == []  # handovers
+
+
 def test_energy():
     m = make_mission()
     length = route_length_m(m)

@@ -12,6 +12,9 @@ from fleet_protocol import topics
 from sitl import SimFleet
 
 SPEEDUP = 20.0
+#: two plain servo outputs (SERVOn_FUNCTION 0 in the simulator): one parcel each
+TWO_SERVOS = dict(release_servos=(10, 11))
+ONE_STOP = ((120, 0),)
 
 
 @pytest.fixture()
@@ -42,7 +45,7 @@ async def fly(ra: RunningAgent, broker, vid: str, payload: bytes, until: str, ti
 
 async def test_drone_delivers_two_parcels_and_returns(fleet, mqtt_broker, unique_id, tmp_path):
     vid = f"d{unique_id}"
-    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, **TWO_SERVOS)
     ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="returned", timeout=90)
     assert ev.kinds() == ["accepted", "started", "leg_reached", "delivered", "leg_reached", "delivered",
                           "leg_reached", "returned"]
@@ -55,7 +58,82 @@ async def test_drone_delivers_two_parcels_and_returns(fleet, mqtt_broker, unique
     assert [l["leg_index"] for l in ev.of("leg_reached")] == [0, 1, 2]
     assert ev.of("returned")[0]["undelivered"] == []
     v = fleet.vehicles[0]
-    assert v.landed and not v.armed and v.gripper_releases == 2
+    assert v.landed and not v.armed and v.servo_outputs[9:11] == [1100, 1100]
+
+
+async def test_two_parcels_on_one_gripper_are_refused(fleet, mqtt_broker, unique_id, tmp_path):
+    """The gripper stays open after the first release: the second parcel would fall with it, and
+    its "release" would be an already-open gripper. One gripper, one parcel per trip."""
+    vid = f"d{unique_id}"
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="rejected", timeout=30)
+    r = ev.of("rejected")[0]
+    assert ev.kinds() == ["rejected"] and r["reason"] == "payload" and "1 release channel" in r["detail"]
+    assert not fleet.vehicles[0].armed
+
+
+async def test_hold_keeps_altitude_then_resume_delivers(fleet, mqtt_broker, unique_id, tmp_path):
+    """A pilotless copter in LOITER sinks (throttle stick at minimum) and lands where it is; the
+    agent's hold must keep it in the air, and resume must carry on with the mission."""
+    vid = f"d{unique_id}"
+    host, port = mqtt_broker.host, mqtt_broker.port
+    v = fleet.vehicles[0]
+    v.set_param("MIS_RESTART", 1)  # someone's setting: AUTO would start the mission over
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    async with Events(host, port, vid) as ev:
+        await ra.online()
+        try:
+            await publish(host, port, topics.mission(vid), mission_payload(vid, stops_m=((900, 0),)))
+            await ev.wait_kind("started")
+            await wait_for(lambda: v.alt_m > 29 and v.mission_current >= 3, 30, "cruise")
+            await publish(host, port, topics.command(vid), command_payload(vid, "hold", "c-hold"))
+            await wait_for(lambda: v.mode_name not in ("AUTO",), 10, "hold mode")
+            alt, t0, item = v.alt_m, v.sim_time, v.mission_current
+            await wait_for(lambda: v.sim_time > t0 + 60, 30, "60 simulated seconds")
+            assert v.armed and abs(v.alt_m - alt) < 1.0, f"hold lost altitude: {alt:.1f} -> {v.alt_m:.1f} m"
+            assert v.groundspeed < 0.5
+            await publish(host, port, topics.command(vid), command_payload(vid, "resume", "c-resume"))
+            await wait_for(lambda: v.mode_name == "AUTO", 10, "AUTO again")
+            assert v.mission_current == item  # resumed where it was, not from the take-off
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await ra.stop()
+    assert [a["accepted"] for a in ev.of("command_ack")] == [True, True]
+    d = ev.of("delivered")[0]
+    assert d["proof"]["confirmed"] is True and d["proof"]["distance_m"] < 5
+    assert ev.of("returned")[0]["undelivered"] == [] and ev.of("failsafe") == []
+    assert v.landed and not v.armed and v.gripper_releases == 1
+
+
+async def wait_for(cond, timeout: float, what: str) -> None:
+    for _ in range(int(timeout * 20)):
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+async def test_gripper_set_at_run_time_is_rebooted_before_flying(mqtt_broker, unique_id, tmp_path):
+    """ArduPilot creates the gripper at boot: GRIP_ENABLE set at run time passes a parameter
+    check, the mission says "Gripper Released", and the servo never moves. The agent tests the
+    gripper before take-off; told not to reboot it refuses, else it reboots the autopilot."""
+    with SimFleet(copters=1, home=HOME, speedup=SPEEDUP, base_port=0, params={"GRIP_ENABLE": 0}) as f:
+        v = f.vehicles[0]
+        v.set_param("GRIP_ENABLE", 1)  # as docs/operations.md used to say: no reboot
+        vid = f"d{unique_id}"
+        ra = agent_for(f, 0, vid, mqtt_broker, tmp_path, reboot_for_gripper=False)
+        ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, mission_id="m-noboot", stops_m=ONE_STOP),
+                       until="rejected", timeout=30)
+        r = ev.of("rejected")[0]
+        assert r["reason"] == "autopilot" and "does not move" in r["detail"] and "reboot" in r["detail"]
+        assert v.boots == 1 and not v.armed
+        ra = agent_for(f, 0, vid, mqtt_broker, tmp_path)
+        ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, mission_id="m-reboot", stops_m=ONE_STOP),
+                       until="returned", timeout=90)
+        assert v.boots == 2 and v.gripper_releases == 1
+        d = ev.of("delivered")[0]
+        assert d["proof"]["confirmed"] is True and d["proof"].get("reason") is None
 
 
 async def test_robot_handover_confirmed_then_timeout(fleet, mqtt_broker, unique_id, tmp_path):
@@ -162,7 +240,9 @@ async def test_no_fly_zone_and_bad_messages_then_a_good_mission(fleet, mqtt_brok
     assert len(ev.of("accepted")) == 1 and fleet.vehicles[0].gripper_releases == 1
 
 
-async def test_gripper_failure_and_battery_failsafe(fleet, mqtt_broker, unique_id, tmp_path):
+async def test_jammed_gripper_is_unconfirmed_and_battery_failsafe(fleet, mqtt_broker, unique_id, tmp_path):
+    """The servo does not move and ArduPilot cannot tell (it sends no failure text): the proof
+    says unconfirmed, and why."""
     vid = f"d{unique_id}"
     v = fleet.vehicles[0]
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
@@ -171,17 +251,18 @@ async def test_gripper_failure_and_battery_failsafe(fleet, mqtt_broker, unique_i
         try:
             v.inject("gripper_failure")
             await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid),
-                          mission_payload(vid, stops_m=((120, 0), (300, 300))))
-            await ev.wait_kind("delivery_failed", timeout=60)
+                          mission_payload(vid, stops_m=((300, 300),), return_path=[{"lat": HOME[0] + 0.004, "lon": HOME[1]}]))
+            await ev.wait_kind("delivered", timeout=60)
             v.inject("battery_drain", rate_pct_per_s=5.0)
+            await ev.wait_kind("failsafe", timeout=60)
+            v.inject("battery_drain", rate_pct_per_s=-5.0)  # low (RTL home), not critical (LAND here)
             await ev.wait_kind("returned", timeout=90)
         finally:
             await ra.stop()
-    f = ev.of("delivery_failed")[0]
-    assert f["parcel_id"] == "p1" and f["reason"] == "release_failed"
+    proof = ev.of("delivered")[0]["proof"]
+    assert proof["confirmed"] is False and "SERVO9 stayed at PWM 1900" in proof["reason"]
     fs = ev.of("failsafe")
     assert fs and fs[0]["reason"] == "battery" and fs[0]["action"] in ("rtl", "land")
-    assert ev.of("returned")[0]["undelivered"] == ["p1", "p2"]
     assert v.gripper_releases == 0 and not v.armed
 
 
@@ -189,7 +270,7 @@ async def test_commands_duplicates_busy_and_mavlink_link_drop(fleet, mqtt_broker
     vid = f"d{unique_id}"
     host, port = mqtt_broker.host, mqtt_broker.port
     v = fleet.vehicles[0]
-    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, **TWO_SERVOS)
 
     async def cmd(action, cid, **kw):
         await publish(host, port, topics.command(vid), command_payload(vid, action, cid, **kw))
@@ -207,7 +288,7 @@ async def test_commands_duplicates_busy_and_mavlink_link_drop(fleet, mqtt_broker
             await publish(host, port, topics.mission(vid), mission_payload(vid, stops_m=((700, 0), (700, 600))))
             await ev.wait_kind("started")
             await cmd("hold", "c-h1")
-            await wait_mode("LOITER")
+            await wait_mode("BRAKE")
             await cmd("hold", "c-h2")
             await cmd("resume", "c-r1")
             await wait_mode("AUTO")
@@ -229,28 +310,32 @@ async def test_commands_duplicates_busy_and_mavlink_link_drop(fleet, mqtt_broker
     assert [d["parcel_id"] for d in ev.of("delivered")] == ["p1"]
     assert ev.of("returned")[0]["undelivered"] == ["p2"]
     assert len(ev.of("leg_reached")) == len({l["leg_index"] for l in ev.of("leg_reached")})
-    assert v.gripper_releases == 1 and not v.armed and v.landed
+    assert v.servo_outputs[9:11] == [1100, 1900] and not v.armed and v.landed
 
 
 async def test_gps_loss_failsafe_lands_where_it_is(fleet, mqtt_broker, unique_id, tmp_path):
+    """ArduCopter sends the HEARTBEAT with LAND before "EKF Failsafe: changed to LAND Mode": the
+    reason is the EKF's. Landing away from the hub with the parcels is no ``returned``."""
     vid = f"d{unique_id}"
     v = fleet.vehicles[0]
-    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path)
+    ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, **TWO_SERVOS)
     async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
         await ra.online()
         try:
             await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid),
                           mission_payload(vid, stops_m=((700, 0), (700, 600))))
             await ev.wait_kind("started")
-            await asyncio.sleep(1.0)
+            await wait_for(lambda: v.model.n > 150, 30, "150 m out")
             v.inject("gps_loss")
-            await ev.wait_kind("returned", timeout=90)
+            await ev.wait_kind("failsafe", 2, timeout=90)
+            await asyncio.sleep(0.5)
         finally:
             await ra.stop()
     fs = ev.of("failsafe")
-    assert len(fs) == 1 and fs[0]["reason"] == "gps_loss" and fs[0]["action"] == "land"
-    assert "EKF" in fs[0]["detail"] or "GPS" in fs[0]["detail"]
-    assert ev.of("returned")[0]["undelivered"] == ["p1", "p2"]
+    assert [f["reason"] for f in fs] == ["ekf", "landed_away"] and fs[0]["action"] == "land"
+    assert "EKF Failsafe" in fs[0]["detail"]
+    assert fs[1]["aboard"] == ["p1", "p2"] and fs[1]["position"]["alt_m"] < 1
+    assert ev.of("returned") == [] and ev.of("delivered") == []
     assert 2 not in [l["leg_index"] for l in ev.of("leg_reached")]  # landed away from the hub
     assert not v.armed and v.landed
 
@@ -317,7 +402,7 @@ async def test_prearm_refusal_is_rejected_with_the_autopilots_text(fleet, mqtt_b
     vid = f"d{unique_id}"
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, arm_timeout_s=3.0)
     elsewhere = (HOME[0] + 0.027, HOME[1])
-    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, home=elsewhere), until="rejected", timeout=30)
+    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, home=elsewhere, stops_m=ONE_STOP), until="rejected", timeout=30)
     assert ev.kinds() == ["accepted", "rejected"]
     r = ev.of("rejected")[0]
     assert r["reason"] == "prearm" and "PreArm: Fence" in r["detail"]
@@ -328,7 +413,7 @@ async def test_not_ready_to_arm_without_gps(fleet, mqtt_broker, unique_id, tmp_p
     vid = f"d{unique_id}"
     fleet.vehicles[0].inject("gps_loss")
     ra = agent_for(fleet, 0, vid, mqtt_broker, tmp_path, ready_timeout_s=2.0)
-    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="rejected", timeout=30)
+    ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, stops_m=ONE_STOP), until="rejected", timeout=30)
     r = ev.of("rejected")[0]
     assert r["reason"] == "prearm" and "not ready to arm" in r["detail"] and ("GPS" in r["detail"] or "EKF" in r["detail"])
 
@@ -339,7 +424,7 @@ async def test_drone_without_a_gripper_is_refused_before_it_flies(mqtt_broker, u
     vid = f"d{unique_id}"
     with SimFleet(copters=1, home=HOME, speedup=SPEEDUP, base_port=0, params={"GRIP_ENABLE": 0}) as f:
         ra = agent_for(f, 0, vid, mqtt_broker, tmp_path)
-        ev = await fly(ra, mqtt_broker, vid, mission_payload(vid), until="rejected", timeout=30)
+        ev = await fly(ra, mqtt_broker, vid, mission_payload(vid, stops_m=ONE_STOP), until="rejected", timeout=30)
         assert ev.kinds() == ["accepted", "rejected"]
         r = ev.of("rejected")[0]
         assert r["reason"] == "autopilot" and "GRIP_ENABLE=0" in r["detail"]

@@ -25,6 +25,8 @@ from sitl import SimFleet
 SPEEDUP = 20.0
 REPO = Path(__file__).resolve().parents[2]
 FAR = ((700, 0), (700, 600))  # ~2.3 km: ~12 s of wall time at 20x
+#: two parcels need two release outputs (one gripper carries one parcel): SERVO10 and SERVO11
+SERVOS = (10, 11)
 EXPECTED = ["accepted", "started", "leg_reached", "delivered", "leg_reached", "delivered", "leg_reached", "returned"]
 
 
@@ -82,7 +84,7 @@ async def test_broker_restart_mid_flight(fleet, unique_id, tmp_path):
     vid = f"d{unique_id}"
     v = fleet.vehicles[0]
     ra = RunningAgent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=f"mqtt://127.0.0.1:{mq.port}",
-                      outbox_path=str(tmp_path / "ob.db"))
+                      outbox_path=str(tmp_path / "ob.db"), release_servos=SERVOS)
     try:
         async with Events("127.0.0.1", mq.port, vid, persistent=True) as ev:
             agent = await ra.online()
@@ -103,7 +105,7 @@ async def test_broker_restart_mid_flight(fleet, unique_id, tmp_path):
     assert queued >= 1, "nothing happened while the broker was down: the test proves nothing"
     assert down_at < len(EXPECTED)
     assert_exactly_once(ev)
-    assert v.gripper_releases == 2 and not v.armed
+    assert v.servo_outputs[9:11] == [1100, 1100] and not v.armed
     assert Outbox(tmp_path / "ob.db").pending_count() == 0
 
 
@@ -111,7 +113,8 @@ def _spawn_agent(vid: str, port: int, broker_url: str, outbox: Path, log: Path) 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         [sys.executable, str(REPO / "fleet_cli.py"), "--log-level", "INFO", "agent", "--vehicle-id", vid,
-         "--mavlink", f"tcp:127.0.0.1:{port}", "--mqtt", broker_url, "--outbox", str(outbox)],
+         "--mavlink", f"tcp:127.0.0.1:{port}", "--mqtt", broker_url, "--outbox", str(outbox),
+         *(a for ch in SERVOS for a in ("--release-servo", str(ch)))],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -167,7 +170,7 @@ async def test_agent_sigkilled_mid_flight_and_restarted(fleet, mqtt_broker, uniq
     assert "resuming mission m1" in text, text[-3000:]
     assert killed_at < len(EXPECTED)
     assert_exactly_once(ev)
-    assert v.gripper_releases == 2 and not v.armed and v.landed
+    assert v.servo_outputs[9:11] == [1100, 1100] and not v.armed and v.landed
     assert Outbox(outbox).pending_count() == 0
 
 
@@ -194,3 +197,64 @@ async def test_mission_sent_while_agent_offline_arrives_on_reconnect(fleet, mqtt
         finally:
             await second.stop()
     assert ev.kinds() == ["accepted", "started", "leg_reached", "delivered", "leg_reached", "returned"]
+
+
+async def test_offline_status_carries_the_time_it_was_published(fleet, mqtt_broker, unique_id, tmp_path):
+    """The retained offline status said the agent's start time; a clean stop now publishes one
+    stamped at the stop (a will's ts is when the will was set, at connect: documented)."""
+    import aiomqtt, json
+    from datetime import datetime
+    vid = f"d{unique_id}"
+    v = fleet.vehicles[0]
+    ra = RunningAgent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=mqtt_broker.url,
+                      outbox_path=str(tmp_path / "ob.db"))
+    await ra.online()
+    await asyncio.sleep(1.5)
+    stopped_at = time.time()
+    await ra.stop()
+    try:
+        async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as c:
+            await c.subscribe(topics.status(vid), qos=1)
+            async with asyncio.timeout(5):
+                async for m in c.messages:
+                    env = json.loads(m.payload)
+                    break
+        assert env["body"]["state"] == "offline"
+        ts = datetime.fromisoformat(env["ts"]).timestamp()
+        assert ts >= stopped_at - 0.5, f"offline status stamped {stopped_at - ts:.1f} s before the stop"
+    finally:
+        await publish(mqtt_broker.host, mqtt_broker.port, topics.status(vid), b"")  # clear the retained status
+
+
+async def test_agent_restarted_after_the_release_does_not_invent_the_proof(fleet, mqtt_broker, unique_id, tmp_path):
+    """Killed mid-descent, restarted once the drone has released and climbed back: the agent did
+    not see the release, so the proof has no position or time and is not confirmed."""
+    vid = f"d{unique_id}"
+    v = fleet.vehicles[0]
+    kw = dict(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=mqtt_broker.url,
+              outbox_path=str(tmp_path / "ob.db"))
+    first = RunningAgent(**kw)
+    async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
+        await first.online()
+        await publish(mqtt_broker.host, mqtt_broker.port, topics.mission(vid), mission_payload(vid, stops_m=((400, 0),)))
+        await ev.wait_kind("leg_reached", timeout=60)  # over the drop-off, descending
+        await _until(lambda: v.alt_m < 20, 30)
+        await first.kill()
+        await _until(lambda: v.gripper_releases == 1 and v.alt_m > 25, 60)  # released, climbed back
+        second = RunningAgent(**kw)
+        second.start()
+        try:
+            await ev.wait_kind("returned", timeout=90)
+        finally:
+            await second.stop()
+    proof = ev.of("delivered")[0]["proof"]
+    assert proof["observed"] is False and proof["confirmed"] is False and "restarted" in proof["reason"]
+    assert proof.get("position") is None and proof.get("delivered_at") is None
+    assert ev.of("returned")[0]["undelivered"] == []
+
+
+async def _until(cond, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)

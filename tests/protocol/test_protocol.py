@@ -110,6 +110,20 @@ def test_event_union_dispatches_on_kind():
     assert isinstance(back.body, DeliveredEvent) and back.body.proof.distance_m == 0.4
 
 
+def test_proof_states_only_what_was_observed():
+    target = LatLon(lat=1, lon=2)
+    unseen = ProofOfDelivery(method="release", target=target, confirmed=False, observed=False,
+                             reason="agent restarted after the release")
+    assert unseen.position is None and unseen.delivered_at is None
+    with pytest.raises(ValueError, match="observed proof needs"):
+        ProofOfDelivery(method="release", target=target, confirmed=False, reason="x")
+    with pytest.raises(ValueError, match="cannot be confirmed"):
+        ProofOfDelivery(method="release", target=target, confirmed=True, observed=False)
+    with pytest.raises(ValueError, match="needs a reason"):
+        ProofOfDelivery(method="release", position=target, target=target, distance_m=0, confirmed=False,
+                        delivered_at="2026-01-01T00:00:00Z")
+
+
 def test_telemetry_and_status_bounds():
     with pytest.raises(ValueError):
         Telemetry(position=LatLon(lat=0, lon=0), heading_deg=0, ground_speed_mps=0, battery_pct=120,

@@ -137,7 +137,7 @@ def test_copter_mission_ending_in_rtl_lands_disarms_and_stays_auto():
         if v.gripper_releases != before:
             release_at.append(v.frame.to_ne(*v.lat_lon))
     assert not v.armed and v.landed and v.mode == C.AUTO
-    assert reached(v) == [1, 3, 5, 6]  # NAV items only
+    assert reached(v) == [1, 2, 3, 5, 6]  # NAV items and DO_CHANGE_SPEED (ArduPilot 4.7), no DO_GRIPPER
     assert v.gripper_releases == 1
     n, e = release_at[0]
     assert math.hypot(n - 200, e) < 0.5  # released on reaching item 3, not on leaving for it
@@ -265,11 +265,12 @@ def test_copter_auto_disarms_idle_on_ground():
     assert not v.armed
 
 
-def test_gripper_failure_and_nav_delay():
+def test_jammed_gripper_moves_nothing_and_says_nothing_and_nav_delay():
+    """The gripper_failure fault: ArduPilot has no way to notice, it sends no failure text."""
     v = ready()
-    v.gripper_fail_next = True
-    assert v.gripper(0) == FAILED and v.gripper_releases == 0
-    assert "Gripper: failed" in texts(v)
+    v.grip.jam_next_release = True
+    assert v.gripper(0) == ACCEPTED and v.gripper_releases == 0
+    assert texts(v) == [] and v.grip.pwm == 1500
     assert v.gripper(0) == ACCEPTED and v.gripper_releases == 1
     v.set_mission([MissionItem(0, 16), MissionItem(1, 22, z=5), MissionItem(2, 93, param1=10),
                    MissionItem(3, 21)])
@@ -289,6 +290,68 @@ def test_without_a_gripper_nothing_is_released():
     assert not any("Gripper" in t for t in texts(v))
 
 
+def gripper_pwm(v: VehicleModel) -> int:
+    return v.servo_outputs()[8]  # SERVO9_FUNCTION 28
+
+
+def test_servo_gripper_texts_and_pwm_as_ap_gripper_servo():
+    v = ready()
+    assert gripper_pwm(v) == 1500  # GRIP_NEUTRAL at boot
+    v.gripper(1)
+    assert gripper_pwm(v) == 1900 and texts(v) == ["Gripper load grabbing"]
+    run(v, 1.0)
+    v.outbox.clear()
+    v._mission_gripper(0)  # a DO_GRIPPER mission item
+    assert gripper_pwm(v) == 1100 and texts(v) == ["Gripper load releasing", "Gripper Released"]
+    run(v, 1.0)
+    v.outbox.clear()
+    v._mission_gripper(0)  # the second stop: already open
+    assert gripper_pwm(v) == 1100 and texts(v) == ["Gripper load released", "Gripper Released"]
+    assert v.gripper_releases == 1
+
+
+def test_gripper_params_set_at_run_time_need_a_reboot():
+    """AP_Gripper creates its backend at boot only: GRIP_ENABLE set later is accepted and shown,
+    DO_GRIPPER is ACCEPTED and the mission says "Gripper Released", but the servo never moves."""
+    v = ready(params={"GRIP_ENABLE": 0})
+    assert v.set_param("GRIP_ENABLE", 1) and v.get_param("GRIP_ENABLE") == 1
+    assert v.gripper(1) == ACCEPTED and gripper_pwm(v) == 1500
+    v._mission_gripper(0)
+    assert texts(v) == ["Gripper Released"] and gripper_pwm(v) == 1500 and v.gripper_releases == 0
+    v.set_mission([MissionItem(0, 16), MissionItem(1, 22, z=10)])
+    v.reboot()
+    assert v.boots == 2 and v.t == 0.0 and not v.ekf_ready and len(v.items) == 2  # mission kept
+    run(v, 3.0)
+    v.gripper(1)
+    v.gripper(0)
+    assert gripper_pwm(v) == 1100 and v.gripper_releases == 1
+
+
+def test_pilotless_loiter_descends_lands_and_disarms_brake_holds():
+    """ArduCopter LOITER follows the throttle stick: with no pilot it is at minimum."""
+    v = ready()
+    airborne(v, 30.0)
+    assert v.set_mode(C.BRAKE) == ACCEPTED
+    run(v, 60)
+    assert v.alt == pytest.approx(30.0) and v.armed
+    assert v.set_mode(C.LOITER) == ACCEPTED
+    t = run(v, 60, until=lambda m: m.landed)
+    assert 30 / 2.5 - 1 < t < 30 / 2.5 + 1  # PILOT_SPEED_UP 250 cm/s
+    assert v.armed
+    run(v, 11)
+    assert not v.armed and v.mode == C.LOITER  # DISARM_DELAY 10 s
+
+
+def test_ekf_failsafe_heartbeat_before_its_text():
+    v = ready()
+    airborne(v, 20.0)
+    v.outbox.clear()
+    v.inject_gps_loss()
+    run(v, 1.0, until=lambda m: m.mode == C.LAND)
+    kinds = [e[0] if e[0] != "text" else e[2] for e in v.outbox]
+    assert kinds[:2] == ["mode", "EKF Failsafe: changed to LAND Mode"]
+
+
 def test_rover_waits_at_loiter_unlim_until_mission_moves_on():
     v = ready(VehicleKind.ROVER)
     v.set_mission([MissionItem(0, 16), wp(v, 1, 30, 0, 0, cmd=17), wp(v, 2, 30, 30, 0)])
@@ -300,3 +363,16 @@ def test_rover_waits_at_loiter_unlim_until_mission_moves_on():
     assert v.set_mission_current(2)
     run(v, 60, until=lambda m: not m.mission_running)
     assert reached(v) == [2] and v.mode == R.AUTO and v.armed
+
+
+@pytest.mark.parametrize("restart, expect", [(0, 3), (1, 1)])
+def test_auto_again_resumes_the_current_item_unless_mis_restart(restart, expect):
+    v = ready(params={"MIS_RESTART": restart})
+    v.set_mission(copter_delivery(v))
+    v.set_mode(C.GUIDED)
+    v.arm()
+    v.mission_start()
+    run(v, 60, until=lambda m: m.mission_current == 3 and m.n > 50)
+    assert v.set_mode(C.BRAKE) == ACCEPTED
+    run(v, 5)
+    assert v.set_mode(C.AUTO) == ACCEPTED and v.mission_current == expect
