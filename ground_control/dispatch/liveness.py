@@ -1,6 +1,8 @@
 """Is a vehicle online? Its agent says so (retained status, whose last will says offline) AND
 its telemetry is not silent: amqtt never fires wills, and a hung agent keeps its TCP session.
-A vehicle that drops from online to offline loses its active missions to re-planning."""
+Offline means "we cannot hear it", never "its parcels are free": a vehicle that drops offline
+keeps its missions and parcels (the missions are marked unreachable) and gets no new mission;
+when it is heard again its events continue the story."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ground_control.db.models import TelemetryLatest, Vehicle
-from ground_control.dispatch.reassign import vehicle_lost
+from ground_control.dispatch.reassign import set_reachable
 
 
 def verdict(v: Vehicle, last_telemetry: datetime | None, now: datetime, silence_s: float,
@@ -43,10 +45,6 @@ async def update_liveness(session: AsyncSession, now: datetime, silence_s: float
             continue
         v.online = online
         v.online_changed_at = now
-        if online:
-            up.append(v.id)
-        else:
-            down.append(v.id)
-            reason = "vehicle offline (last will)" if v.status_state == "offline" else f"telemetry silent for {silence_s:.0f}s"
-            await vehicle_lost(session, v.id, reason, max_attempts=max_attempts)
+        (up if online else down).append(v.id)
+        await set_reachable(session, v.id, online, now)
     return up, down
