@@ -187,8 +187,9 @@ class Dispatcher:
 
         # parcels the planner left out (outside the area, too heavy...) would be re-planned on
         # every tick; with an optimising planner that burns a core. Same parcels, same
-        # vehicles, same exclusions: wait for a change or REPLAN_UNCHANGED_S.
-        signature = hash((tuple(sorted((p.id, tuple(sorted(p.excluded_vehicles or []))) for p in plannable)),
+        # vehicles, same parcel rows (the version moves with every change: back from a
+        # mission, an exclusion lifted): wait for a change or REPLAN_UNCHANGED_S.
+        signature = hash((tuple(sorted((p.id, p.version) for p in plannable)),
                           tuple(v.id for v in vehicles), len(fences)))
         if signature == self._last_signature and time.monotonic() - self._last_plan_at < REPLAN_UNCHANGED_S:
             return

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ground_control.db.models import TelemetryLatest, Vehicle
+from ground_control.db.models import TelemetryLatest, Vehicle, VehiclePresence
 from ground_control.dispatch.reassign import set_reachable
 
 
@@ -33,13 +33,18 @@ async def update_liveness(session: AsyncSession, now: datetime, silence_s: float
                           listening_since: datetime | None = None) -> tuple[list[str], list[str]]:
     """Re-judge vehicles (all, or the given ones). Returns (came online, went offline) ids;
     the caller commits."""
-    stmt = select(Vehicle, TelemetryLatest.received_at).outerjoin(
-        TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id)
+    stmt = select(Vehicle, TelemetryLatest.received_at, VehiclePresence).outerjoin(
+        TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id).outerjoin(
+        VehiclePresence, VehiclePresence.vehicle_id == Vehicle.id)
     if vehicle_ids is not None:
         stmt = stmt.where(Vehicle.id.in_(vehicle_ids))
     up: list[str] = []
     down: list[str] = []
-    for v, last in (await session.execute(stmt)).all():
+    for v, last, presence in (await session.execute(stmt)).all():
+        if presence is not None and (v.status_at is None or presence.at > v.status_at):
+            # a status that arrived while the vehicle was being registered (two transactions
+            # racing) would otherwise be lost: the retained status is only delivered once
+            v.status_state, v.status_at = presence.state, presence.at
         online = verdict(v, last, now, silence_s, listening_since)
         if online == v.online:
             continue

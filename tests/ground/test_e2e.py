@@ -157,9 +157,12 @@ async def test_offline_vehicle_keeps_its_parcels_until_declared_lost(gc_factory,
     gc = await make_gc()
     c = gc.client
     away = await make_vehicle("away", behaviour="away", step_s=0.3)
-    await setup_fleet(c, [away.vid, f"spare-{unique_id}"], 2, unique_id)
-    spare = await make_vehicle("spare")
-    await wait_for(lambda: _online(c, away.vid, False), 20, "the vehicle offline mid-mission")
+    await setup_fleet(c, [away.vid], 2, unique_id)
+    await wait_for(lambda: all_in("in_transit")(c), 40, "parcels aboard")
+    await wait_for(lambda: _online(c, away.vid, False), 40, "the vehicle offline mid-mission")
+    spare = await make_vehicle("spare")     # idle, online, same hub: the old rule gave it the parcels
+    await _add_drone(c, spare.vid)
+    await wait_for(lambda: _online(c, spare.vid, True), 40, "the spare online")
     ticks = gc.app.state.runtime.dispatcher.ticks
     await wait_for(lambda: _ticked(gc, ticks + 5), 30, "five dispatch rounds")
     [m1] = await _missions(c, away.vid)
@@ -189,7 +192,8 @@ async def test_declare_lost_frees_only_parcels_never_aboard(gc_factory, unique_i
     await _add_drone(c, away.vid)
     aboard, promised = f"aboard-{unique_id}", f"promised-{unique_id}"
     await _import(c, [(aboard, 52.523, 13.405, 0.5)])
-    await wait_for(lambda: _online(c, away.vid, False), 20, "the carrying vehicle offline mid-mission")
+    await wait_for(lambda: _state_is(c, aboard, "in_transit"), 40, "parcel aboard")
+    await wait_for(lambda: _online(c, away.vid, False), 40, "the carrying vehicle offline mid-mission")
     assert (await _parcel(c, aboard))["state"] == "in_transit"
     mute = await make_vehicle("mute", behaviour="mute")
     await _add_drone(c, mute.vid)
@@ -231,10 +235,11 @@ async def _ticked(gc, n):
 
 
 async def _assert_no_parcel_on_two_missions(c):
-    """No parcel was ever put on two missions that were flown (accepted)."""
+    """No parcel was ever on two missions that a vehicle took (accepted)."""
+    accepted = {e["mission_id"] for e in (await c.get("/events", params={"kind": "accepted", "limit": 500})).json()["items"]}
     missions = (await c.get("/missions", params={"limit": 500})).json()["items"]
     seen: dict[str, str] = {}
-    for m in missions:
+    for m in (m for m in missions if m["id"] in accepted):
         for pid in m["parcel_ids"]:
             assert pid not in seen, f"parcel {pid} on missions {seen[pid]} and {m['id']}"
             seen[pid] = m["id"]
