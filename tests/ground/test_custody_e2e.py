@@ -223,3 +223,32 @@ async def test_a_proof_far_from_the_drop_off_is_refused(gc_factory, unique_id):
     assert "proof_rejected" in ev["note"]
     r = await c.post(f"/parcels/{pid}/transitions", json={"to": "created", "reason": "found at the hub"})
     assert r.status_code == 200, r.text
+
+
+async def test_resends_wait_while_the_vehicle_is_offline(gc_factory, unique_id):
+    """An ack timeout means nothing while we cannot hear the vehicle: the mission stays
+    ``sent`` with its send count; once the vehicle is back and still silent, resends resume,
+    then the mission fails AND an abort is queued (a copy may have arrived)."""
+    make_gc, make_vehicle = gc_factory
+    gc = await make_gc(mission_ack_timeout_s=1.5, mission_resend_count=1)
+    c = gc.client
+    v = await make_vehicle("mute", behaviour="mute")
+    await setup_fleet(c, [v.vid], 1, unique_id)
+    await wait_for(lambda: _state_is(c, f"p0-{unique_id}", "planned"), 40, "mission sent")
+    v.telemetry_on = False
+    await v.status(VehicleState.offline)
+    await wait_for(lambda: _online(c, v.vid, False), 40, "offline")
+    [m] = await _missions(c, v.vid)
+    ticks = gc.app.state.runtime.dispatcher.ticks
+    await wait_for(lambda: _ticked(gc, ticks + 20), 60, "twenty dispatch rounds (4 s and more)")
+    m2 = (await c.get(f"/missions/{m['id']}")).json()
+    assert (m2["state"], m2["send_count"]) == ("sent", m["send_count"])
+    assert m2["unreachable_since"] is not None
+
+    v.telemetry_on = True
+    await v.status(VehicleState.online)
+    await wait_for(lambda: _mission_state_of(c, m["id"], "failed"), 40, "failed after the resends once back")
+    cmds = (await c.get(f"/vehicles/{v.vid}/commands")).json()["items"]
+    assert [(x["action"], x["mission_id"]) for x in cmds] == [("abort", m["id"])]
+    p = await _parcel(c, f"p0-{unique_id}")
+    assert p["state"] == "created" and [(e["vehicle_id"], e["reason"]) for e in p["exclusions"]] == [(v.vid, "no_ack")]
