@@ -31,6 +31,7 @@ class FakeVehicle:
         self.missions: list[str] = []   # mission ids received (with repeats)
         self.sent_event_ids: set[str] = set()
         self.commands: list = []          # commands received
+        self.connections = 0              # successful connects (a broker restart makes it 2)
         self.telemetry_on = True
         self.seq = 0
         self._task: asyncio.Task | None = None
@@ -92,6 +93,7 @@ class FakeVehicle:
                     await c.subscribe(topics.mission(self.vid), qos=1)
                     await c.subscribe(topics.command(self.vid), qos=1)
                     await self.status(VehicleState.online)
+                    self.connections += 1
                     if tel is None:
                         tel = asyncio.create_task(self._telemetry())
                     if self.resume is not None:

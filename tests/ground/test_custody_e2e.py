@@ -122,6 +122,7 @@ async def test_graceful_broker_restart_replans_nothing(restartable_mosquitto, db
         missions_before = {m["id"] for m in (await c.get("/missions")).json()["items"]}
         restartable_mosquitto["restart"]()
         # everyone reconnects; wills and silence may mark vehicles offline meanwhile
+        await wait_for(lambda: _reconnected(gc, fleet), 40, "ground control and the fleet reconnected")
         await wait_for(lambda: _all_online(c, fleet), 40, "the fleet online again")
         for v in fleet:
             v.proceed.set()
@@ -136,6 +137,10 @@ async def test_graceful_broker_restart_replans_nothing(restartable_mosquitto, db
         for v in fleet:
             await v.stop()
         await gc.stop()
+
+
+async def _reconnected(gc, fleet):
+    return gc.app.state.runtime.connected and all(v.connections >= 2 for v in fleet)
 
 
 async def _all_online(c, fleet):
