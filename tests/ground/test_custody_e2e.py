@@ -15,10 +15,13 @@ from fake_vehicle import FakeVehicle
 from fleet_protocol import DeliveredEvent, LatLon, Mission as ProtoMission, ProofOfDelivery, StopAction, VehicleState
 from gc_runner import GroundControl, e2e_settings, wait_for
 from ground_control.embedded.broker import free_port, launch_mosquitto, mosquitto_binary
-from test_e2e import (  # noqa: F401 - gc_factory is a fixture
-    _add_drone, _assert_no_parcel_on_two_missions, _import, _mission_state, _missions, _online, _parcel, _state_is,
-    _ticked, all_in, gc_factory, setup_fleet, states,
+import test_e2e
+from test_e2e import (
+    _add_drone, _assert_no_parcel_on_two_missions, _mission_state, _missions, _online, _parcel, _state_is, _ticked,
+    all_in, setup_fleet, states,
 )
+
+gc_factory = test_e2e.gc_factory   # the fixture: ground control and fake vehicles on the shared broker
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,10 @@ from fleet_protocol import (
     make_envelope, topics,
 )
 from ground_control.db.models import Hub, Mission, Parcel, Vehicle
-from test_ingest import ingest, msg  # noqa: F401 - ingest is a fixture
+import test_ingest
+from test_ingest import msg
+
+ingest = test_ingest.ingest   # the fixture: Ingest on a fresh database, no broker
 
 
 async def _seed(ing):
