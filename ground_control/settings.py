@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # no-fly zones are buffered by this much when planning paths (GeofenceSpec.safety_margin_m)
     planner_safety_margin_m: float = Field(default=10.0, ge=0, le=500)
     max_delivery_attempts: int = Field(default=2, ge=1, le=20)
+    # a vehicle's state-dependent refusal (energy, prearm, upload, no ack) keeps the parcel off it
+    # this long at most (lifted earlier when it comes back online or with a fuller battery)
+    exclusion_expiry_s: float = Field(default=600.0, gt=0)
+    # a proof of delivery farther than this from the parcel's drop-off is refused
+    proof_tolerance_m: float = Field(default=50.0, gt=0)
     replan_on_new_parcels: bool = True
     replan_on_vehicle_lost: bool = True
     replan_on_mission_failed: bool = True

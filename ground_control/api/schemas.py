@@ -124,7 +124,21 @@ class VehicleOut(_Out):
     online: bool
     status_state: str
     status_at: datetime | None
+    online_changed_at: datetime | None = None   # offline since (when not online): unreachable, not lost
+    lost_at: datetime | None = None             # declared lost by an operator (then disabled)
+    lost_reason: str | None = None
     created_at: datetime
+
+
+class DeclareLost(_In):
+    reason: Reason
+
+
+class DeclareLostOut(BaseModel):
+    vehicle_id: str
+    missions_failed: list[str]
+    parcels_replanned: list[str]   # never left the hub: back to planning
+    parcels_lost: list[str]        # aboard the vehicle: state ``lost``
 
 
 class VehicleDetail(VehicleOut):
@@ -253,6 +267,9 @@ class ParcelOut(_Out):
     mission_id: str | None
     attempts: int
     excluded_vehicles: list[str]
+    exclusions: list[dict[str, Any]] | None = None   # [{vehicle_id, reason, at, until (null: for good)}]
+    waiting_reason: str | None = None                # why it is not planned yet ("code: detail")
+    waiting_since: datetime | None = None
     proof: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
@@ -324,6 +341,7 @@ class MissionOut(_Out):
     last_sent_at: datetime | None
     fail_reason: str | None
     distance_m: float
+    unreachable_since: datetime | None = None   # its vehicle went offline meanwhile (mission stays active)
     created_at: datetime
     updated_at: datetime
 

@@ -81,6 +81,9 @@ class Vehicle(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     online_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # an operator's explicit "lost" decision (POST /vehicles/{id}/declare-lost); offline is not lost
+    lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lost_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class Geofence(Base):
@@ -108,6 +111,9 @@ class Mission(Base):
     distance_m: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # the vehicle went offline while this mission was active: it stays active (we cannot hear
+    # the vehicle, which says nothing about where it and its parcels are); cleared when heard again
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # optimistic locking: ingest, dispatch and the API race on missions; a stale write fails
     # (StaleDataError) and is retried on fresh state instead of silently undoing another's change
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -134,7 +140,12 @@ class Parcel(Base):
     vehicle_id: Mapped[str | None] = mapped_column(ForeignKey("vehicles.id"), nullable=True, index=True)
     mission_id: Mapped[str | None] = mapped_column(ForeignKey("missions.id"), nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    excluded_vehicles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    excluded_vehicles: Mapped[list[str]] = mapped_column(JSON, default=list)   # ids of the exclusions in force
+    # [{vehicle_id, reason, at, until (None = for good), battery_pct}] (ground_control.domain.exclusions)
+    exclusions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # why a created parcel is not planned yet ("code: detail", ground_control.domain.waiting) and since when
+    waiting_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     proof: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -87,3 +87,6 @@ def apply_transitions(
     if target is ParcelState.created:
         parcel.mission_id = None
         parcel.vehicle_id = None
+    # a new state, a new story: dispatch (or the caller) says afresh why it waits, if it does
+    parcel.waiting_reason = None
+    parcel.waiting_since = None

@@ -12,7 +12,7 @@ from rich.table import Table
 from ground_control.demo.runner import STATES, Snapshot
 
 STATE_STYLE = {"created": "white", "planned": "cyan", "dispatched": "blue", "in_transit": "yellow",
-               "delivery_failed": "red", "delivered": "green", "returned": "magenta"}
+               "delivery_failed": "red", "delivered": "green", "returned": "magenta", "lost": "bright_red"}
 #: waiting parcels listed one by one up to this many, then only counted by reason
 MAX_WAITING_ROWS = 8
 

@@ -32,7 +32,7 @@ from ground_control.settings import Settings
 log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"delivered", "returned"})
-STATES = ("created", "planned", "dispatched", "in_transit", "delivery_failed", "delivered", "returned")
+STATES = ("created", "planned", "dispatched", "in_transit", "delivery_failed", "delivered", "returned", "lost")
 
 
 @dataclass

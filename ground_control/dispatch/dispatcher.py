@@ -1,14 +1,18 @@
 """The dispatch loop. Each tick (every ``dispatch_interval_s`` or sooner when woken by new
 parcels, freed vehicles or failed missions):
 
-1. liveness: vehicles whose telemetry went silent are offline; their parcels go back;
-2. resend: missions not accepted within ``mission_ack_timeout_s`` are published again (same
-   mission id; the agent is idempotent by it) up to ``mission_resend_count`` times, then failed
-   and their parcels re-planned without that vehicle;
+1. liveness: vehicles whose telemetry went silent are offline (their missions stay active,
+   marked unreachable: offline is not lost);
+2. resend: missions not accepted within ``mission_ack_timeout_s`` of an ONLINE vehicle are
+   published again (same mission id; the agent is idempotent by it) up to
+   ``mission_resend_count`` times, then failed, an abort queued (a copy may have arrived) and
+   their parcels re-planned without that vehicle for a while; time offline does not count;
 3. operator commands waiting in the outbox are published;
 4. planning: parcels in ``created`` are planned (``make_planner``) onto online, idle, enabled
    vehicles per hub; each route becomes a mission, committed (parcels -> planned) BEFORE it is
-   published, so a crash between the two only delays it (step 2 resends).
+   published, so a crash between the two only delays it (step 2 resends). Exclusions that
+   expired are lifted first; every parcel left waiting gets its reason stored
+   (``waiting_reason``, ``waiting_since``).
 """
 
 from __future__ import annotations
@@ -16,20 +20,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, encode, make_envelope, topics
-from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, Vehicle, utcnow
+from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, TelemetryLatest, Vehicle, utcnow
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
 from ground_control.dispatch.mission_builder import route_to_mission
-from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, vehicles_still_out
+from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, queue_abort
 from ground_control.dispatch.rounds import plan_rounds
+from ground_control.domain.exclusions import VehicleView, make_exclusion, prune
 from ground_control.domain.parcel_lifecycle import ParcelState
+from ground_control.domain.waiting import FleetVehicle, fleet_reason, planner_reason
 from ground_control.planning import RoutePlanner
 from ground_control.settings import Settings
 
@@ -52,6 +58,7 @@ class Dispatcher:
         self.unplanned: dict[str, str] = {}   # parcel id -> planner's reason, for operators/tests
         self.hub_problems: dict[str, str] = {}  # hub id -> why it could not be planned (its geofence)
         self.missions_created = 0
+        self.ticks = 0   # completed ticks: lets a test wait "a few rounds" instead of a fixed sleep
         self._last_signature: int | None = None
         self._last_plan_at = 0.0
         self.listening_since = utcnow()   # silence before this is our downtime, not the vehicle's
@@ -76,6 +83,7 @@ class Dispatcher:
                 raise
             except Exception:  # noqa: BLE001 - one bad step must not stop dispatch
                 log.exception("dispatch step %s failed", step.__name__)
+        self.ticks += 1
 
     # ------------------------------------------------------------------ 1. liveness
     async def check_liveness(self) -> None:
@@ -93,15 +101,24 @@ class Dispatcher:
     # ------------------------------------------------------------------ 2. resend / fail
     async def resend_or_fail(self) -> None:
         now = utcnow()
-        cutoff = now - timedelta(seconds=self.settings.mission_ack_timeout_s)
+        timeout = timedelta(seconds=self.settings.mission_ack_timeout_s)
         async with self.sessionmaker() as session:
-            due = (await session.scalars(select(Mission).where(
-                Mission.state == "sent", Mission.last_sent_at < cutoff))).all()
+            rows = (await session.execute(
+                select(Mission, Vehicle.online, Vehicle.online_changed_at)
+                .join(Vehicle, Vehicle.id == Mission.vehicle_id)
+                .where(Mission.state == "sent", Mission.last_sent_at < now - timeout))).all()
             to_send: list[tuple[str, dict]] = []
-            for m in due:
+            for m, online, online_since in rows:
+                # an offline vehicle cannot answer: its time away counts for nothing (its
+                # persistent session delivers the mission when it is back)
+                if not online or (online_since is not None and now - online_since < timeout):
+                    continue
                 if m.send_count > self.settings.mission_resend_count:
-                    await fail_mission(session, m, f"not accepted after {m.send_count} sends",
-                                       max_attempts=self.settings.max_delivery_attempts, exclude_vehicle=True)
+                    why = f"not accepted after {m.send_count} sends"
+                    await fail_mission(session, m, why, max_attempts=self.settings.max_delivery_attempts,
+                                       exclusion=make_exclusion(m.vehicle_id, "no_ack", now,
+                                                                self.settings.exclusion_expiry_s))
+                    queue_abort(session, m, why)
                     log.warning("mission %s to %s failed: no ack after %d sends", m.id, m.vehicle_id, m.send_count)
                     self._wake.set()
                 else:
@@ -148,30 +165,46 @@ class Dispatcher:
                 return
             busy = set((await session.scalars(
                 select(Mission.vehicle_id).where(Mission.state.in_(ACTIVE_MISSION_STATES)))).all())
-            # back online but still flying the mission it had when it went offline
-            busy |= await vehicles_still_out(session)
-            vehicles = [v for v in (await session.scalars(
-                select(Vehicle).where(Vehicle.enabled.is_(True), Vehicle.online.is_(True)).order_by(Vehicle.id))).all()
-                if v.id not in busy]
-            if not vehicles:
-                return
+            fleet = list((await session.scalars(select(Vehicle).order_by(Vehicle.id))).all())
+            battery = dict((await session.execute(
+                select(TelemetryLatest.vehicle_id, TelemetryLatest.battery_pct))).all())
             hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
             fences = list((await session.scalars(select(Geofence))).all())
+            self._lift_exclusions(parcels, fleet, battery, now)
+            await session.commit()   # expunges nothing: rows stay readable for planning below
+        vehicles = [v for v in fleet if v.enabled and v.online and v.id not in busy]
+        views = [FleetVehicle(v.id, v.hub_id, v.enabled, v.online, v.id in busy) for v in fleet]
+        waiting: dict[str, str] = {}
+        plannable: list[Parcel] = []
+        for p in parcels:
+            why = fleet_reason(p.hub_id, p.hub_id in hubs, views, p.exclusions or [])
+            if why is None:
+                plannable.append(p)
+            else:
+                waiting[p.id] = why
+        await self._record_waiting(waiting, now)
+        if not plannable or not vehicles:
+            return
 
         # parcels the planner left out (outside the area, too heavy...) would be re-planned on
         # every tick; with an optimising planner that burns a core. Same parcels, same
-        # vehicles: wait for a change or REPLAN_UNCHANGED_S.
-        signature = hash((tuple(sorted(p.id for p in parcels)), tuple(v.id for v in vehicles), len(fences)))
+        # vehicles, same parcel rows (the version moves with every change: back from a
+        # mission, an exclusion lifted): wait for a change or REPLAN_UNCHANGED_S.
+        signature = hash((tuple(sorted((p.id, p.version) for p in plannable)),
+                          tuple(v.id for v in vehicles), len(fences)))
         if signature == self._last_signature and time.monotonic() - self._last_plan_at < REPLAN_UNCHANGED_S:
             return
         self._last_signature, self._last_plan_at = signature, time.monotonic()
 
-        async for rnd in plan_rounds(self.planner, hubs, vehicles, list(parcels), fences, self.settings, now):
+        # a parcel in no route and not named by the planner was crowded out by other groups
+        left_out = {p.id: planner_reason("not_selected") for p in plannable}
+        async for rnd in plan_rounds(self.planner, hubs, vehicles, plannable, fences, self.settings, now):
             self.unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
             if rnd.problem is not None:
                 self.hub_problems[rnd.hub.id] = rnd.problem
             else:
                 self.hub_problems.pop(rnd.hub.id, None)
+            left_out.update({pid: planner_reason(str(r)) for pid, r in rnd.plan.unplanned.items()})
             for route in rnd.plan.routes:
                 if not route.stops or route.vehicle_id not in rnd.vehicles:
                     continue
@@ -184,6 +217,35 @@ class Dispatcher:
                 if await self._commit_mission(mission, rnd.hub.id, route.distance_m):
                     self.missions_created += 1
                     await self._publish_mission(mission.vehicle_id, mission)
+        await self._record_waiting(left_out, now)
+
+    def _lift_exclusions(self, parcels: list[Parcel], fleet: list[Vehicle], battery: dict[str, float],
+                         now: datetime) -> None:
+        """Drop exclusions that expired (time, a vehicle back from being off, a fresh battery)."""
+        views = {v.id: VehicleView(online=v.online, online_since=v.online_changed_at, battery_pct=battery.get(v.id))
+                 for v in fleet}
+        for p in parcels:
+            if not p.exclusions:
+                continue
+            kept = prune(p.exclusions, now, views)
+            if len(kept) != len(p.exclusions):
+                log.info("parcel %s: exclusion(s) lifted, now %s", p.id, [e["vehicle_id"] for e in kept])
+                p.exclusions = kept
+                p.excluded_vehicles = [e["vehicle_id"] for e in kept]
+
+    async def _record_waiting(self, reasons: dict[str, str], now: datetime) -> None:
+        """Store why parcels still in ``created`` wait (only when the reason changed)."""
+        if not reasons:
+            return
+        async with self.sessionmaker() as session:
+            rows = (await session.scalars(select(Parcel).where(
+                Parcel.id.in_(list(reasons)), Parcel.state == ParcelState.created.value))).all()
+            for p in rows:
+                why = reasons[p.id][:2000]
+                if p.waiting_reason != why:
+                    p.waiting_reason = why
+                    p.waiting_since = p.waiting_since or now
+            await session.commit()
 
     async def _commit_mission(self, mission: ProtoMission, hub_id: str, distance_m: float) -> bool:
         """One transaction: the mission row and every parcel created -> planned; nothing if any

@@ -1,6 +1,8 @@
 """Is a vehicle online? Its agent says so (retained status, whose last will says offline) AND
 its telemetry is not silent: amqtt never fires wills, and a hung agent keeps its TCP session.
-A vehicle that drops from online to offline loses its active missions to re-planning."""
+Offline means "we cannot hear it", never "its parcels are free": a vehicle that drops offline
+keeps its missions and parcels (the missions are marked unreachable) and gets no new mission;
+when it is heard again its events continue the story."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ground_control.db.models import TelemetryLatest, Vehicle
-from ground_control.dispatch.reassign import vehicle_lost
+from ground_control.db.models import TelemetryLatest, Vehicle, VehiclePresence
+from ground_control.dispatch.reassign import set_reachable
 
 
 def verdict(v: Vehicle, last_telemetry: datetime | None, now: datetime, silence_s: float,
@@ -31,22 +33,23 @@ async def update_liveness(session: AsyncSession, now: datetime, silence_s: float
                           listening_since: datetime | None = None) -> tuple[list[str], list[str]]:
     """Re-judge vehicles (all, or the given ones). Returns (came online, went offline) ids;
     the caller commits."""
-    stmt = select(Vehicle, TelemetryLatest.received_at).outerjoin(
-        TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id)
+    stmt = select(Vehicle, TelemetryLatest.received_at, VehiclePresence).outerjoin(
+        TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id).outerjoin(
+        VehiclePresence, VehiclePresence.vehicle_id == Vehicle.id)
     if vehicle_ids is not None:
         stmt = stmt.where(Vehicle.id.in_(vehicle_ids))
     up: list[str] = []
     down: list[str] = []
-    for v, last in (await session.execute(stmt)).all():
+    for v, last, presence in (await session.execute(stmt)).all():
+        if presence is not None and (v.status_at is None or presence.at > v.status_at):
+            # a status that arrived while the vehicle was being registered (two transactions
+            # racing) would otherwise be lost: the retained status is only delivered once
+            v.status_state, v.status_at = presence.state, presence.at
         online = verdict(v, last, now, silence_s, listening_since)
         if online == v.online:
             continue
         v.online = online
         v.online_changed_at = now
-        if online:
-            up.append(v.id)
-        else:
-            down.append(v.id)
-            reason = "vehicle offline (last will)" if v.status_state == "offline" else f"telemetry silent for {silence_s:.0f}s"
-            await vehicle_lost(session, v.id, reason, max_attempts=max_attempts)
+        (up if online else down).append(v.id)
+        await set_reachable(session, v.id, online, now)
     return up, down

@@ -3,8 +3,15 @@ obey the same rules and an illegal move is refused before anything is written.
 
     created -> planned -> dispatched -> in_transit -> delivered | delivery_failed
     delivery_failed -> created (back to planning) | returned (attempts exhausted)
-    planned | dispatched | in_transit -> created   (vehicle lost, mission rejected/failed,
-                                                    vehicle came back with it)
+    planned -> created                              (mission rejected / never accepted / cancelled)
+    dispatched | in_transit -> created             (the vehicle came back with it: ``returned``)
+    dispatched | in_transit | delivery_failed -> lost   (an operator declared its vehicle lost)
+    lost -> created (found back at the hub) | returned (to sender) | delivered (the vehicle's
+                                                    late proof)
+
+A vehicle going offline changes nothing here: "offline" means "we cannot hear it", and its
+parcels stay aboard until the vehicle itself, a command it acknowledges, or an operator's
+explicit "lost" decision moves them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ class ParcelState(StrEnum):
     delivered = "delivered"
     delivery_failed = "delivery_failed"
     returned = "returned"
+    lost = "lost"          # aboard a vehicle an operator declared lost
 
 
 S = ParcelState
@@ -29,9 +37,10 @@ S = ParcelState
 TRANSITIONS: dict[ParcelState, frozenset[ParcelState]] = {
     S.created: frozenset({S.planned}),
     S.planned: frozenset({S.dispatched, S.created}),
-    S.dispatched: frozenset({S.in_transit, S.created}),
-    S.in_transit: frozenset({S.delivered, S.delivery_failed, S.created}),
-    S.delivery_failed: frozenset({S.created, S.returned}),
+    S.dispatched: frozenset({S.in_transit, S.created, S.lost}),
+    S.in_transit: frozenset({S.delivered, S.delivery_failed, S.created, S.lost}),
+    S.delivery_failed: frozenset({S.created, S.returned, S.lost}),
+    S.lost: frozenset({S.created, S.returned, S.delivered}),
     S.delivered: frozenset(),
     S.returned: frozenset(),
 }
@@ -108,4 +117,21 @@ def back_to_planning(current: ParcelState, attempts: int, max_attempts: int) -> 
         return [S.created]
     if current is S.delivery_failed:
         return [after_failed_delivery(attempts, max_attempts)]
+    if current is S.lost:   # the vehicle turned up at the hub with it
+        return [S.created]
     return []
+
+
+#: physically aboard a vehicle (once its mission was accepted)
+ABOARD: frozenset[ParcelState] = frozenset({S.dispatched, S.in_transit, S.delivery_failed})
+
+
+def on_declared_lost(current: ParcelState) -> ParcelState | None:
+    """Where a parcel of a vehicle an operator declared lost goes: aboard -> ``lost`` (it is
+    wherever the vehicle is); only planned (the mission was never accepted, so the parcel is
+    still at the hub) -> back to planning; anything else stays."""
+    if current in ABOARD:
+        return S.lost
+    if current is S.planned:
+        return S.created
+    return None

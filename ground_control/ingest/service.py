@@ -91,7 +91,9 @@ class Ingest:
         for attempt in range(5):
             try:
                 async with self.sessionmaker() as session:
-                    return await store_and_apply(session, env, max_attempts=self.settings.max_delivery_attempts)
+                    return await store_and_apply(session, env, max_attempts=self.settings.max_delivery_attempts,
+                                                 proof_tolerance_m=self.settings.proof_tolerance_m,
+                                                 exclusion_expiry_s=self.settings.exclusion_expiry_s)
             except (StaleDataError, OperationalError) as exc:
                 if attempt == 4:
                     raise

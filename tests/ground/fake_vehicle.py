@@ -18,7 +18,7 @@ from fleet_protocol import (
 
 class FakeVehicle:
     def __init__(self, host: str, port: int, vehicle_id: str, behaviour: str = "deliver", step_s: float = 0.05,
-                 lat: float = 52.52, lon: float = 13.405) -> None:
+                 lat: float = 52.52, lon: float = 13.405, resume=None) -> None:
         self.host, self.port, self.vid = host, port, vehicle_id
         self.behaviour = behaviour      # deliver | reject | mute | vanish | away | hold
         # behaviour "away": goes offline after starting, comes back when ``come_back`` is set,
@@ -30,11 +30,21 @@ class FakeVehicle:
         self.pos = LatLon(lat=lat, lon=lon)
         self.missions: list[str] = []   # mission ids received (with repeats)
         self.sent_event_ids: set[str] = set()
+        self.commands: list = []          # commands received
+        self.connections = 0              # successful connects (a broker restart makes it 2)
         self.telemetry_on = True
         self.seq = 0
         self._task: asyncio.Task | None = None
         self._client: aiomqtt.Client | None = None
         self._flown: set[str] = set()
+        # set = fly on; cleared by a test to hold the vehicle mid-mission (after ``started``)
+        self.proceed = asyncio.Event()
+        self.proceed.set()
+        self.reject_reason = "payload"      # what behaviour "reject" says
+        self.release_offset_deg = 0.0       # >0: releases that far (north) from the drop-off
+        self.claimed_distance_m = 0.4       # what its proof says, whatever the truth
+        # a mission to carry on with at start, as a restarted agent does from its saved state
+        self.resume = resume
 
     def _env(self, type_: str, body) -> bytes:
         self.seq += 1
@@ -44,9 +54,16 @@ class FakeVehicle:
         return encode(env)
 
     async def event(self, body) -> None:
+        """Publish twice (duplicates are normal); across a broker restart, retry like the
+        agent's outbox until the broker takes it."""
         payload = self._env("event", body)
-        for _ in range(2):   # duplicates are normal
-            await self._client.publish(topics.event(self.vid), payload, qos=1)
+        sent = 0
+        while sent < 2:
+            try:
+                await self._client.publish(topics.event(self.vid), payload, qos=1)
+                sent += 1
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.2)
 
     async def status(self, state: VehicleState) -> None:
         await self._client.publish(topics.status(self.vid), self._env("status", Status(state=state)), qos=1, retain=True)
@@ -68,21 +85,34 @@ class FakeVehicle:
     async def _run(self, ready: asyncio.Event) -> None:
         will = aiomqtt.Will(topics.status(self.vid), encode(make_envelope("status", self.vid, Status(state=VehicleState.offline))),
                             qos=1, retain=True)
-        async with aiomqtt.Client(self.host, self.port, identifier=f"fake-{self.vid}", will=will) as c:
-            self._client = c
-            await c.subscribe(topics.mission(self.vid), qos=1)
-            await c.subscribe(topics.command(self.vid), qos=1)
-            await self.status(VehicleState.online)
-            tel = asyncio.create_task(self._telemetry())
-            ready.set()
+        tel: asyncio.Task | None = None
+        while True:   # reconnect, as the agent does, when the broker goes away
             try:
-                async for msg in c.messages:
-                    env = parse_message(str(msg.topic), msg.payload)
-                    if env.type == "mission":
-                        self.missions.append(env.body.mission_id)
-                        asyncio.create_task(self._fly(env.body))
-            finally:
-                tel.cancel()
+                async with aiomqtt.Client(self.host, self.port, identifier=f"fake-{self.vid}", will=will) as c:
+                    self._client = c
+                    await c.subscribe(topics.mission(self.vid), qos=1)
+                    await c.subscribe(topics.command(self.vid), qos=1)
+                    await self.status(VehicleState.online)
+                    self.connections += 1
+                    if tel is None:
+                        tel = asyncio.create_task(self._telemetry())
+                    if self.resume is not None:
+                        mission, self.resume = self.resume, None
+                        asyncio.create_task(self._fly(mission, resumed=True))
+                    ready.set()
+                    async for msg in c.messages:
+                        env = parse_message(str(msg.topic), msg.payload)
+                        if env.type == "mission":
+                            self.missions.append(env.body.mission_id)
+                            asyncio.create_task(self._fly(env.body))
+                        elif env.type == "command":
+                            self.commands.append(env.body)
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.3)
+            except asyncio.CancelledError:
+                if tel is not None:
+                    tel.cancel()
+                raise
 
     async def _telemetry(self) -> None:
         while True:
@@ -94,7 +124,7 @@ class FakeVehicle:
                     await self._client.publish(topics.telemetry(self.vid), self._env("telemetry", t), qos=0)
             await asyncio.sleep(0.2)
 
-    async def _fly(self, mission) -> None:
+    async def _fly(self, mission, resumed: bool = False) -> None:
         mid = mission.mission_id
         if self.behaviour == "mute":
             return
@@ -102,12 +132,14 @@ class FakeVehicle:
             return
         self._flown.add(mid)
         if self.behaviour == "reject":
-            await self.event(RejectedEvent(mission_id=mid, reason="payload", detail="gripper jammed"))
+            await self.event(RejectedEvent(mission_id=mid, reason=self.reject_reason, detail="refused"))
             return
-        await self.event(AcceptedEvent(mission_id=mid))
         self.current = mid
-        await asyncio.sleep(self.step_s)
-        await self.event(StartedEvent(mission_id=mid))
+        if not resumed:
+            await self.event(AcceptedEvent(mission_id=mid))
+            await asyncio.sleep(self.step_s)
+            await self.event(StartedEvent(mission_id=mid))
+        await self.proceed.wait()
         if self.behaviour == "hold":   # parcels aboard (in transit), never delivered
             return
         away = self.behaviour == "away"
@@ -128,8 +160,9 @@ class FakeVehicle:
             return
         for stop in mission.stops:
             await asyncio.sleep(self.step_s)
-            self.pos = LatLon(lat=stop.drop_off.lat, lon=stop.drop_off.lon)
-            proof = ProofOfDelivery(method=stop.action, position=self.pos, target=stop.drop_off, distance_m=0.4,
+            self.pos = LatLon(lat=stop.drop_off.lat + self.release_offset_deg, lon=stop.drop_off.lon)
+            proof = ProofOfDelivery(method=stop.action, position=self.pos, target=stop.drop_off,
+                                    distance_m=self.claimed_distance_m,
                                     delivered_at=datetime.now(timezone.utc), confirmed=True)
             await self.event(DeliveredEvent(mission_id=mid, parcel_id=stop.parcel_id, proof=proof))
         await asyncio.sleep(self.step_s)

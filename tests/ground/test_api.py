@@ -118,7 +118,7 @@ async def test_parcel_create_track_and_filters(client):
     assert (await client.get("/parcels/p-1/proof")).status_code == 404
     assert (await client.get("/parcels", params={"state": "created", "hub_id": "hub-1"})).json()["total"] == 1
     assert (await client.get("/parcels", params={"state": "delivered"})).json()["total"] == 0
-    assert (await client.get("/parcels", params={"state": "lost"})).status_code == 422
+    assert (await client.get("/parcels", params={"state": "vanished"})).status_code == 422
     assert (await client.get("/parcels/nope")).status_code == 404
     assert (await client.get("/parcels/nope/history")).status_code == 404
     r = await client.post("/parcels", json=parcel("p-2", dims_cm={"length_cm": 50, "width_cm": 40, "height_cm": 30}, size=None))
@@ -158,7 +158,9 @@ async def test_parcel_unknown_hub_and_transitions(client):
     r = await client.post("/parcels/p-1/transitions", json={"to": "delivered", "reason": "trust me"})
     assert r.status_code == 409
     r = await client.post("/parcels/p-1/transitions", json={"to": "in_transit", "reason": "skip"})
-    assert r.status_code == 409 and "cannot go from created to in_transit" in r.json()["detail"]
+    assert r.status_code == 409 and "only move a parcel to created or returned" in r.json()["detail"]
+    r = await client.post("/parcels/p-1/transitions", json={"to": "returned", "reason": "sender cancelled"})
+    assert r.status_code == 409 and "cannot go from created to returned" in r.json()["detail"]
     # refused transition left nothing behind
     assert (await client.get("/parcels/p-1/history")).json()["total"] == 1
     assert (await client.get("/parcels/p-1")).json()["state"] == "created"

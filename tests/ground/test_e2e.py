@@ -44,10 +44,8 @@ async def gc_factory(db_url, mqtt_broker, unique_id):
 async def setup_fleet(c, vehicle_ids, n_parcels, uid, weight=0.5):
     assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
     for vid in vehicle_ids:
-        # several release bays: these scenarios are about ground control, not grippers
         r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": 5,
-                                            "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12,
-                                            "release_bays": 8})
+                                            "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12})
         assert r.status_code == 201, r.text
     if n_parcels:   # one bulk import, so the first plan sees all of them
         fc = {"type": "FeatureCollection", "features": [
@@ -150,19 +148,101 @@ async def test_rejected_mission_goes_to_another_vehicle(gc_factory, unique_id):
     assert hist[:3] == ["created", "planned", "created"]
 
 
-async def test_offline_vehicle_returns_parcels_to_planning(gc_factory, unique_id):
+async def test_offline_vehicle_keeps_its_parcels_until_declared_lost(gc_factory, unique_id):
+    """Offline means "we cannot hear it": the vehicle's mission stays active (marked
+    unreachable) and its parcels stay aboard while a spare stands idle; back online it delivers
+    them on the same mission. Only an operator's declare-lost frees parcels, and then only those
+    never aboard (its parcels aboard become ``lost``)."""
     make_gc, make_vehicle = gc_factory
     gc = await make_gc()
     c = gc.client
-    lost = await make_vehicle("lost", behaviour="vanish", step_s=0.3)
-    await setup_fleet(c, [lost.vid, f"spare-{unique_id}"], 2, unique_id)
-    await wait_for(lambda: _mission_state(c, "failed"), 20, "mission of the lost vehicle failed")
-    assert (await c.get(f"/vehicles/{lost.vid}")).json()["online"] is False
-    assert set((await states(c)).values()) == {"created"}
-    await make_vehicle("spare")
-    await wait_for(lambda: all_in("delivered")(c), 30, "delivered by the spare")
-    hist = [h["to_state"] for h in (await c.get(f"/parcels/p0-{unique_id}/history", params={"limit": 500})).json()["items"]]
-    assert hist[:5] == ["created", "planned", "dispatched", "in_transit", "created"]
+    away = await make_vehicle("away", behaviour="away", step_s=0.3)
+    await setup_fleet(c, [away.vid], 2, unique_id)
+    await wait_for(lambda: all_in("in_transit")(c), 40, "parcels aboard")
+    await wait_for(lambda: _online(c, away.vid, False), 40, "the vehicle offline mid-mission")
+    spare = await make_vehicle("spare")     # idle, online, same hub: the old rule gave it the parcels
+    await _add_drone(c, spare.vid)
+    await wait_for(lambda: _online(c, spare.vid, True), 40, "the spare online")
+    ticks = gc.app.state.runtime.dispatcher.ticks
+    await wait_for(lambda: _ticked(gc, ticks + 5), 30, "five dispatch rounds")
+    [m1] = await _missions(c, away.vid)
+    assert m1["state"] == "started" and m1["unreachable_since"] is not None
+    assert set((await states(c)).values()) == {"in_transit"}
+    assert await _missions(c, spare.vid) == [] and spare.missions == []
+
+    away.come_back.set()
+    await wait_for(lambda: all_in("delivered")(c), 30, "delivered by the vehicle once back")
+    away.may_return.set()
+    await wait_for(lambda: _mission_state(c, "completed"), 20, "its mission completed")
+    [m1] = await _missions(c, away.vid)
+    assert m1["unreachable_since"] is None
+    assert await _missions(c, spare.vid) == []
+    for i in range(2):
+        p = await _parcel(c, f"p{i}-{unique_id}")
+        assert p["proof"]["vehicle_id"] == away.vid and p["mission_id"] == m1["id"]
+    await _assert_no_parcel_on_two_missions(c)
+
+
+async def test_declare_lost_frees_only_parcels_never_aboard(gc_factory, unique_id):
+    make_gc, make_vehicle = gc_factory
+    gc = await make_gc(mission_ack_timeout_s=60.0)   # the mute vehicle's mission stays `sent`
+    c = gc.client
+    assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
+    away = await make_vehicle("away", behaviour="away", step_s=0.3)
+    await _add_drone(c, away.vid)
+    aboard, promised = f"aboard-{unique_id}", f"promised-{unique_id}"
+    await _import(c, [(aboard, 52.523, 13.405, 0.5)])
+    await wait_for(lambda: _state_is(c, aboard, "in_transit"), 40, "parcel aboard")
+    await wait_for(lambda: _online(c, away.vid, False), 40, "the carrying vehicle offline mid-mission")
+    assert (await _parcel(c, aboard))["state"] == "in_transit"
+    mute = await make_vehicle("mute", behaviour="mute")
+    await _add_drone(c, mute.vid)
+    await _import(c, [(promised, 52.524, 13.407, 0.5)])
+    await wait_for(lambda: _state_is(c, promised, "planned"), 20, "a parcel planned on the mute vehicle")
+    [m_mute] = await _missions(c, mute.vid)
+
+    assert (await c.post(f"/vehicles/{away.vid}/declare-lost", json={})).status_code == 422   # a reason is required
+    r = await c.post(f"/vehicles/{away.vid}/declare-lost", json={"reason": "crashed into the river"})
+    assert r.status_code == 200, r.text
+    assert r.json()["parcels_lost"] == [aboard] and r.json()["parcels_replanned"] == []
+    r = await c.post(f"/vehicles/{mute.vid}/declare-lost", json={"reason": "stolen"})
+    assert r.json()["parcels_replanned"] == [promised] and r.json()["missions_failed"] == [m_mute["id"]]
+    v = (await c.get(f"/vehicles/{away.vid}")).json()
+    assert v["enabled"] is False and v["lost_reason"] == "crashed into the river" and v["lost_at"]
+    cmds = (await c.get(f"/vehicles/{mute.vid}/commands")).json()["items"]
+    assert [(x["action"], x["mission_id"]) for x in cmds] == [("abort", m_mute["id"])]   # a copy must not be flown
+    hist = (await c.get(f"/parcels/{aboard}/history", params={"limit": 500})).json()["items"]
+    assert hist[-1]["to_state"] == "lost" and "crashed into the river" in hist[-1]["reason"]
+
+    spare = await make_vehicle("spare")
+    await _add_drone(c, spare.vid)
+    await wait_for(lambda: _state_is(c, promised, "delivered"), 30, "the never-aboard parcel delivered by a spare")
+    assert (await _parcel(c, promised))["proof"]["vehicle_id"] == spare.vid
+    assert (await _parcel(c, aboard))["state"] == "lost"
+    assert all(aboard not in m["parcel_ids"] for m in await _missions(c, spare.vid))
+
+    # the lost vehicle turns up and delivers what it carried: its proof counts
+    away.come_back.set()
+    await wait_for(lambda: _state_is(c, aboard, "delivered"), 30, "the lost parcel delivered on a late proof")
+    p = await _parcel(c, aboard)
+    assert p["proof"]["vehicle_id"] == away.vid
+    away.may_return.set()
+    await _assert_no_parcel_on_two_missions(c)
+
+
+async def _ticked(gc, n):
+    return gc.app.state.runtime.dispatcher.ticks >= n
+
+
+async def _assert_no_parcel_on_two_missions(c):
+    """No parcel was ever on two missions that a vehicle took (accepted)."""
+    accepted = {e["mission_id"] for e in (await c.get("/events", params={"kind": "accepted", "limit": 500})).json()["items"]}
+    missions = (await c.get("/missions", params={"limit": 500})).json()["items"]
+    seen: dict[str, str] = {}
+    for m in (m for m in missions if m["id"] in accepted):
+        for pid in m["parcel_ids"]:
+            assert pid not in seen, f"parcel {pid} on missions {seen[pid]} and {m['id']}"
+            seen[pid] = m["id"]
 
 
 async def test_unacknowledged_mission_is_resent_then_reassigned(gc_factory, unique_id):
@@ -203,8 +283,7 @@ async def _import(c, parcels):
 
 async def _add_drone(c, vid, payload_kg=5.0):
     r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": payload_kg,
-                                        "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12,
-                                        "release_bays": 8})
+                                        "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12})
     assert r.status_code == 201, r.text
 
 
@@ -216,87 +295,46 @@ async def _missions(c, vid):
     return (await c.get("/missions", params={"vehicle_id": vid})).json()["items"]
 
 
-async def test_late_proof_from_a_vehicle_that_was_offline_wins(gc_factory, unique_id):
-    """A vehicle goes offline mid-mission (its parcels go back to planning), comes back and
-    reports them delivered: the proof wins over `created` and over `planned` on another
-    vehicle's mission (that mission is cancelled, an abort queued). Until it reports
-    `returned` it gets no new mission."""
+async def test_late_proof_of_a_mission_given_up_for_no_ack_wins(gc_factory, unique_id):
+    """A mission never acknowledged is failed after its resends (abort queued, parcels
+    re-planned without that vehicle). If the vehicle flew a copy anyway, its proof wins over
+    ``created`` and over ``planned`` on another vehicle's mission (cancelled, abort queued)."""
     make_gc, make_vehicle = gc_factory
-    gc = await make_gc(mission_ack_timeout_s=60.0)   # the mute vehicle's mission stays `sent`
+    gc = await make_gc(mission_ack_timeout_s=0.5, mission_resend_count=1)
     c = gc.client
     assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
-    away = await make_vehicle("away", behaviour="away", step_s=0.3)
-    await _add_drone(c, away.vid)
-    mute_id = f"mute-{unique_id}"
-    await _add_drone(c, mute_id, payload_kg=1.0)           # can take the light parcel only
+    deaf = await make_vehicle("deaf", behaviour="mute")
+    await _add_drone(c, deaf.vid)
     light, heavy = f"light-{unique_id}", f"heavy-{unique_id}"
     await _import(c, [(light, 52.523, 13.405, 0.5), (heavy, 52.524, 13.407, 2.0)])
-    await wait_for(lambda: _mission_state(c, "failed"), 20, "mission of the vehicle gone offline failed")
-    [m1] = await _missions(c, away.vid)
-    assert sorted(m1["parcel_ids"]) == sorted([light, heavy])
-    assert set((await states(c)).values()) == {"created"}
+    await wait_for(lambda: _mission_state(c, "failed"), 20, "the unacknowledged mission failed")
+    [m1] = await _missions(c, deaf.vid)
+    cmds = (await c.get(f"/vehicles/{deaf.vid}/commands")).json()["items"]
+    assert [(x["action"], x["mission_id"]) for x in cmds] == [("abort", m1["id"])]
 
+    gc.app.state.settings.mission_ack_timeout_s = 60.0      # the next mute vehicle's mission stays `sent`
     mute = await make_vehicle("mute", behaviour="mute")
+    await _add_drone(c, mute.vid, payload_kg=1.0)           # can take the light parcel only
     await wait_for(lambda: _state_is(c, light, "planned"), 20, "light parcel planned on the mute vehicle")
     [m2] = await _missions(c, mute.vid)
-    assert (await _parcel(c, heavy))["state"] == "created"
 
-    away.come_back.set()
+    deaf.behaviour = "deliver"
+    deaf._flown.clear()
+    from fleet_protocol import Mission as ProtoMission
+    await deaf._fly(ProtoMission.model_validate((await c.get(f"/missions/{m1['id']}")).json()["payload"]), resumed=True)
     await wait_for(lambda: all_in("delivered")(c), 20, "both parcels delivered on the late proofs")
     for pid in (light, heavy):
         p = await _parcel(c, pid)
-        assert p["proof"]["vehicle_id"] == away.vid and p["proof"]["mission_id"] == m1["id"]
-        assert p["vehicle_id"] == away.vid and p["mission_id"] == m1["id"]
-        hist = (await c.get(f"/parcels/{pid}/history", params={"limit": 500})).json()["items"]
-        assert hist[-1]["to_state"] == "delivered"
-        assert hist[-1]["reason"] == f"late proof of delivery from {away.vid}"
-    # the mute vehicle's mission lost its only parcel: cancelled, and the vehicle told so
+        assert p["proof"]["vehicle_id"] == deaf.vid and p["mission_id"] == m1["id"]
+        assert (await c.get(f"/parcels/{pid}/history", params={"limit": 500})).json()["items"][-1]["reason"] == f"late proof of delivery from {deaf.vid}"
     m2 = (await c.get(f"/missions/{m2['id']}")).json()
     assert m2["state"] == "failed" and light in m2["fail_reason"]
     cmds = (await c.get(f"/vehicles/{mute.vid}/commands")).json()["items"]
     assert [(x["action"], x["mission_id"]) for x in cmds] == [("abort", m2["id"])]
 
-    # back online, still flying its old mission: no new mission until it reports `returned`
-    late = f"late-{unique_id}"
-    await _import(c, [(late, 52.522, 13.404, 2.0)])   # too heavy for the mute vehicle
-    await wait_for(lambda: _online(c, away.vid, True), 10, "online again")
-    await asyncio.sleep(1.5)
-    assert (await _parcel(c, late))["state"] == "created"
-    assert away.missions == [m1["id"]]
-    away.may_return.set()
-    await wait_for(lambda: _state_is(c, late, "delivered"), 20, "new parcel delivered after the return")
-    assert (await _parcel(c, late))["vehicle_id"] == away.vid
-
 
 async def _state_is(c, pid, state):
     return (await _parcel(c, pid))["state"] == state
-
-
-async def test_late_proof_for_a_parcel_aboard_another_vehicle_is_only_noted(gc_factory, unique_id):
-    make_gc, make_vehicle = gc_factory
-    gc = await make_gc()
-    c = gc.client
-    assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
-    away = await make_vehicle("away", behaviour="away", step_s=0.3)
-    await _add_drone(c, away.vid)
-    holder_id = f"holder-{unique_id}"
-    await _add_drone(c, holder_id)
-    pid = f"p-{unique_id}"
-    await _import(c, [(pid, 52.523, 13.405, 0.5)])
-    await wait_for(lambda: _mission_state(c, "failed"), 20, "mission of the vehicle gone offline failed")
-    [m1] = await _missions(c, away.vid)
-    holder = await make_vehicle("holder", behaviour="hold")
-    await wait_for(lambda: _state_is(c, pid, "in_transit"), 20, "parcel aboard the other vehicle")
-    [m2] = await _missions(c, holder.vid)
-
-    away.come_back.set()
-    await wait_for(lambda: _delivered_noted(c, away.vid), 20, "late delivered event stored")
-    p = await _parcel(c, pid)
-    assert p["state"] == "in_transit" and p["mission_id"] == m2["id"] and p["proof"] is None
-    ev = [e for e in (await c.get("/events", params={"vehicle_id": away.vid, "kind": "delivered"})).json()["items"]]
-    assert ev[0]["mission_id"] == m1["id"] and "not applied" in ev[0]["note"] and m2["id"] in ev[0]["note"]
-    assert (await c.get(f"/missions/{m2['id']}")).json()["state"] == "started"
-    away.may_return.set()
 
 
 async def _delivered_noted(c, vid):

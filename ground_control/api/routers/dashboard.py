@@ -14,7 +14,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3
 <h2>Parcels by state</h2><table id="states"></table>
 <h2>Vehicles</h2><table id="vehicles"></table>
 <script>
-const STATES=["created","planned","dispatched","in_transit","delivered","delivery_failed","returned"];
+const STATES=["created","planned","dispatched","in_transit","delivered","delivery_failed","returned","lost"];
 async function j(u){const r=await fetch(u);return r.json()}
 function esc(s){return String(s??"").replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]))}
 async function tick(){

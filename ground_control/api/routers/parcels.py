@@ -14,10 +14,12 @@ from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Sessi
 from ground_control.api.handover import issue_codes
 from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
 from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
-from ground_control.db.models import Hub, Parcel, ParcelHistory, utcnow
+from ground_control.db.models import Hub, Mission, Parcel, ParcelHistory, utcnow
 from ground_control.db.repositories import (
     Conflict, Invalid, NotFound, SortOrder, apply_transitions, get_or_404, paginate,
 )
+from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES
+from ground_control.domain.custody import operator_refusal
 from ground_control.domain.parcel_lifecycle import ParcelState
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
@@ -155,9 +157,16 @@ async def import_parcels(request: Request, session: Session) -> dict:
 async def list_parcels(
     session: Session, limit: Limit = 50, offset: Offset = 0, state: ParcelState | None = None,
     hub_id: QueryId = None, vehicle_id: QueryId = None, mission_id: QueryId = None,
-    order: Order = SortOrder.asc,
+    waiting: bool | None = None, waiting_reason: QueryId = None, order: Order = SortOrder.asc,
 ) -> dict:
-    return await paginate(session, select(Parcel), limit, offset, {
+    """``waiting=true``: parcels that say why they wait; ``waiting_reason=CODE``: those whose
+    reason has that code (no_vehicle, excluded, busy, too_heavy, proof_rejected, ...)."""
+    stmt = select(Parcel)
+    if waiting is not None:
+        stmt = stmt.where(Parcel.waiting_reason.is_not(None) if waiting else Parcel.waiting_reason.is_(None))
+    if waiting_reason is not None:
+        stmt = stmt.where(Parcel.waiting_reason.startswith(f"{waiting_reason}:", autoescape=True))
+    return await paginate(session, stmt, limit, offset, {
         Parcel.state: state,
         Parcel.hub_id: hub_id,
         Parcel.vehicle_id: vehicle_id,
@@ -190,11 +199,17 @@ async def proof_of_delivery(parcel_id: PathId, session: Session) -> dict[str, An
 
 @router.post("/{parcel_id}/transitions", response_model=ParcelOut, responses=ERR)
 async def operator_transition(parcel_id: PathId, body: TransitionRequest, session: Session, request: Request) -> Parcel:
-    """Manual state change by an operator (e.g. a failed parcel back to planning or returned to
-    sender). Only legal transitions; ``delivered`` needs a vehicle's proof and is refused here."""
+    """Manual state change by an operator: a parcel not aboard any vehicle back to planning
+    (``created``) or to the sender (``returned``), e.g. a failed or lost one found at the hub.
+    A parcel aboard a vehicle answers 409 with how to get it back (command the vehicle, or
+    declare it lost); ``delivered`` needs a vehicle's proof."""
     parcel = await get_or_404(session, Parcel, parcel_id, "parcel")
-    if body.to is ParcelState.delivered:
-        raise Conflict("only a vehicle's delivered event (with proof) can mark a parcel delivered")
+    mission = await session.get(Mission, parcel.mission_id) if parcel.mission_id else None
+    refusal = operator_refusal(ParcelState(parcel.state), body.to,
+                               mission_active=mission is not None and mission.state in ACTIVE_MISSION_STATES,
+                               vehicle_id=parcel.vehicle_id, mission_id=parcel.mission_id)
+    if refusal is not None:
+        raise Conflict(refusal)
     apply_transitions(session, parcel, body.to, f"operator: {body.reason}")
     await session.commit()
     wake_dispatch(request)

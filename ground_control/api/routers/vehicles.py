@@ -11,11 +11,13 @@ from sqlalchemy import exists, select
 from fleet_protocol import CommandAction
 from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
 from ground_control.api.schemas import (
-    CommandCreate, CommandOut, Page, TelemetryOut, VehicleCreate, VehicleDetail, VehicleOut, VehicleType, VehicleUpdate,
+    CommandCreate, CommandOut, DeclareLost, DeclareLostOut, Page, TelemetryOut, VehicleCreate, VehicleDetail, VehicleOut,
+    VehicleType, VehicleUpdate,
 )
 from ground_control.api.handover import check_handover_code
-from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence
+from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence, utcnow
 from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
+from ground_control.dispatch.reassign import declare_lost
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
@@ -98,6 +100,21 @@ async def delete_vehicle(vehicle_id: PathId, session: Session) -> Response:
     await session.delete(v)
     await session.commit()
     return Response(status_code=204)
+
+
+@router.post("/{vehicle_id}/declare-lost", response_model=DeclareLostOut, responses=ERR)
+async def declare_vehicle_lost(vehicle_id: PathId, body: DeclareLost, session: Session, request: Request) -> DeclareLostOut:
+    """An operator's explicit, audited decision that a vehicle is lost (going offline alone
+    frees nothing). Its active missions fail; parcels aboard become ``lost`` (an operator later
+    moves each to ``created`` when found at the hub, or ``returned``); parcels only planned on a
+    mission it never accepted go back to planning (and it is told to abort that mission); the
+    vehicle is disabled until re-enabled (PATCH enabled=true). The reason is kept on the vehicle,
+    the missions and every parcel's history."""
+    v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    out = await declare_lost(session, v, body.reason, utcnow())
+    await session.commit()
+    wake_dispatch(request)
+    return DeclareLostOut(vehicle_id=vehicle_id, **out)
 
 
 @router.get("/{vehicle_id}/telemetry", response_model=TelemetryOut, responses=ERR)

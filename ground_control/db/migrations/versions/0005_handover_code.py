@@ -3,7 +3,7 @@ count of wrong attempts (domain.handover_code). Additive: parcels created before
 are handed over as before.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-02 00:40:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
