@@ -13,7 +13,6 @@ import typing
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import annotated_types as at
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from pydantic import BaseModel, ValidationError
