@@ -37,6 +37,9 @@ class TelemetryBuffer:
         self.written = 0
         # a row the database refuses for good: handed here (ingest dead-letters it)
         self.on_refused = on_refused
+        # vehicles whose last row was refused: written on their own next time, so a vehicle
+        # that keeps sending such rows costs one extra small transaction per flush, not a split
+        self.suspects: set[str] = set()
 
     def add(self, row: dict[str, Any]) -> None:
         old = self.pending.get(row["vehicle_id"])
@@ -53,11 +56,14 @@ class TelemetryBuffer:
             return 0
         rows, self.pending = list(self.pending.values()), {}
         try:
-            refused = await write_isolating(rows, self._upsert)
+            refused = await write_isolating([r for r in rows if r["vehicle_id"] not in self.suspects], self._upsert)
+            for row in (r for r in rows if r["vehicle_id"] in self.suspects):
+                refused += await write_isolating([row], self._upsert)
         except Exception:
             for row in rows:
                 self.add(row)
             raise
+        self.suspects = {row["vehicle_id"] for row, _exc in refused}
         for row, exc in refused:
             log.debug("telemetry of %s refused by the database: %s", row["vehicle_id"], exc)
             if self.on_refused is not None:
