@@ -81,7 +81,9 @@ class Ingest:
                 raise
             except ProtocolError as exc:
                 self.counts["invalid"] += 1
-                log.warning("dropped message on %s: %s", topic, exc.reason)
+                # a flood of bad telemetry must not flood the log either: it is counted per vehicle
+                quiet = topic.endswith(("/telemetry", "/status"))
+                log.log(logging.DEBUG if quiet else logging.WARNING, "dropped message on %s: %s", topic, exc.reason)
                 await self._dead_letter(topic, payload, f"invalid message: {exc.reason}")
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is classified
