@@ -259,3 +259,13 @@ async def test_one_vehicles_bad_telemetry_row_does_not_silence_the_others(gc_run
     finally:
         for v in vehicles:
             await v.stop()
+
+
+async def test_dead_letter_api_validates_its_input(client):
+    r = await client.get("/dead-letters")
+    assert r.status_code == 200 and r.json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    for bad in ({"channel": "nope"}, {"vehicle_id": "a b"}, {"limit": 0}):
+        assert (await client.get("/dead-letters", params=bad)).status_code == 422
+    assert (await client.get("/dead-letters/0")).status_code == 422
+    assert (await client.get("/dead-letters/123")).status_code == 404
+    assert (await client.post("/dead-letters/123/replay")).status_code == 404
