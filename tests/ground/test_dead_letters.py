@@ -269,3 +269,36 @@ async def test_dead_letter_api_validates_its_input(client):
     assert (await client.get("/dead-letters/0")).status_code == 422
     assert (await client.get("/dead-letters/123")).status_code == 404
     assert (await client.post("/dead-letters/123/replay")).status_code == 404
+
+
+async def test_sqlite_locked_by_another_writer_dead_letters_nothing(mqtt_broker, unique_id, tmp_path):
+    """SQLite's outage: another connection holds the write lock, so ingest's writes fail with
+    "database is locked". Events published meanwhile wait and are all stored
+    once the lock is released; none is dead-lettered."""
+    import sqlite3
+
+    if mqtt_broker.kind == "amqtt":
+        pytest.skip("needs a broker with persistent-session redelivery")
+    path = tmp_path / "fleet.db"
+    gc = await GroundControl(e2e_settings(f"sqlite+aiosqlite:///{path}", mqtt_broker.url, unique_id,
+                                          ingest_retry_max_backoff_s=0.5)).start()
+    locker = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        vid = f"lock-{unique_id}"
+        locker.execute("BEGIN EXCLUSIVE")
+        envs = [make_envelope("event", vid, AcceptedEvent(mission_id=f"m-{i}"), seq=i + 1) for i in range(5)]
+        await publish(mqtt_broker, topics.event(vid), [encode(e) for e in envs])
+        await _wait_transient_retry(gc)
+        locker.execute("ROLLBACK")
+
+        async def all_stored():
+            return {str(e.id) for e in envs} <= await stored_event_ids(gc)
+        await wait_for(all_stored, 60, "every event published while the database was locked")
+        assert await dead_letter_rows(gc, vid) == []
+        assert gc.app.state.runtime.link.connects == 1
+    finally:
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
+        locker.close()
+        await gc.stop()
+        await gc.forget_session()
