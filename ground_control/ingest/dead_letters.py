@@ -35,7 +35,8 @@ class DeadLetterRecord:
     payload_size: int
     reason: str
     count: int
-    at: datetime
+    at: datetime                 # when this (the latest) sample arrived
+    first_at: datetime | None = None   # aggregated: when the first of ``count`` arrived
 
 
 def _clean(text: str, limit: int) -> str:
@@ -82,7 +83,7 @@ async def store(session: AsyncSession, records: list[DeadLetterRecord]) -> None:
     await session.execute(stmt, [
         {"fingerprint": r.fingerprint, "topic": r.topic, "vehicle_id": r.vehicle_id, "channel": r.channel,
          "payload": r.payload, "payload_size": r.payload_size, "reason": r.reason, "count": r.count,
-         "first_seen": r.at, "last_seen": r.at, "received_at": r.at}
+         "first_seen": r.first_at or r.at, "last_seen": r.at, "received_at": r.at}
         for r in records
     ])
     await session.commit()
@@ -96,7 +97,9 @@ class Aggregator:
 
     def add(self, rec: DeadLetterRecord) -> None:
         old = self.pending.get(rec.fingerprint)
-        self.pending[rec.fingerprint] = rec if old is None else replace(rec, count=old.count + rec.count)
+        if old is not None:
+            rec = replace(rec, count=old.count + rec.count, first_at=old.first_at or old.at)
+        self.pending[rec.fingerprint] = rec
 
     def take(self) -> list[DeadLetterRecord]:
         out, self.pending = list(self.pending.values()), {}

@@ -88,3 +88,25 @@ def test_summary_is_one_bounded_storable_line():
 def test_backoff_grows_to_its_cap():
     delays = [backoff_s(n, 5.0) for n in range(1, 12)]
     assert delays[0] == 0.1 and delays == sorted(delays) and delays[-1] == 5.0
+
+
+def test_aggregated_dead_letters_count_and_keep_the_first_and_latest_sample():
+    from datetime import datetime, timedelta, timezone
+
+    from ground_control.ingest.dead_letters import Aggregator, make_record
+
+    t0 = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    agg = Aggregator()
+    for i in range(3):
+        agg.add(make_record("lmf/v1/vehicle/d1/telemetry", b"bad %d" % i, "invalid", t0 + timedelta(seconds=i),
+                            max_payload_bytes=1024))
+    taken = agg.take()
+    agg.put_back(taken)
+    agg.add(make_record("lmf/v1/vehicle/d1/telemetry", b"bad 3", "invalid", t0 + timedelta(seconds=3), max_payload_bytes=1024))
+    (rec,) = agg.take()
+    assert (rec.count, rec.payload, rec.first_at, rec.at) == (4, b"bad 3", t0, t0 + timedelta(seconds=3))
+    assert rec.vehicle_id == "d1" and rec.channel == "telemetry"
+    event = make_record("lmf/v1/vehicle/d1/event", b"\xff" * 2000, "x\x00", t0, max_payload_bytes=1024)
+    assert event.payload_size == 2000 and len(event.payload) == 1024 and "\x00" not in event.reason
+    odd = make_record("lmf/v1/vehicle/not an id!/event", b"", "r", t0, max_payload_bytes=1024)
+    assert odd.vehicle_id is None and odd.channel == "event"
