@@ -44,6 +44,13 @@ async def dead_letter_rows(gc: GroundControl, *vehicle_ids: str) -> list[DeadLet
         return list((await s.scalars(stmt)).all())
 
 
+async def subscribed(gc: GroundControl) -> GroundControl:
+    """Wait until ground control has subscribed: its session is new, so a message published
+    before that is not queued for it (start() gives up waiting after 5 s on a loaded machine)."""
+    await asyncio.wait_for(gc.app.state.runtime.link.connected.wait(), 60)
+    return gc
+
+
 @pytest.fixture()
 async def gc_run(db_url, mqtt_broker, unique_id):
     """Start (and restart) a ground control on this test's database and broker session."""
@@ -54,7 +61,7 @@ async def gc_run(db_url, mqtt_broker, unique_id):
     async def start(**kw) -> GroundControl:
         gc = await GroundControl(e2e_settings(db_url, mqtt_broker.url, unique_id, **kw)).start()
         running.append(gc)
-        return gc
+        return await subscribed(gc)
 
     yield start
     for gc in running:
@@ -186,6 +193,7 @@ async def test_database_outage_dead_letters_nothing_and_loses_nothing(mqtt_broke
     gc = None
     try:
         gc = await GroundControl(e2e_settings(url, mqtt_broker.url, unique_id, ingest_retry_max_backoff_s=0.5)).start()
+        await subscribed(gc)
         vid = f"out-{unique_id}"
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
@@ -282,10 +290,11 @@ async def test_sqlite_locked_by_another_writer_dead_letters_nothing(mqtt_broker,
     path = tmp_path / "fleet.db"
     gc = await GroundControl(e2e_settings(f"sqlite+aiosqlite:///{path}", mqtt_broker.url, unique_id,
                                           ingest_retry_max_backoff_s=0.5)).start()
-    locker = sqlite3.connect(path, isolation_level=None, timeout=30)
+    await subscribed(gc)
+    locker = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     try:
         vid = f"lock-{unique_id}"
-        locker.execute("BEGIN EXCLUSIVE")
+        await asyncio.to_thread(locker.execute, "BEGIN EXCLUSIVE")   # may wait for ingest's own write
         envs = [make_envelope("event", vid, AcceptedEvent(mission_id=f"m-{i}"), seq=i + 1) for i in range(5)]
         await publish(mqtt_broker, topics.event(vid), [encode(e) for e in envs])
         await _wait_transient_retry(gc)
