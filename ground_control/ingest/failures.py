@@ -32,11 +32,14 @@ class Failure(StrEnum):
 #: connect now), 58 system error, 40 transaction rollback (serialisation failure, deadlock),
 #: 55P03 lock not available, 55000 "database is not currently accepting connections".
 _PG_TRANSIENT_CLASSES = ("08", "53", "57", "58", "40")
-_PG_TRANSIENT_CODES = frozenset({"55P03", "55000", "55006"})
+#: 42P01/42703 undefined table/column: the schema is behind the code (a deploy mid-migration),
+#: not the message's fault.
+_PG_TRANSIENT_CODES = frozenset({"55P03", "55000", "55006", "42P01", "42703"})
 _PG_PERMANENT_CLASSES = ("22", "23", "42")   # data exception, integrity, syntax/undefined
 
 #: SQLite reports a locked or unopenable database as OperationalError with these words.
-_SQLITE_TRANSIENT_WORDS = ("locked", "busy", "unable to open", "disk i/o", "readonly", "read-only")
+_SQLITE_TRANSIENT_WORDS = ("locked", "busy", "unable to open", "disk i/o", "readonly", "read-only",
+                           "no such table", "no such column")
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -67,7 +70,7 @@ def _one(exc: BaseException) -> Failure | None:
     if isinstance(exc, (StaleDataError, sa_exc.TimeoutError, asyncio.TimeoutError, TimeoutError,
                         ConnectionError, sa_exc.DisconnectionError)):
         return Failure.transient
-    if isinstance(exc, OSError) and not isinstance(exc, (UnicodeError,)):
+    if isinstance(exc, OSError):
         return Failure.transient   # socket errors: connection refused, host unreachable
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return Failure.transient

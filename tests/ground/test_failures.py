@@ -41,6 +41,8 @@ TRANSIENT = [
     wrapped(sa_exc.DBAPIError, Exception("anything"), invalidated=True),
     wrapped(sa_exc.OperationalError, PgError("40001", "could not serialize access")),
     wrapped(sa_exc.OperationalError, PgError("53300", "too many connections")),
+    wrapped(sa_exc.ProgrammingError, PgError("42P01", 'relation "dead_letters" does not exist')),
+    wrapped(sa_exc.OperationalError, sqlite3.OperationalError("no such table: events")),
 ]
 
 PERMANENT = [
