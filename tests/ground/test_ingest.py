@@ -193,3 +193,24 @@ async def test_a_transient_failure_that_persists_while_the_database_answers_is_d
         dl = (await s.scalars(select(DeadLetter))).one()
     assert "failed 3 times while the database answers" in dl.reason and "StaleDataError" in dl.reason
     await engine.dispose()
+
+
+async def test_writing_a_dead_letter_waits_out_a_database_outage(ingest, monkeypatch):
+    """The dead letter is written before the message is acknowledged; while the database is
+    down that write is retried, so an invalid event is never lost either."""
+    from ground_control.db.models import DeadLetter
+    from ground_control.ingest import dead_letters
+
+    real = dead_letters.store
+    outage = [ConnectionRefusedError(111, "Connection refused")] * 2
+
+    async def flaky(session, records):
+        if outage:
+            raise outage.pop()
+        await real(session, records)
+
+    monkeypatch.setattr(dead_letters, "store", flaky)
+    await ingest.handle(msg(topics.event("v1"), b"not json"))
+    assert outage == []
+    async with ingest.sessionmaker() as s:
+        assert (await s.scalars(select(DeadLetter.reason))).one().startswith("invalid message: payload is not JSON")
