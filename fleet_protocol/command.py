@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fleet_protocol.base import WireModel
 
 from fleet_protocol.mission import Identifier
 
@@ -22,8 +24,7 @@ class CommandAction(StrEnum):
     handover_refused = "handover_refused"
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Command(WireModel):
     command_id: Identifier
     action: CommandAction
     mission_id: Identifier | None = None

@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from fleet_protocol import topics
+from fleet_protocol.base import INT64_MAX, UtcTimestamp, WireModel
 from fleet_protocol.command import Command
 from fleet_protocol.event import Event
 from fleet_protocol.mission import Mission, VehicleId
@@ -36,14 +37,13 @@ class ProtocolError(ValueError):
         self.reason = reason
 
 
-class Envelope(BaseModel, Generic[B]):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Envelope(WireModel, Generic[B]):
     v: Literal[1] = PROTOCOL_VERSION
     type: MessageType
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     vehicle_id: VehicleId
-    ts: AwareDatetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    seq: int = Field(default=0, ge=0)
+    ts: UtcTimestamp = Field(default_factory=lambda: datetime.now(timezone.utc))
+    seq: int = Field(default=0, ge=0, le=INT64_MAX)   # the database column is 64-bit
     body: B
 
 
@@ -101,6 +101,8 @@ def parse_message(topic: str, payload: bytes | str, expected: MessageType | None
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"payload is not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("payload is nested too deeply") from None
     if not isinstance(raw, dict):
         raise ProtocolError("payload is not a JSON object")
     if raw.get("v") != PROTOCOL_VERSION:
@@ -111,6 +113,8 @@ def parse_message(topic: str, payload: bytes | str, expected: MessageType | None
         env = _ADAPTERS[kind].validate_python(raw)
     except ValidationError as exc:
         raise ProtocolError(f"invalid {kind}: {_summarise(exc)}") from None
+    except RecursionError:
+        raise ProtocolError(f"invalid {kind}: nested too deeply") from None
     if parsed is not None and env.vehicle_id != parsed.vehicle_id:
         raise ProtocolError(
             f"envelope vehicle_id {env.vehicle_id!r} does not match topic vehicle {parsed.vehicle_id!r}"

@@ -8,8 +8,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from fleet_protocol.base import UtcTimestamp, WireModel
 from fleet_protocol.geo import LatLon
 from fleet_protocol.mission import Identifier, StopAction
 
@@ -26,8 +27,8 @@ class EventKind(StrEnum):
     command_ack = "command_ack"
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Event(WireModel):
+    pass
 
 
 class AcceptedEvent(_Event):
@@ -57,7 +58,7 @@ class LegReachedEvent(_Event):
 
     kind: Literal["leg_reached"] = "leg_reached"
     mission_id: Identifier
-    leg_index: int = Field(ge=0)
+    leg_index: int = Field(ge=0, le=10_000)
     parcel_id: Identifier | None = None
     position: LatLon
 
@@ -75,9 +76,9 @@ class ProofOfDelivery(_Event):
     position: LatLon | None = None   # where the vehicle was when it released / handed over
     target: LatLon                   # the planned drop-off
     distance_m: float | None = Field(default=None, ge=0)
-    delivered_at: AwareDatetime | None = None
+    delivered_at: UtcTimestamp | None = None
     confirmed: bool                  # evidence of the release / recipient confirmed handover
-    handover_code: str | None = None
+    handover_code: str | None = Field(default=None, max_length=64)
     observed: bool = True
     reason: str | None = Field(default=None, max_length=500)
 
@@ -131,7 +132,7 @@ class FailsafeEvent(_Event):
 class CommandAckEvent(_Event):
     kind: Literal["command_ack"] = "command_ack"
     command_id: Identifier
-    action: str
+    action: str = Field(max_length=64)
     accepted: bool
     detail: str = Field(default="", max_length=2_000)
 

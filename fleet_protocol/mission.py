@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fleet_protocol.base import UtcTimestamp, WireModel
 
 from fleet_protocol.geo import Geofence, LatLon
 from fleet_protocol.topics import VEHICLE_ID_PATTERN
@@ -25,17 +27,15 @@ class StopAction(StrEnum):
     handover = "handover"  # robot: stop and wait for the recipient's handover confirmation
 
 
-class Hub(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Hub(WireModel):
     hub_id: Identifier
     position: LatLon
 
 
-class Stop(BaseModel):
+class Stop(WireModel):
     """One drop-off. ``path`` holds the planned intermediate waypoints of the leg that leads to
     this stop (from the hub or the previous stop), excluding both ends; empty means straight."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     parcel_id: Identifier
     drop_off: LatLon
     action: StopAction
@@ -43,10 +43,9 @@ class Stop(BaseModel):
     path: list[LatLon] = Field(default_factory=list, max_length=5_000)
 
 
-class Mission(BaseModel):
+class Mission(WireModel):
     """Idempotent by ``mission_id``: an agent flies a given id at most once."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     mission_id: Identifier
     vehicle_id: VehicleId
     vehicle_type: VehicleType
@@ -58,7 +57,7 @@ class Mission(BaseModel):
     drop_alt_m: float = Field(default=5.0, ge=0, le=10_000)
     cruise_speed_mps: float = Field(default=10.0, gt=0, le=100)
     handover_timeout_s: float = Field(default=300.0, gt=0, le=86_400)
-    expires_at: AwareDatetime | None = None
+    expires_at: UtcTimestamp | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Mission":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from fleet_protocol.base import WireModel
 
 from fleet_protocol.mission import VehicleType
 
@@ -14,8 +16,7 @@ class VehicleState(StrEnum):
     offline = "offline"
 
 
-class Status(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Status(WireModel):
     state: VehicleState
     vehicle_type: VehicleType | None = None
     agent_version: str = Field(default="", max_length=64)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from fleet_protocol.base import WireModel
 
 from fleet_protocol.geo import LatLon
 from fleet_protocol.mission import Identifier
 
 
-class Telemetry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Telemetry(WireModel):
     position: LatLon                       # alt_m: metres above home
     heading_deg: float = Field(ge=0, le=360)
     ground_speed_mps: float = Field(ge=0)
@@ -20,4 +21,4 @@ class Telemetry(BaseModel):
     gps_fix: int = Field(ge=0, le=8)        # MAVLink GPS_FIX_TYPE
     agent_state: str = Field(max_length=32)  # the agent's mission state machine state
     mission_id: Identifier | None = None
-    mission_seq: int | None = Field(default=None, ge=0)  # autopilot MISSION_CURRENT
+    mission_seq: int | None = Field(default=None, ge=0, le=65_535)  # autopilot MISSION_CURRENT

@@ -65,6 +65,4 @@ class Runtime:
                 await t
         self._tasks = []
         with contextlib.suppress(Exception):
-            await self.ingest.flush_status()
-        with contextlib.suppress(Exception):
-            await self.ingest.telemetry.flush()
+            await self.ingest.flush_all(force_dead_letters=True)

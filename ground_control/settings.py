@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
     telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
     telemetry_flush_max: int = Field(default=2000, ge=1)
+    # a message ingest cannot handle: transient failures are retried in place with backoff up to
+    # this cap; after ingest_transient_max_attempts, if the database answers a probe, it is the
+    # message's fault after all and it is dead-lettered (while the database is down: never)
+    ingest_retry_max_backoff_s: float = Field(default=5.0, gt=0, le=300)
+    ingest_transient_max_attempts: int = Field(default=30, ge=1)
+    dead_letter_max_payload_bytes: int = Field(default=65_536, ge=1_024, le=1_000_000)
+    # invalid telemetry/status are counted per vehicle in memory and written at most this often
+    dead_letter_flush_interval_s: float = Field(default=5.0, gt=0)
 
     # --- HTTP
     host: str = "127.0.0.1"

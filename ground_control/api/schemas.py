@@ -361,3 +361,29 @@ class EventOut(_Out):
     received_at: datetime
     body: dict[str, Any]
     note: str | None
+
+
+# ---------------------------------------------------------------- dead letters
+class DeadLetterOut(_Out):
+    """A message ingest set aside. ``payload_base64`` is the raw payload (bytes, possibly not
+    text) cut to ``dead_letter_max_payload_bytes``; ``payload_text`` the same decoded for reading
+    (undecodable bytes replaced)."""
+
+    id: int
+    topic: str
+    vehicle_id: str | None
+    channel: str | None
+    reason: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    received_at: datetime
+    payload_size: int
+    payload_truncated: bool
+    payload_base64: str
+    payload_text: str
+
+
+class ReplayOut(BaseModel):
+    id: int
+    replayed: bool

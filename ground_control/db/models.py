@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, TypeDecorator,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -179,7 +180,7 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32), index=True)
     mission_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     parcel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    seq: Mapped[int] = mapped_column(Integer, default=0)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)   # the envelope allows up to 2**63-1
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -233,6 +234,27 @@ class Command(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acked: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     ack_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeadLetter(Base):
+    """A message ingest could not handle, set aside (and acknowledged) so it neither blocks the
+    other vehicles' messages nor is lost. One row per ``fingerprint``: the same poison message
+    delivered again only counts up (events: a hash of topic+payload; invalid telemetry/status:
+    one row per vehicle and channel, holding the latest sample)."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    topic: Mapped[str] = mapped_column(String(512))
+    vehicle_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)          # raw bytes, at most dead_letter_max_payload_bytes
+    payload_size: Mapped[int] = mapped_column(Integer)          # of the original payload
+    reason: Mapped[str] = mapped_column(String(2000))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the stored payload arrived
 
 
 Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)

@@ -1,16 +1,19 @@
 """Latest-telemetry-per-vehicle, written in batches: at 1-5 Hz per vehicle a row per message
-would be the bottleneck, and only the newest sample per vehicle matters for the API."""
+would be the bottleneck, and only the newest sample per vehicle matters for the API. A row the
+database refuses costs only its own vehicle's sample (see :mod:`ground_control.ingest.batches`);
+a database outage keeps the samples for the next flush."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable, Sequence
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ground_control.db.models import TelemetryLatest
+from ground_control.ingest.batches import write_isolating
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +30,16 @@ def telemetry_row(vehicle_id: str, body: Any, ts: datetime, received_at: datetim
 class TelemetryBuffer:
     """Keeps the newest sample per vehicle until the next flush (an upsert of all of them)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
+                 on_refused: Callable[[dict[str, Any], BaseException], Awaitable[None]] | None = None) -> None:
         self.sessionmaker = sessionmaker
         self.pending: dict[str, dict[str, Any]] = {}
         self.written = 0
+        # a row the database refuses for good: handed here (ingest dead-letters it)
+        self.on_refused = on_refused
+        # vehicles whose last row was refused: written on their own next time, so a vehicle
+        # that keeps sending such rows costs one extra small transaction per flush, not a split
+        self.suspects: set[str] = set()
 
     def add(self, row: dict[str, Any]) -> None:
         old = self.pending.get(row["vehicle_id"])
@@ -41,19 +50,37 @@ class TelemetryBuffer:
         return len(self.pending)
 
     async def flush(self) -> int:
+        """Upsert the pending samples; returns how many were written. A transient failure
+        raises and keeps the samples (newer ones that arrived meanwhile win)."""
         if not self.pending:
             return 0
         rows, self.pending = list(self.pending.values()), {}
+        try:
+            refused = await write_isolating([r for r in rows if r["vehicle_id"] not in self.suspects], self._upsert)
+            for row in (r for r in rows if r["vehicle_id"] in self.suspects):
+                refused += await write_isolating([row], self._upsert)
+        except Exception:
+            for row in rows:
+                self.add(row)
+            raise
+        self.suspects = {row["vehicle_id"] for row, _exc in refused}
+        for row, exc in refused:
+            log.debug("telemetry of %s refused by the database: %s", row["vehicle_id"], exc)
+            if self.on_refused is not None:
+                await self.on_refused(row, exc)
+        written = len(rows) - len(refused)
+        self.written += written
+        return written
+
+    async def _upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         async with self.sessionmaker() as session:
             dialect = session.bind.dialect.name
             ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TelemetryLatest)
-            cols = [c for c in rows[0] if c != "vehicle_id"]
+            cols = [c for c in rows[0] if c not in ("vehicle_id", "raw")]
             stmt = ins.on_conflict_do_update(
                 index_elements=["vehicle_id"],
                 set_={c: ins.excluded[c] for c in cols},
                 where=TelemetryLatest.ts <= ins.excluded.ts,   # an old sample arriving late never wins
             )
-            await session.execute(stmt, rows)
+            await session.execute(stmt, [{k: v for k, v in r.items() if k != "raw"} for r in rows])
             await session.commit()
-        self.written += len(rows)
-        return len(rows)

@@ -1,9 +1,13 @@
 """One MQTT connection for the ground control, with the reconnect loop aiomqtt 2.5 lacks.
 
 Inbound QoS 1 messages are acknowledged only after the handler returned, i.e. after the DB
-commit (paho's manual ack, reached through aiomqtt's paho client). If the handler fails we
-drop the connection without acking: the broker keeps the message in our persistent session
-(``clean_session=False``, stable client id) and redelivers it on reconnect.
+commit or after the message was set aside as a dead letter (paho's manual ack, reached through
+aiomqtt's paho client). The handler is expected to deal with every failure itself (ingest
+retries transient ones and dead-letters the rest); should it raise anyway, the same message is
+handed to it again after a backoff, *on the same connection*: dropping the connection would only
+make the broker redeliver it and flap the link for every vehicle. Until it is acked the message
+stays in our persistent session (``clean_session=False``, stable client id), so a restart
+meanwhile loses nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self.manual_ack = False
+        self.connects = 0           # successful connections so far (1 + reconnects)
+        self.handler_failures = 0
 
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
@@ -82,24 +88,40 @@ class MqttLink:
                     for topic, qos in self.subscriptions:
                         await client.subscribe(topic, qos=qos)
                     self.connected.set()
+                    self.connects += 1
                     if self.on_connect is not None:
                         self.on_connect()
                     backoff = 0.5
                     log.info("MQTT connected to %s:%s as %s", self.settings.mqtt_host, self.settings.mqtt_port, self.client_id)
                     async for message in client.messages:
-                        await self.handler(message)   # raises -> no ack -> reconnect -> redelivery
+                        await self._handle_until_done(message)
                         self._ack(client, message)
             except asyncio.CancelledError:
                 raise
             except aiomqtt.MqttError as exc:
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, backoff)
-            except Exception:  # noqa: BLE001 - a handler failure must not kill ingest
-                log.exception("message handling failed; reconnecting so the broker redelivers")
+            except Exception:  # noqa: BLE001 - the link must not die
+                log.exception("MQTT link failed; reconnecting")
             finally:
                 self._client = None
                 self.connected.clear()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
+
+    async def _handle_until_done(self, message: aiomqtt.Message) -> None:
+        """Hand ``message`` to the handler until it returns; retry in place (no ack) if it raises."""
+        delay = 0.1
+        while True:
+            try:
+                await self.handler(message)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a handler failure must not kill ingest
+                self.handler_failures += 1
+                log.exception("handling a message on %s failed; retrying it in %.1fs", message.topic, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, timeout: float = 10.0) -> None:
         client = self._client

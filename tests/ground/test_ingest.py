@@ -58,11 +58,16 @@ async def test_events_are_stored_once(ingest):
     ("lmf/v1/other", b"{}"),
     (topics.telemetry("v1"), b"\xff\xfe"),
 ])
-async def test_malformed_messages_are_dropped(ingest, topic, payload, caplog):
+async def test_malformed_messages_are_set_aside_with_their_reason(ingest, topic, payload):
+    from ground_control.db.models import DeadLetter
+
     await ingest.handle(msg(topic, payload))
     assert ingest.counts["invalid"] == 1
     assert await count(ingest, Event) == 0
-    assert "dropped message" in caplog.text
+    await ingest.flush_dead_letters(force=True)   # invalid telemetry is counted in memory first
+    async with ingest.sessionmaker() as s:
+        dl = (await s.scalars(select(DeadLetter))).one()
+    assert dl.reason.startswith("invalid message: ") and bytes(dl.payload) == payload and dl.count == 1
 
 
 async def test_telemetry_is_batched_and_latest_wins(ingest):
@@ -79,8 +84,8 @@ async def test_telemetry_is_batched_and_latest_wins(ingest):
 
 
 async def test_event_is_acked_only_after_handling(mqtt_broker, unique_id):
-    """A handler failure (e.g. the DB is down) leaves the QoS 1 event unacknowledged: the link
-    reconnects and the broker redelivers it from our persistent session."""
+    """A handler failure leaves the QoS 1 event unacknowledged and the link hands it to the
+    handler again, on the same connection (no reconnect storm)."""
     from ground_control.mqtt.link import MqttLink
 
     if mqtt_broker.kind == "amqtt":
@@ -106,6 +111,7 @@ async def test_event_is_acked_only_after_handling(mqtt_broker, unique_id):
             await asyncio.sleep(0.1)
         assert seen[:2] == ["event-1", "event-1"]
         assert link.manual_ack
+        assert link.connects == 1 and link.handler_failures == 1
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -140,3 +146,71 @@ async def test_rejection_reasons_decide_exclusion(ingest):
         assert (p1.state, p1.excluded_vehicles) == ("created", [])
         assert (p2.state, p2.excluded_vehicles) == ("created", ["v1"])
         assert (await s.get(Mission, "m1")).state == "failed"
+
+
+async def test_transient_failures_are_retried_in_place_not_dead_lettered(ingest, monkeypatch):
+    """SQLite busy / a lost optimistic-lock race: the same message is tried again until it
+    is stored; nothing is set aside."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from ground_control.db.models import DeadLetter
+
+    real = ingest._store_event
+    failures = [OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))] * 3
+
+    async def flaky(env):
+        if failures:
+            raise failures.pop()
+        return await real(env)
+
+    monkeypatch.setattr(ingest, "_store_event", flaky)
+    env = make_envelope("event", "v1", AcceptedEvent(mission_id="m-1"))
+    await ingest.handle(msg(topics.event("v1"), encode(env)))
+    assert ingest.counts["retry"] == 3 and ingest.counts["event"] == 1
+    assert await count(ingest, Event) == 1 and await count(ingest, DeadLetter) == 0
+
+
+async def test_a_transient_failure_that_persists_while_the_database_answers_is_dead_lettered(db_url, monkeypatch):
+    """A "transient" error that keeps coming while the database answers a probe is this
+    message's fault after all: after ``ingest_transient_max_attempts`` it is set aside."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from ground_control.db.models import DeadLetter
+
+    await asyncio.to_thread(upgrade, db_url)
+    engine = make_engine(db_url)
+    ing = Ingest(Settings(database_url=db_url, ingest_transient_max_attempts=3, ingest_retry_max_backoff_s=0.05),
+                 make_sessionmaker(engine))
+
+    async def always_stale(env):
+        raise StaleDataError("UPDATE statement on table 'missions' expected to update 1 row(s); 0 were matched.")
+
+    monkeypatch.setattr(ing, "_store_event", always_stale)
+    await ing.handle(msg(topics.event("v1"), encode(make_envelope("event", "v1", AcceptedEvent(mission_id="m")))))
+    async with ing.sessionmaker() as s:
+        dl = (await s.scalars(select(DeadLetter))).one()
+    assert "failed 3 times while the database answers" in dl.reason and "StaleDataError" in dl.reason
+    await engine.dispose()
+
+
+async def test_writing_a_dead_letter_waits_out_a_database_outage(ingest, monkeypatch):
+    """The dead letter is written before the message is acknowledged; while the database is
+    down that write is retried, so an invalid event is never lost either."""
+    from ground_control.db.models import DeadLetter
+    from ground_control.ingest import dead_letters
+
+    real = dead_letters.store
+    outage = [ConnectionRefusedError(111, "Connection refused")] * 2
+
+    async def flaky(session, records):
+        if outage:
+            raise outage.pop()
+        await real(session, records)
+
+    monkeypatch.setattr(dead_letters, "store", flaky)
+    await ingest.handle(msg(topics.event("v1"), b"not json"))
+    assert outage == []
+    async with ingest.sessionmaker() as s:
+        assert (await s.scalars(select(DeadLetter.reason))).one().startswith("invalid message: payload is not JSON")
