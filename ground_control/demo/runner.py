@@ -22,6 +22,7 @@ import httpx
 import uvicorn
 
 from ground_control.api.app import create_app
+from ground_control.demo.operator import confirm_handovers, paged, post, seed_city
 from ground_control.demo.scenario import Scenario, build
 from ground_control.embedded.broker import RunningBroker, free_port, start_amqtt, start_mosquitto
 from ground_control.settings import Settings
@@ -87,39 +88,6 @@ def start_broker(kind: str = "auto") -> RunningBroker:
         return start_amqtt()
 
 
-async def _paged(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        page = (await api.get(path, params={**params, "limit": 500, "offset": len(items)})).raise_for_status().json()
-        items.extend(page["items"])
-        if len(items) >= page["total"] or not page["items"]:
-            return items
-
-
-async def _post(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
-    r = await api.post(path, json=body)
-    if r.status_code >= 400:
-        raise RuntimeError(f"seeding {path} failed: {r.status_code} {r.text}")
-
-
-async def _confirm_handovers(api: httpx.AsyncClient, robots: set[str]) -> None:
-    """Plays the recipients: when a robot reports it reached a drop-off, its customer enters the
-    handover code (as they would in a tracking app), which ground control relays to the robot."""
-    seen: set[str] = set()
-    while True:
-        for ev in await _paged(api, "/events", kind="leg_reached"):
-            parcel, vehicle = ev.get("parcel_id"), ev["vehicle_id"]
-            if vehicle not in robots or not parcel or ev["id"] in seen:
-                continue
-            seen.add(ev["id"])
-            r = await api.post(f"/vehicles/{vehicle}/commands", json={
-                "action": "handover_confirmed", "parcel_id": parcel, "mission_id": ev.get("mission_id"),
-                "handover_code": f"{abs(hash(parcel)) % 10000:04d}"})
-            if r.status_code >= 400:
-                log.warning("handover confirmation for %s refused: %s", parcel, r.text)
-        await asyncio.sleep(0.5)
-
-
 async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | None = None) -> DemoResult:
     from edge_agent.agent import Agent     # the vehicle side: imported here, only the demo needs it
     from sitl import SimFleet
@@ -151,11 +119,7 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 raise RuntimeError("ground control exited during start-up")
             await asyncio.sleep(0.05)
         async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
-            for hub in scenario.hubs:
-                await _post(api, "/hubs", hub)
-            await _post(api, "/geofences", scenario.geofence)
-            for vehicle in scenario.vehicles:
-                await _post(api, "/vehicles", vehicle)
+            await seed_city(api, scenario)
 
             drones = [v for v in scenario.vehicles if v["type"] == "drone"]
             robots = [v for v in scenario.vehicles if v["type"] == "robot"]
@@ -172,16 +136,16 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 agent_tasks.append(asyncio.create_task(agent.run(), name=f"agent-{v['id']}"))
 
             for parcel in scenario.parcels:
-                await _post(api, "/parcels", parcel)
-            helper_tasks.append(asyncio.create_task(_confirm_handovers(api, {v["id"] for v in robots})))
+                await post(api, "/parcels", parcel)
+            helper_tasks.append(asyncio.create_task(confirm_handovers(api, {v["id"] for v in robots})))
 
             expected = {p["id"] for p in scenario.parcels}
             parcels: list[dict[str, Any]] = []
             while time.monotonic() - t0 < opts.timeout_s:
-                parcels = await _paged(api, "/parcels")
+                parcels = await paged(api, "/parcels")
                 by_state = Counter(p["state"] for p in parcels)
                 if on_update is not None:
-                    vehicles = await _paged(api, "/vehicles")
+                    vehicles = await paged(api, "/vehicles")
                     details = []
                     for v in vehicles:
                         d = (await api.get(f"/vehicles/{v['id']}")).json()
