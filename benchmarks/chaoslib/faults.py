@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
-import paho.mqtt.publish as publish
+import paho.mqtt.client as mqtt
 
 from chaoslib.fleet import Fleet
 from chaoslib.procs import Child
@@ -85,6 +85,21 @@ async def db_outage(fleet: Fleet, _tr: Traffic, rng: random.Random) -> str:
     return done
 
 
+async def _publish(fleet: Fleet, topic: str, payloads: list[str], qos: int, interval_s: float = 0.0) -> None:
+    """Publish as a client of its own (what a compromised or buggy vehicle could send)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"chaos-{uuid.uuid4().hex[:8]}")
+    client.connect("127.0.0.1", fleet.broker_port)
+    client.loop_start()
+    try:
+        for payload in payloads:
+            info = client.publish(topic, payload, qos=qos)
+            await asyncio.to_thread(info.wait_for_publish, 10)
+            await asyncio.sleep(interval_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def _envelope(kind: str, vehicle: str, body: dict, seq: int) -> str:
     return json.dumps({"v": 1, "type": kind, "id": str(uuid.uuid4()), "vehicle_id": vehicle,
                        "ts": datetime.now(timezone.utc).isoformat(), "seq": seq, "body": body})
@@ -92,24 +107,22 @@ def _envelope(kind: str, vehicle: str, body: dict, seq: int) -> str:
 
 async def telemetry_poison(fleet: Fleet, tr: Traffic, rng: random.Random) -> str:
     """A vehicle (its own topic, as its credentials allow) sends telemetry that passes the
-    protocol but not every database: NUL characters in the free-text fields, for 10 s."""
+    protocol but not every database: NUL characters in the free-text fields, once a second for
+    30 s, longer than ground control's telemetry silence timeout (20 s here)."""
     vehicle = rng.choice(_busy_vehicles(fleet, tr) or sorted(fleet.agents))
     body = {"position": {"lat": 52.37, "lon": 4.89, "alt_m": 30.0}, "heading_deg": 0, "ground_speed_mps": 5,
             "battery_pct": 80, "battery_v": 16, "mode": "AUTO\u0000", "armed": True, "gps_fix": 3,
             "agent_state": "in_flight\u0000"}
-    for i in range(10):
-        publish.single(f"lmf/v1/vehicle/{vehicle}/telemetry", _envelope("telemetry", vehicle, body, 10**6 + i),
-                       qos=0, hostname="127.0.0.1", port=fleet.broker_port, client_id=f"chaos-poison-{i}")
-        await asyncio.sleep(1.0)
-    return f"10 telemetry messages with NUL in mode/agent_state on {vehicle}'s topic"
+    payloads = [_envelope("telemetry", vehicle, body, 10**6 + i) for i in range(30)]
+    await _publish(fleet, f"lmf/v1/vehicle/{vehicle}/telemetry", payloads, qos=0, interval_s=1.0)
+    return f"30 telemetry messages (1/s) with NUL in mode/agent_state on {vehicle}'s topic"
 
 
 async def event_poison(fleet: Fleet, tr: Traffic, rng: random.Random) -> str:
     """A vehicle sends a protocol-valid event whose ``seq`` no 32-bit column holds."""
     vehicle = rng.choice(sorted(fleet.agents))
     body = {"kind": "failsafe", "reason": "chaos", "action": "none", "detail": "seq out of int32 range"}
-    publish.single(f"lmf/v1/vehicle/{vehicle}/event", _envelope("event", vehicle, body, 2**31),
-                   qos=1, hostname="127.0.0.1", port=fleet.broker_port, client_id="chaos-poison-event")
+    await _publish(fleet, f"lmf/v1/vehicle/{vehicle}/event", [_envelope("event", vehicle, body, 2**31)], qos=1)
     return f"one event with seq 2^31 on {vehicle}'s topic"
 
 
