@@ -76,7 +76,8 @@ def round_timeout(args: argparse.Namespace) -> float:
 
 
 def summary(args: argparse.Namespace, results: list[RoundResult], database: str, wall_s: float) -> dict:
-    total = {k: sum(r.counts.get(k, 0) for r in results) for k in ("parcels", *OUTCOMES, "delivered_twice", "carried_twice")}
+    keys = ("parcels", *OUTCOMES, "delivered_twice", "carried_twice", "events_missed_by_gc", "events_missed_by_recorder")
+    total = {k: sum(r.counts.get(k, 0) for r in results) for k in keys}
     return {"rounds": len(results), "faults": [r.fault for r in results], **total,
             "database": database, "seed": args.seed, "speedup": args.speedup,
             "vehicles": {"drones": args.drones, "robots": args.robots}, "wall_s": round(wall_s, 1),

@@ -66,7 +66,7 @@ class Traffic:
     deliveries: dict[str, list[Delivery]] = field(default_factory=dict)       # parcel -> distinct delivered events
     fail_reasons: dict[str, list[str]] = field(default_factory=dict)          # parcel -> recorded reasons
     telemetry: dict[str, tuple[float, str, str | None]] = field(default_factory=dict)  # vehicle -> (t, agent_state, mission)
-    events_seen: int = 0
+    event_ids: set[str] = field(default_factory=set)
     duplicates: int = 0
     malformed: int = 0
     last_t: float = 0.0
@@ -87,7 +87,6 @@ def digest(records: Iterable[dict[str, Any]]) -> Traffic:
     """``records``: the recorder's lines in arrival order, ``{"t", "topic", "payload"}`` with the
     payload parsed from JSON (a string when it was not JSON)."""
     tr = Traffic()
-    seen_events: set[str] = set()
     for rec in records:
         t = float(rec.get("t", 0.0))
         tr.last_t = max(tr.last_t, t)
@@ -109,11 +108,10 @@ def digest(records: Iterable[dict[str, Any]]) -> Traffic:
                 tr.telemetry[vehicle] = (t, state, mission)
         elif kind == "event":
             eid = str(env.get("id"))
-            if eid in seen_events:
+            if eid in tr.event_ids:
                 tr.duplicates += 1
                 continue
-            seen_events.add(eid)
-            tr.events_seen += 1
+            tr.event_ids.add(eid)
             _add_event(tr, vehicle, eid, body, t)
     return tr
 
