@@ -107,15 +107,16 @@ def _envelope(kind: str, vehicle: str, body: dict, seq: int) -> str:
 
 async def telemetry_poison(fleet: Fleet, tr: Traffic, rng: random.Random) -> str:
     """A vehicle (its own topic, as its credentials allow) sends telemetry that passes the
-    protocol but not every database: NUL characters in the free-text fields, once a second for
-    30 s, longer than ground control's telemetry silence timeout (20 s here)."""
+    protocol but not every database: NUL characters in the free-text fields, ten a second (so
+    one lands in every telemetry batch ground control writes) for 30 s, longer than its
+    telemetry silence timeout (20 s here)."""
     vehicle = rng.choice(_busy_vehicles(fleet, tr) or sorted(fleet.agents))
     body = {"position": {"lat": 52.37, "lon": 4.89, "alt_m": 30.0}, "heading_deg": 0, "ground_speed_mps": 5,
             "battery_pct": 80, "battery_v": 16, "mode": "AUTO\u0000", "armed": True, "gps_fix": 3,
             "agent_state": "in_flight\u0000"}
-    payloads = [_envelope("telemetry", vehicle, body, 10**6 + i) for i in range(30)]
-    await _publish(fleet, f"lmf/v1/vehicle/{vehicle}/telemetry", payloads, qos=0, interval_s=1.0)
-    return f"30 telemetry messages (1/s) with NUL in mode/agent_state on {vehicle}'s topic"
+    payloads = [_envelope("telemetry", vehicle, body, 10**6 + i) for i in range(300)]
+    await _publish(fleet, f"lmf/v1/vehicle/{vehicle}/telemetry", payloads, qos=0, interval_s=0.1)
+    return f"300 telemetry messages (10/s for 30 s) with NUL in mode/agent_state on {vehicle}'s topic"
 
 
 async def event_poison(fleet: Fleet, tr: Traffic, rng: random.Random) -> str:
