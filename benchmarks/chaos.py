@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for p in (ROOT, ROOT / "benchmarks"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+if str(ROOT) not in sys.path:           # chaoslib sits next to this script, already on the path
+    sys.path.insert(0, str(ROOT))
 
 from chaoslib.database import postgres_reachable  # noqa: E402
 from chaoslib.faults import DEFAULT_CYCLE, FAULTS  # noqa: E402

@@ -10,7 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+# appended, not prepended: benchmarks/vrplib.py must not shadow the vrplib package PyVRP imports
+sys.path.append(str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from chaoslib.verdict import digest, judge  # noqa: E402
 
