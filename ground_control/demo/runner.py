@@ -23,6 +23,7 @@ import uvicorn
 
 from ground_control.api.app import create_app
 from ground_control.demo.activity import describe
+from ground_control.demo.operator import confirm_handovers, paged, post, seed_city
 from ground_control.demo.outcome import Outcome, classify, default_timeout_s, verdict
 from ground_control.demo.scenario import HUBS, Scenario, build
 from ground_control.demo.waiting import planner_reasons, waiting_reason
@@ -122,41 +123,6 @@ def start_broker(kind: str = "auto") -> RunningBroker:
         return start_amqtt()
 
 
-async def _paged(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        page = (await api.get(path, params={**params, "limit": 500, "offset": len(items)})).raise_for_status().json()
-        items.extend(page["items"])
-        if len(items) >= page["total"] or not page["items"]:
-            return items
-
-
-async def _post(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = await api.post(path, json=body)
-    if r.status_code >= 400:
-        raise RuntimeError(f"seeding {path} failed: {r.status_code} {r.text}")
-    return r.json()
-
-
-async def _confirm_handovers(api: httpx.AsyncClient, robots: set[str], codes: dict[str, str]) -> None:
-    """Plays the recipients: when a robot reports it reached a drop-off, its customer enters the
-    handover code they were given when the parcel was created (``handover_code`` of the creation
-    answer), which ground control checks and relays to the robot."""
-    seen: set[str] = set()
-    while True:
-        for ev in await _paged(api, "/events", kind="leg_reached"):
-            parcel, vehicle = ev.get("parcel_id"), ev["vehicle_id"]
-            if vehicle not in robots or not parcel or ev["id"] in seen:
-                continue
-            seen.add(ev["id"])
-            r = await api.post(f"/vehicles/{vehicle}/commands", json={
-                "action": "handover_confirmed", "parcel_id": parcel, "mission_id": ev.get("mission_id"),
-                "handover_code": codes.get(parcel)})
-            if r.status_code >= 400:
-                log.warning("handover confirmation for %s refused: %s", parcel, r.text)
-        await asyncio.sleep(0.5)
-
-
 def _near(tel: dict[str, Any] | None, hub: tuple[float, float] | None, radius_m: float = 40.0) -> bool | None:
     if not tel or hub is None or tel.get("lat") is None:
         return None
@@ -183,7 +149,7 @@ async def _snapshot(api: httpx.AsyncClient, app: Any, parcels: list[dict[str, An
         if ev["kind"] != "command_ack":
             last_event.setdefault(ev["vehicle_id"], ev)
     details = []
-    for v in await _paged(api, "/vehicles"):
+    for v in await paged(api, "/vehicles"):
         d = (await api.get(f"/vehicles/{v['id']}")).json()
         tel = d.get("telemetry")
         d["activity"] = describe(d["type"], d.get("active_mission_id"), tel, last_event.get(d["id"]),
@@ -225,11 +191,7 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 raise RuntimeError("ground control exited during start-up")
             await asyncio.sleep(0.05)
         async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
-            for hub in scenario.hubs:
-                await _post(api, "/hubs", hub)
-            await _post(api, "/geofences", scenario.geofence)
-            for vehicle in scenario.vehicles:
-                await _post(api, "/vehicles", vehicle)
+            await seed_city(api, scenario)
 
             drones = [v for v in scenario.vehicles if v["type"] == "drone"]
             robots = [v for v in scenario.vehicles if v["type"] == "robot"]
@@ -247,15 +209,15 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
 
             codes: dict[str, str] = {}
             for parcel in scenario.parcels:
-                codes[parcel["id"]] = (await _post(api, "/parcels", parcel))["handover_code"]
-            helper_tasks.append(asyncio.create_task(_confirm_handovers(api, {v["id"] for v in robots}, codes)))
+                codes[parcel["id"]] = (await post(api, "/parcels", parcel))["handover_code"]
+            helper_tasks.append(asyncio.create_task(confirm_handovers(api, {v["id"] for v in robots}, codes)))
 
             expected = {p["id"] for p in scenario.parcels}
             timeout_s = opts.effective_timeout_s
             parcels: list[dict[str, Any]] = []
             done = False
             while not done and time.monotonic() - t0 < timeout_s:
-                parcels = await _paged(api, "/parcels")
+                parcels = await paged(api, "/parcels")
                 done = _all_done(parcels, expected)
                 if not done:
                     if on_update is not None:
@@ -263,7 +225,7 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                     await asyncio.sleep(0.5)
             wall_s = time.monotonic() - t0
             if not done:   # the deadline passed while sleeping: count what is there now
-                parcels = await _paged(api, "/parcels")
+                parcels = await paged(api, "/parcels")
                 done = _all_done(parcels, expected)
             if on_update is not None:   # the last view shows the end state, not the last poll
                 on_update(await _snapshot(api, app, parcels, wall_s, api_url, broker.kind, final=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import logging
 import shutil
 import socket
@@ -87,6 +88,18 @@ def launch_mosquitto(config: str, port: int, cleanup: Path | None = None) -> Run
     return RunningBroker(url=f"mqtt://127.0.0.1:{port}", kind="mosquitto", _stop=stop)
 
 
+def _hand_to_broker_user(folder: Path) -> None:
+    """Started as root, mosquitto drops to the ``mosquitto`` user, which could not write a folder
+    root made: persistence would fail silently and a restart lose every session."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    import pwd
+
+    with contextlib.suppress(KeyError, OSError):
+        user = pwd.getpwnam("mosquitto")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+
+
 def start_mosquitto(port: int | None = None) -> RunningBroker:
     """Run a private anonymous mosquitto on a free port (persistence on, so QoS 1 sessions
     survive while it runs)."""
@@ -94,6 +107,7 @@ def start_mosquitto(port: int | None = None) -> RunningBroker:
         raise FileNotFoundError("mosquitto")
     port = port or free_port()
     workdir = Path(tempfile.mkdtemp(prefix="lmf-mosquitto-"))
+    _hand_to_broker_user(workdir)
     config = (
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
         f"persistence_location {workdir}/\nmax_queued_messages 100000\nlog_dest none\n"
