@@ -2,6 +2,7 @@
 obey the same rules and an illegal move is refused before anything is written.
 
     created -> planned -> dispatched -> in_transit -> delivered | delivery_failed
+    created -> returned                             (the sender cancels before it left the hub)
     delivery_failed -> created (back to planning) | returned (attempts exhausted)
     planned -> created                              (mission rejected / never accepted / cancelled)
     dispatched | in_transit -> created             (the vehicle came back with it: ``returned``)
@@ -35,7 +36,7 @@ class ParcelState(StrEnum):
 S = ParcelState
 
 TRANSITIONS: dict[ParcelState, frozenset[ParcelState]] = {
-    S.created: frozenset({S.planned}),
+    S.created: frozenset({S.planned, S.returned}),   # returned: the sender cancels before it leaves
     S.planned: frozenset({S.dispatched, S.created}),
     S.dispatched: frozenset({S.in_transit, S.created, S.lost}),
     S.in_transit: frozenset({S.delivered, S.delivery_failed, S.created, S.lost}),

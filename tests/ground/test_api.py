@@ -159,15 +159,20 @@ async def test_parcel_unknown_hub_and_transitions(client):
     assert r.status_code == 409
     r = await client.post("/parcels/p-1/transitions", json={"to": "in_transit", "reason": "skip"})
     assert r.status_code == 409 and "only move a parcel to created or returned" in r.json()["detail"]
-    r = await client.post("/parcels/p-1/transitions", json={"to": "returned", "reason": "sender cancelled"})
-    assert r.status_code == 409 and "cannot go from created to returned" in r.json()["detail"]
     # refused transition left nothing behind
     assert (await client.get("/parcels/p-1/history")).json()["total"] == 1
     assert (await client.get("/parcels/p-1")).json()["state"] == "created"
+    # a parcel still at the hub may go back to its sender
+    r = await client.post("/parcels/p-1/transitions", json={"to": "returned", "reason": "sender cancelled"})
+    assert r.status_code == 200 and r.json()["state"] == "returned"
+    r = await client.post("/parcels/p-1/transitions", json={"to": "created", "reason": "undo"})
+    assert r.status_code == 409 and "cannot go from returned to created" in r.json()["detail"]
     assert (await client.post("/parcels/p-1/transitions", json={"to": "planned", "reason": ""})).status_code == 422
     assert (await client.post("/parcels/nope/transitions", json={"to": "planned", "reason": "x"})).status_code == 404
-    assert (await client.delete("/parcels/p-1")).status_code == 204
-    assert (await client.delete("/parcels/p-1")).status_code == 404
+    assert (await client.delete("/parcels/p-1")).status_code == 409   # returned: kept on record
+    await client.post("/parcels", json=parcel("p-2"))
+    assert (await client.delete("/parcels/p-2")).status_code == 204
+    assert (await client.delete("/parcels/p-2")).status_code == 404
 
 
 async def test_geofences(client):
@@ -241,7 +246,7 @@ async def test_every_list_takes_one_order_parameter_with_ascending_default(clien
         assert (await client.post("/parcels", json=parcel(pid))).status_code == 201
     for pid, action in (("p-a", "hold"), ("p-b", "resume")):
         assert (await client.post("/vehicles/drone-1/commands", json={"action": action})).status_code == 202
-    await client.post("/parcels/p-a/transitions", json={"to": "planned", "reason": "by hand"})
+    await client.post("/parcels/p-a/transitions", json={"to": "returned", "reason": "sender cancelled"})
 
     async def ids(path, key="id", **params):
         return [i[key] for i in (await client.get(path, params=params)).json()["items"]]
@@ -250,8 +255,8 @@ async def test_every_list_takes_one_order_parameter_with_ascending_default(clien
     assert await ids("/parcels", order="desc") == ["p-c", "p-b", "p-a"]
     assert await ids("/vehicles/drone-1/commands", key="action") == ["hold", "resume"]
     assert await ids("/vehicles/drone-1/commands", key="action", order="desc") == ["resume", "hold"]
-    assert await ids("/parcels/p-a/history", key="to_state") == ["created", "planned"]
-    assert await ids("/parcels/p-a/history", key="to_state", order="desc") == ["planned", "created"]
+    assert await ids("/parcels/p-a/history", key="to_state") == ["created", "returned"]
+    assert await ids("/parcels/p-a/history", key="to_state", order="desc") == ["returned", "created"]
     assert (await client.get("/parcels", params={"order": "sideways"})).status_code == 422
     # every list endpoint documents the same parameter with the same default
     spec = (await client.get("/openapi.json")).json()

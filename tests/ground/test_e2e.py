@@ -45,7 +45,8 @@ async def setup_fleet(c, vehicle_ids, n_parcels, uid, weight=0.5):
     assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
     for vid in vehicle_ids:
         r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": 5,
-                                            "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12})
+                                            "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12,
+                                            "release_bays": 8})
         assert r.status_code == 201, r.text
     if n_parcels:   # one bulk import, so the first plan sees all of them
         fc = {"type": "FeatureCollection", "features": [
@@ -283,7 +284,8 @@ async def _import(c, parcels):
 
 async def _add_drone(c, vid, payload_kg=5.0):
     r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": payload_kg,
-                                        "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12})
+                                        "battery_wh": 800, "wh_per_km": 15, "cruise_speed_mps": 12,
+                                        "release_bays": 8})
     assert r.status_code == 201, r.text
 
 

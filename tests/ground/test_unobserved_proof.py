@@ -14,7 +14,7 @@ def test_unobserved_unconfirmed_proof_is_stored_as_sent():
     env = parse_message(topics.event("d1"), encode(make_envelope("event", "d1", DeliveredEvent(
         mission_id="m1", parcel_id="p1", proof=proof))))
     parcel = SimpleNamespace(proof=None, attempts=0)
-    _store_proof(parcel, env)
+    _store_proof(parcel, env, None)   # ground control cannot measure a release nobody observed
     stored = json.loads(json.dumps(parcel.proof))  # the JSON column
     assert stored["observed"] is False and stored["confirmed"] is False and stored["position"] is None
     assert stored["delivered_at"] is None and "restarted" in stored["reason"]

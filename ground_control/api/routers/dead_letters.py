@@ -11,10 +11,10 @@ from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
 from fleet_protocol import ProtocolError
-from ground_control.api.deps import Limit, Offset, QueryId, Session
+from ground_control.api.deps import Limit, Offset, Order, QueryId, Session
 from ground_control.api.schemas import DeadLetterOut, Page, ReplayOut
 from ground_control.db.models import DeadLetter
-from ground_control.db.repositories import Conflict, get_or_404, paginate
+from ground_control.db.repositories import Conflict, SortOrder, get_or_404, paginate
 from ground_control.ingest.failures import summary
 
 router = APIRouter(tags=["dead letters"])
@@ -43,13 +43,13 @@ def _out(dl: DeadLetter) -> dict[str, Any]:
 
 @router.get("/dead-letters", response_model=Page[DeadLetterOut])
 async def list_dead_letters(session: Session, limit: Limit = 50, offset: Offset = 0,
-                            vehicle_id: QueryId = None, channel: Channel | None = None) -> dict:
-    """Newest first (by when it was last seen)."""
-    stmt = select(DeadLetter).order_by(DeadLetter.last_seen.desc(), DeadLetter.id.desc())
-    page = await paginate(session, stmt, limit, offset, {
+                            vehicle_id: QueryId = None, channel: Channel | None = None,
+                            order: Order = SortOrder.asc) -> dict:
+    """By when each was last seen (``order=desc``: newest first)."""
+    page = await paginate(session, select(DeadLetter), limit, offset, {
         DeadLetter.vehicle_id: vehicle_id,
         DeadLetter.channel: channel,
-    })
+    }, order_by=(DeadLetter.last_seen, DeadLetter.id), order=order)
     return {**page, "items": [_out(dl) for dl in page["items"]]}
 
 
