@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from ground_control.planning.costs import TravelCosts
-from ground_control.planning.model import ParcelSpec, PlannedStop, Route, VehicleSpec
+from ground_control.planning.objective import money_cost
+from ground_control.planning.model import Objective, ParcelSpec, PlannedStop, Route, VehicleSpec
 
 
 def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec],
@@ -33,5 +34,6 @@ def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec]
                  duration_s=t - depart_s)
 
 
-def route_cost(vehicle: VehicleSpec, route: Route) -> float:
-    return vehicle.fixed_cost + vehicle.cost_per_km * route.distance_m / 1000.0
+def route_cost(vehicle: VehicleSpec, route: Route, objective: Objective | None = None) -> float:
+    """The vehicle's money cost of the route (per-hour costs only under the time objective)."""
+    return money_cost(vehicle, route, objective or Objective())

@@ -16,6 +16,15 @@ Modelling choices (the why):
 * Parcels are optional with a prize of ``priority`` x (more than serving any parcel can cost), so
   a feasible parcel is dropped only when capacity runs out. ``optional=False`` makes them required
   (benchmarks, where every client must be served).
+* Objective (``PlanRequest.objective``): each vehicle type carries its own prices as PyVRP
+  vehicle-type costs: ``fixed_cost`` per trip, ``unit_distance_cost`` on geometric metres
+  (``cost_per_km``) and, under the ``time`` objective, ``unit_duration_cost`` (``cost_per_hour``
+  plus the customers' waiting approximated per second of route duration, see
+  ``objective.waiting_rate_per_s``). A drone's climbs and hovers are range, not distance: for a
+  drone with a stop limit the per-stop overhead is taken off its ``max_distance`` for every stop
+  it may still make (exact for one-bay drones, the default; on the safe side for multi-bay ones),
+  so a drone's kilometre is priced like any other. Drones without a stop limit keep the overhead
+  in their distance matrix (range exact, overhead priced as distance).
 * PyVRP works in integers: distances in ``distance_unit_m`` (default 1 m), durations in
   ``time_unit_s`` (1 s), weights in grams, costs scaled to integers (``cost_scale``, automatic).
   ``rounding`` is ``"round"`` or ``"trunc"`` (DIMACS convention: truncate at the unit).
@@ -36,8 +45,9 @@ from ground_control.planning.costs import TravelCosts
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.feasibility import parcel_hubs, prepare, within_time
 from ground_control.planning.model import (
-    ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
+    ObjectiveKind, ParcelSpec, Plan, PlanRequest, Route, UnplannedReason, VehicleSpec,
 )
+from ground_control.planning.objective import waiting_cost, waiting_rate_per_s
 from ground_control.planning.routes import build_route, route_cost
 
 _INT_MAX = np.iinfo(np.int64).max
@@ -96,12 +106,14 @@ class PyVRPPlanner:
         stop = MaxRuntime(remaining)
         if self.max_iterations is not None:
             stop = MultipleCriteria([stop, MaxIterations(self.max_iterations)])
-        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
+        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False,
+                             params=_params(data))
 
         routes: list[Route] = []
         served: set[str] = set()
         used: dict[int, int] = defaultdict(int)
         cost = 0.0
+        obj = request.objective
         busy = set()
         for r in result.best.routes():
             g = type_groups[r.vehicle_type()]
@@ -116,20 +128,24 @@ class PyVRPPlanner:
                 continue
             busy.add(v.vehicle_id)
             route = build_route(v, v.hub_id, stops, costs, depart)
+            if obj.kind is ObjectiveKind.time and not g.committed and len(seq) > 1:
+                route = _kinder_direction(v, route, seq, costs, request, depart)
             routes.append(route)
-            cost += route_cost(v, route)
+            cost += route_cost(v, route, obj)
             served.update(p.parcel_id for p in seq)
         for g in type_groups:                      # committed vehicles the solver left idle
             if g.committed and g.vehicles[0].vehicle_id not in busy:
                 v = g.vehicles[0]
                 route = build_route(v, v.hub_id, g.committed, costs)
                 routes.append(route)
-                cost += route_cost(v, route)
+                cost += route_cost(v, route, obj)
         for p in parcels:
             if p.parcel_id not in served:
                 unplanned[p.parcel_id] = UnplannedReason.not_selected
-        return Plan(routes=tuple(routes), unplanned=unplanned, cost=cost,
-                    solve_s=time.perf_counter() - t0)
+        by_id = {p.parcel_id: p for p in request.parcels}
+        waiting = sum(waiting_cost(r, by_id, obj) for r in routes)
+        return Plan(routes=tuple(routes), unplanned=unplanned, cost=cost + waiting,
+                    solve_s=time.perf_counter() - t0, waiting_cost=waiting)
 
     # --------------------------------------------------------------------------- building
     @staticmethod
@@ -145,7 +161,7 @@ class PyVRPPlanner:
                 out.append(_Group([v], last, hub, pre))
                 continue
             key = (v.kind, v.hub_id, v.payload_kg, v.max_distance_m, v.speed_mps, v.fixed_cost,
-                   v.cost_per_km, v.max_duration_s, v.max_stops)
+                   v.cost_per_km, v.cost_per_hour, v.max_duration_s, v.max_stops)
             if key in by_key:
                 by_key[key].vehicles.append(v)
             else:
@@ -182,7 +198,8 @@ class PyVRPPlanner:
         # integer costs: scale so unit costs keep their resolution
         unit_costs = [v.cost_per_km / 1000.0 * du for g in groups for v in g.vehicles[:1]]
         fixed_costs = [v.fixed_cost for g in groups for v in g.vehicles[:1]]
-        scale = self.cost_scale or _auto_scale(unit_costs + fixed_costs)
+        dur_costs = [self._duration_rate(g.vehicles[0], request, parcels) * tu for g in groups]
+        scale = self.cost_scale or _auto_scale(unit_costs + fixed_costs + dur_costs)
 
         # profiles: (kind, speed, parcels not allowed) -> index
         dist_m = {k: costs.dist(k)[np.ix_(nodes, nodes)] for k in costs.routers}
@@ -194,8 +211,14 @@ class PyVRPPlanner:
         max_du = float(self._units(max_d + max_oh, du)) + 1
         client_loc = [loc_of[costs.parcel_index[p.parcel_id]] for p in parcels]
         max_prio = max((p.priority for p in parcels), default=1)
+        # the longest a detour to one parcel can take: there and back at the slowest speed,
+        # plus its service and a drone's per-stop climbs and hover
+        slowest = min((g.vehicles[0].speed_mps for g in groups), default=1.0)
+        max_serve_s = (2 * (max_d + max_oh) / slowest
+                       + max((p.service_s for p in parcels), default=0.0))
         prize_unit = 2 * (max(fixed_costs, default=0) * scale
-                          + max(unit_costs, default=0) * scale * 2 * max_du) + 1
+                          + max(unit_costs, default=0) * scale * 2 * max_du
+                          + max(dur_costs, default=0) * scale * max_serve_s / tu) + 1
         big = int(min(max(4 * max_prio * prize_unit / max(min(unit_costs) * scale, 1e-9),
                           10 * max_du * len(nodes)), 2 ** 40))
         can = [{c.vehicle_id for c in candidates[p.parcel_id]} for p in parcels]
@@ -207,7 +230,7 @@ class PyVRPPlanner:
             v = g.vehicles[0]
             ids = {x.vehicle_id for x in g.vehicles}
             banned = tuple(i for i, c in enumerate(can) if ids.isdisjoint(c))
-            key = (v.kind, v.speed_mps, banned)
+            key = (v.kind, v.speed_mps, v.max_stops is None, banned)
             if key not in profiles:
                 d = dist_m[v.kind]
                 dist = self._units(d, du)
@@ -215,7 +238,9 @@ class PyVRPPlanner:
                 dist[~np.isfinite(dist)] = big
                 dur[~np.isfinite(dur)] = big
                 stop_oh = costs.overheads(v)[1]
-                if stop_oh > 0:       # a drone's climbs/hover at each stop count against range
+                if stop_oh > 0 and v.max_stops is None:
+                    # no stop limit: a drone's climbs/hover at each stop count against range
+                    # through the distance (see module: priced as distance then)
                     dist[:, client_loc] += float(self._units(stop_oh, du))
                 if banned:
                     cols = [client_loc[i] for i in banned]
@@ -240,7 +265,7 @@ class PyVRPPlanner:
                 required=not self.optional, name=p.parcel_id))
 
         vtypes = []
-        for g, prof in zip(groups, type_profile):
+        for g, prof, dur_rate in zip(groups, type_profile, dur_costs):
             v = g.vehicles[0]
             start, load, t_done = 0.0, 0.0, 0.0
             start_oh, stop_oh = costs.overheads(v)
@@ -251,6 +276,9 @@ class PyVRPPlanner:
                 dist_done += sum(leg.distance_m + stop_oh for leg in route.legs[:-1])
                 t_done = route.stops[-1].eta_s + g.committed[-1].service_s
                 start = t_done
+            if v.max_stops is not None:
+                # the stops it may still make, each with its climbs/hover, off its range
+                dist_done += stop_oh * _stops_left(v, len(g.committed))
             vtypes.append(pyvrp.VehicleType(
                 num_available=len(g.vehicles),
                 capacity=[max(0, self._grams(v.payload_kg - load, floor=True)),
@@ -262,9 +290,20 @@ class PyVRPPlanner:
                     (v.max_duration_s - t_done) / tu if v.max_duration_s is not None else math.inf)),
                 max_distance=_int_or_max(self._floor((costs.budget(v) - dist_done) / du)),
                 unit_distance_cost=int(round(v.cost_per_km / 1000.0 * du * scale)),
+                unit_duration_cost=int(round(dur_rate * scale)),
                 profile=prof, name=v.vehicle_id))
         data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
         return data, parcels, groups
+
+    @staticmethod
+    def _duration_rate(v: VehicleSpec, request: PlanRequest, parcels: list[ParcelSpec]
+                       ) -> float:
+        """Cost per second out on a route: the vehicle's per-hour price plus the customers'
+        waiting (approximated, ``objective.waiting_rate_per_s``); 0 for the distance objective."""
+        obj = request.objective
+        if obj.kind is not ObjectiveKind.time:
+            return 0.0
+        return v.cost_per_hour / 3600.0 + waiting_rate_per_s(v, parcels, obj)
 
     def _grams(self, kg: float, floor: bool = False) -> int:
         x = kg / self.weight_unit_kg
@@ -292,6 +331,34 @@ class PyVRPPlanner:
         while seq and not _feasible(v, prefix + seq, costs, request, depart):
             seq.pop()
         return seq
+
+
+def _kinder_direction(v: VehicleSpec, route: Route, seq: list[ParcelSpec], costs: TravelCosts,
+                      request: PlanRequest, depart: float) -> Route:
+    """The same tour driven the other way round when that makes customers wait less (the
+    duration price the solver sees is blind to the order of drops; the waiting is not) and the
+    reversed route keeps every limit."""
+    by_id = {p.parcel_id: p for p in seq}
+    back = list(reversed(seq))
+    if not _feasible(v, back, costs, request, depart):
+        return route
+    rev = build_route(v, v.hub_id, back, costs, depart)
+    obj = request.objective
+    now = route_cost(v, route, obj) + waiting_cost(route, by_id, obj)
+    alt = route_cost(v, rev, obj) + waiting_cost(rev, by_id, obj)
+    return rev if alt < now - 1e-9 else route
+
+
+def _params(data: pyvrp.ProblemData) -> pyvrp.SolveParams:
+    """Penalties able to outweigh a prize: PyVRP caps each violation's penalty per unit (excess
+    gram, stop, second) at ``max_penalty``; with fine-grained costs (a scale of 1e6 for prices
+    in cents per km) a parcel's prize can exceed that cap, and the search would rather overload a
+    one-gripper drone than leave a parcel out. The cap is lifted to ten times the largest prize."""
+    top = max((c.prize for c in data.clients()), default=0)
+    default = pyvrp.PenaltyParams()
+    if 10 * top <= default.max_penalty:
+        return pyvrp.SolveParams()
+    return pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=10.0 * top))
 
 
 def _stops_left(v: VehicleSpec, committed: int) -> int:
