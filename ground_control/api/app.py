@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from ground_control.api import errors
 from ground_control.api.routers import dashboard, geofences, hubs, missions, parcels, plans, vehicles
+from ground_control.api.routers import vehicle_costs
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wake_dispatch = None
     errors.install(app)
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
-              missions.router, plans.router, dashboard.router):
+              missions.router, plans.router, dashboard.router, vehicle_costs.router):
         app.include_router(r)
 
     @app.get("/health", tags=["meta"])

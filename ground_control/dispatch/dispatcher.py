@@ -28,6 +28,7 @@ from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
 from ground_control.dispatch.mission_builder import route_to_mission
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, vehicles_still_out
+from ground_control.dispatch.pricing import load_prices
 from ground_control.dispatch.rounds import plan_rounds
 from ground_control.domain.parcel_lifecycle import ParcelState
 from ground_control.planning import RoutePlanner
@@ -156,6 +157,7 @@ class Dispatcher:
                 return
             hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
             fences = list((await session.scalars(select(Geofence))).all())
+            prices = await load_prices(session)
 
         # parcels the planner left out (outside the area, too heavy...) would be re-planned on
         # every tick; with an optimising planner that burns a core. Same parcels, same
@@ -165,7 +167,8 @@ class Dispatcher:
             return
         self._last_signature, self._last_plan_at = signature, time.monotonic()
 
-        async for rnd in plan_rounds(self.planner, hubs, vehicles, list(parcels), fences, self.settings, now):
+        async for rnd in plan_rounds(self.planner, hubs, vehicles, list(parcels), fences, self.settings, now,
+                                     prices=prices):
             self.unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
             for route in rnd.plan.routes:
                 if not route.stops or route.vehicle_id not in rnd.vehicles:

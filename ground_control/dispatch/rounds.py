@@ -11,12 +11,13 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Mapping
 
 from fleet_protocol import Geofence
 from ground_control.db import models as m
 from ground_control.dispatch.mission_builder import build_request, fence_for
-from ground_control.planning import Plan, RoutePlanner
+from ground_control.planning import Plan, RoutePlanner, VehicleKind
+from ground_control.planning.prices import VehiclePrices
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def parcel_groups(parcels: Iterable[m.Parcel]) -> list[tuple[str, list[m.Parcel]
 
 async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: list[m.Vehicle],
                       parcels: list[m.Parcel], fences: list[m.Geofence], settings: Settings, now: datetime,
-                      *, time_limit_s: float | None = None, seed: int = 0) -> AsyncIterator[Round]:
+                      *, time_limit_s: float | None = None, seed: int = 0,
+                      prices: Mapping[VehicleKind, VehiclePrices] | None = None) -> AsyncIterator[Round]:
     """Plan every group (the planner runs in a thread); a vehicle given a route with stops is
     not offered to later groups. A group whose planner call fails is logged and skipped (its
     parcels wait), as are groups with no candidate vehicle."""
@@ -60,7 +62,8 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
         if not cands:
             continue
         fence = fence_for(fences, hub_id)
-        request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed)
+        request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed,
+                                prices=prices)
         try:
             plan: Plan = await asyncio.to_thread(planner.plan, request)
         except Exception:  # noqa: BLE001 - a planner bug leaves parcels waiting, not lost

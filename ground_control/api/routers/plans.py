@@ -19,6 +19,7 @@ from ground_control.db.models import Geofence, Hub, Parcel, Vehicle, utcnow
 from ground_control.db.repositories import Conflict, NotFound
 from ground_control.dispatch.dispatcher import MAX_PARCELS_PER_ROUND
 from ground_control.dispatch.mission_builder import make_dispatch_planner
+from ground_control.dispatch.pricing import load_prices
 from ground_control.dispatch.rounds import plan_rounds
 from ground_control.domain.parcel_lifecycle import ParcelState
 from ground_control.planning import Route, UnplannedReason
@@ -116,15 +117,17 @@ async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> 
 
     hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
     fences = list((await session.scalars(select(Geofence))).all())
+    prices = await load_prices(session)
     kind = body.planner or settings.planner_kind
     planner = make_dispatch_planner(settings, kind)
     features: list[dict[str, Any]] = []
     unplanned: dict[str, str] = {}
-    cost = solve_s = 0.0
+    cost = solve_s = waiting = 0.0
     planned: set[str] = set()
     async for rnd in plan_rounds(planner, hubs, vehicles, parcels, fences, settings, now,
-                                 time_limit_s=body.time_limit_s, seed=body.seed):
+                                 time_limit_s=body.time_limit_s, seed=body.seed, prices=prices):
         cost += rnd.plan.cost
+        waiting += rnd.plan.waiting_cost
         solve_s += rnd.plan.solve_s
         unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
         for route in rnd.plan.routes:
@@ -139,6 +142,7 @@ async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> 
             unplanned[p.id] = str(UnplannedReason.no_vehicle)
     out = {"type": "FeatureCollection", "features": features, "unplanned": unplanned,
            "cost": round(cost, 3), "solve_s": round(solve_s, 3), "planner": kind,
+           "objective": settings.planner_objective, "waiting_cost": round(waiting, 3),
            "vehicle_ids": [v.id for v in vehicles], "parcel_count": len(parcels)}
     await session.rollback()   # read-only: make sure nothing is left to flush
     return out
