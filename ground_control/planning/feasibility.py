@@ -75,7 +75,7 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
                         start_oh, stop_oh = costs.overheads(v)
                         if go + back + start_oh + stop_oh <= costs.budget(v) + _EPS:
                             s = 4
-                            if _direct_on_time(p, v, go, back, request):
+                            if _direct_on_time(p, v, go, back, request, costs):
                                 s = 5
                 stage = max(stage, s)
                 if s == 5:
@@ -90,13 +90,15 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
 
 
 def _direct_on_time(p: ParcelSpec, v: VehicleSpec, go: float, back: float,
-                    request: PlanRequest) -> bool:
-    arrive = go / v.speed_mps
+                    request: PlanRequest, costs: TravelCosts) -> bool:
+    vt = costs.times(v)
+    arrive = vt.takeoff_s + go / v.speed_mps + vt.arrive_s
     start = arrive if p.time_window is None else max(arrive, p.time_window.earliest_s)
     if p.time_window is not None and start > p.time_window.latest_s + _EPS:
         return False
     depart = start - arrive              # leave late rather than wait at the drop-off
-    return within_time(v, request, depart, start + p.service_s + back / v.speed_mps)
+    end = start + p.service_s + vt.leave_s + back / v.speed_mps + vt.landing_s
+    return within_time(v, request, depart, end)
 
 
 def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:

@@ -88,13 +88,14 @@ class GreedyPlanner:
     def _visit(tour: _Tour, p: ParcelSpec, costs: TravelCosts) -> None:
         j = costs.parcel_index[p.parcel_id]
         d = costs.dist(tour.vehicle.kind)[tour.node, j]
-        tour.t += d / tour.vehicle.speed_mps
+        vt = costs.times(tour.vehicle)
+        tour.t += (vt.takeoff_s if tour.fresh else 0.0) + d / tour.vehicle.speed_mps + vt.arrive_s
         if p.time_window is not None:
             if tour.fresh:      # leave later instead of waiting at the first drop-off
                 tour.depart = max(0.0, p.time_window.earliest_s - tour.t)
             tour.t = max(tour.t, p.time_window.earliest_s)
         tour.fresh = False
-        tour.t += p.service_s
+        tour.t += p.service_s + vt.leave_s
         tour.dist += d + costs.overheads(tour.vehicle)[1]
         tour.load += p.weight_kg
         tour.stops += 1
@@ -113,14 +114,16 @@ class GreedyPlanner:
         h = costs.hub_index[v.hub_id]
         j = arr.node[idx]
         go, back = d[tour.node, j], d[j, h]
-        start = np.maximum(tour.t + go / v.speed_mps, arr.early[idx])
+        vt = costs.times(v)
+        to_drop = (vt.takeoff_s if tour.fresh else 0.0) + go / v.speed_mps + vt.arrive_s
+        start = np.maximum(tour.t + to_drop, arr.early[idx])
         if v.max_stops is not None and tour.stops >= v.max_stops:
             return None
         ok = (tour.load + arr.weight[idx] <= v.payload_kg + _EPS)
         ok &= tour.dist + go + costs.overheads(v)[1] + back <= costs.budget(v) + _EPS
         ok &= start <= arr.late[idx] + _EPS
-        end = start + arr.service[idx] + back / v.speed_mps
-        depart = np.maximum(0.0, start - go / v.speed_mps) if tour.fresh else tour.depart
+        end = start + arr.service[idx] + vt.leave_s + back / v.speed_mps + vt.landing_s
+        depart = np.maximum(0.0, start - to_drop) if tour.fresh else tour.depart
         if request.horizon_s is not None:
             ok &= end <= request.horizon_s + _EPS
         if v.max_duration_s is not None:

@@ -175,6 +175,15 @@ class PyVRPPlanner:
         y = np.floor(y + 1e-9) if self.rounding == "trunc" else np.round(y)
         return y
 
+    def _time(self, x: np.ndarray | float, unit: float, up: bool) -> np.ndarray:
+        """Seconds -> solver integers so a window is never missed by rounding: travel and service
+        times (and earliest starts) up, latest times down. The DIMACS convention (``trunc``)
+        keeps its own rule: benchmark instances define their times that way."""
+        if self.rounding == "trunc":
+            return self._units(x, unit)
+        y = np.asarray(x, dtype=float) / unit
+        return np.ceil(y - 1e-9) if up else np.floor(y + 1e-9)
+
     def _problem(self, request: PlanRequest, costs: TravelCosts, parcels: list[ParcelSpec],
                  groups: list[_Group], candidates: dict[str, list[VehicleSpec]]
                  ) -> tuple[pyvrp.ProblemData, list[ParcelSpec], list[_Group]]:
@@ -187,7 +196,7 @@ class PyVRPPlanner:
         locations = [pyvrp.Location(x=float(costs.xy[n, 0]), y=float(costs.xy[n, 1]))
                      for n in nodes]
         horizon = request.horizon_s
-        h_late = int(self._units(horizon, tu)) if horizon is not None else _INT_MAX
+        h_late = int(self._time(horizon, tu, up=False)) if horizon is not None else _INT_MAX
 
         depots: list[pyvrp.Depot] = []
         depot_of: dict[int, int] = {}
@@ -210,6 +219,7 @@ class PyVRPPlanner:
         max_oh = max((sum(costs.overheads(g.vehicles[0])) for g in groups), default=0.0)
         max_du = float(self._units(max_d + max_oh, du)) + 1
         client_loc = [loc_of[costs.parcel_index[p.parcel_id]] for p in parcels]
+        hub_loc = [loc_of[h] for h in costs.hub_index.values()]
         max_prio = max((p.priority for p in parcels), default=1)
         # the longest a detour to one parcel can take: there and back at the slowest speed,
         # plus its service and a drone's per-stop climbs and hover
@@ -234,7 +244,7 @@ class PyVRPPlanner:
             if key not in profiles:
                 d = dist_m[v.kind]
                 dist = self._units(d, du)
-                dur = self._units(d / v.speed_mps, tu)
+                dur = self._time(self._seconds(d, v, costs, client_loc, hub_loc), tu, up=True)
                 dist[~np.isfinite(dist)] = big
                 dur[~np.isfinite(dur)] = big
                 stop_oh = costs.overheads(v)[1]
@@ -258,9 +268,9 @@ class PyVRPPlanner:
             tw = p.time_window
             clients.append(pyvrp.Client(
                 location=loc, delivery=[self._grams(p.weight_kg), 1],   # (weight, one stop)
-                service_duration=int(self._units(p.service_s, tu)),
-                tw_early=int(self._units(tw.earliest_s, tu)) if tw else 0,
-                tw_late=int(self._units(tw.latest_s, tu)) if tw else _INT_MAX,
+                service_duration=int(self._time(p.service_s, tu, up=True)),
+                tw_early=int(self._time(tw.earliest_s, tu, up=True)) if tw else 0,
+                tw_late=int(self._time(tw.latest_s, tu, up=False)) if tw else _INT_MAX,
                 prize=int(p.priority * prize_unit) if self.optional else 0,
                 required=not self.optional, name=p.parcel_id))
 
@@ -285,7 +295,7 @@ class PyVRPPlanner:
                           _stops_left(v, len(g.committed))],
                 start_depot=depot_of[g.start_loc], end_depot=depot_of[g.end_loc],
                 fixed_cost=0 if g.committed else int(round(v.fixed_cost * scale)),
-                tw_early=int(self._units(start, tu)), tw_late=h_late,
+                tw_early=int(self._time(start, tu, up=True)), tw_late=h_late,
                 shift_duration=_int_or_max(self._floor(
                     (v.max_duration_s - t_done) / tu if v.max_duration_s is not None else math.inf)),
                 max_distance=_int_or_max(self._floor((costs.budget(v) - dist_done) / du)),
@@ -294,6 +304,22 @@ class PyVRPPlanner:
                 profile=prof, name=v.vehicle_id))
         data = pyvrp.ProblemData(locations, clients, depots, vtypes, dist_mats, dur_mats)
         return data, parcels, groups
+
+    @staticmethod
+    def _seconds(d: np.ndarray, v: VehicleSpec, costs: TravelCosts, client_loc: list[int],
+                 hub_loc: list[int]) -> np.ndarray:
+        """Travel seconds between locations for ``v``, a drone's vertical profile included: the
+        take-off on legs from a hub, the landing on legs into one, the descent and hover on legs
+        into a drop-off, the climb on legs out of one (so the solver's arrival is the ETA)."""
+        secs = d / v.speed_mps
+        vt = costs.times(v)
+        if vt.arrive_s or vt.leave_s or vt.takeoff_s or vt.landing_s:
+            secs = secs.copy()
+            secs[:, client_loc] += vt.arrive_s
+            secs[client_loc, :] += vt.leave_s
+            secs[hub_loc, :] += vt.takeoff_s
+            secs[:, hub_loc] += vt.landing_s
+        return secs
 
     @staticmethod
     def _duration_rate(v: VehicleSpec, request: PlanRequest, parcels: list[ParcelSpec]
