@@ -186,7 +186,8 @@ def run(path: Path, seconds: float, seed: int) -> dict:
     ld = load(path)
     inst, family, conv, req, xy = ld.inst, ld.family, ld.conv, ld.req, ld.xy
     planner = PyVRPPlanner(time_limit_s=seconds, seed=seed, distance_unit_m=conv.unit,
-                           time_unit_s=conv.unit, rounding=conv.solver_rounding, optional=False)
+                           time_unit_s=conv.unit, rounding=conv.solver_rounding, optional=False,
+                           safe_times=False)
     t0 = time.perf_counter()
     plan = planner.plan(req)
     secs = time.perf_counter() - t0
@@ -252,7 +253,7 @@ def run_large(path: Path, budgets: list[float], seed: int) -> list[dict]:
     for s in budgets:
         planner = PyVRPPlanner(time_limit_s=s, seed=seed, distance_unit_m=ld.conv.unit,
                                time_unit_s=ld.conv.unit, rounding=ld.conv.solver_rounding,
-                               optional=False)
+                               optional=False, safe_times=False)
         t0 = time.perf_counter()
         plan = planner.plan(ld.req)
         secs = time.perf_counter() - t0

@@ -72,9 +72,11 @@ class PyVRPPlanner:
                  drone_router: str = "fast", distance_unit_m: float = 1.0,
                  time_unit_s: float = 1.0, rounding: str = "round", optional: bool = True,
                  cost_scale: float | None = None, weight_unit_kg: float = 0.001,
-                 max_iterations: int | None = None, flight: FlightProfile | None = None
-                 ) -> None:
-        """``max_iterations``: also stop after that many search iterations. The clock alone makes
+                 max_iterations: int | None = None, flight: FlightProfile | None = None,
+                 safe_times: bool = True) -> None:
+        """``safe_times``: round travel and service times up and latest times down so no window is
+        missed by rounding (off: the ``rounding`` rule for times too, as benchmark instances define
+        them). ``max_iterations``: also stop after that many search iterations. The clock alone makes
         runs depend on machine load; with a cap that is reached first, the same seed gives the
         same plan on any machine."""
         if rounding not in ("round", "trunc"):
@@ -86,6 +88,7 @@ class PyVRPPlanner:
         self.cost_scale, self.weight_unit_kg = cost_scale, weight_unit_kg
         self.max_iterations = max_iterations
         self.flight = flight
+        self.safe_times = safe_times
 
     # ------------------------------------------------------------------------------ plan
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
@@ -179,7 +182,7 @@ class PyVRPPlanner:
         """Seconds -> solver integers so a window is never missed by rounding: travel and service
         times (and earliest starts) up, latest times down. The DIMACS convention (``trunc``)
         keeps its own rule: benchmark instances define their times that way."""
-        if self.rounding == "trunc":
+        if self.rounding == "trunc" or not self.safe_times:
             return self._units(x, unit)
         y = np.asarray(x, dtype=float) / unit
         return np.ceil(y - 1e-9) if up else np.floor(y + 1e-9)
