@@ -14,6 +14,7 @@ from ground_control.planning import (
     GeofenceSpec, HubSpec, ParcelSpec, Point, PlanRequest, Route, RoutePlanner, TimeWindow, VehicleKind, VehicleSpec,
     make_planner,
 )
+from ground_control.planning.cost_cache import CostCache
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import Objective, ObjectiveKind
 from ground_control.planning.prices import DEFAULT_PRICES, VehiclePrices, priced
@@ -82,8 +83,8 @@ def flight_profile(settings: Settings) -> FlightProfile:
 
 def make_dispatch_planner(settings: Settings, kind: str | None = None) -> RoutePlanner:
     """The planner dispatch (and the dry-run ``POST /plans``) uses: ``kind`` or the settings',
-    with the missions' flight profile."""
-    return make_planner(kind or settings.planner_kind, flight=flight_profile(settings))
+    with the missions' flight profile and a travel-cost cache kept as long as the planner."""
+    return make_planner(kind or settings.planner_kind, flight=flight_profile(settings), cache=CostCache())
 
 
 def plan_objective(settings: Settings) -> Objective:

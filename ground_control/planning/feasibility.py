@@ -8,9 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from ground_control.planning.costs import TravelCosts, build_costs
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import ParcelSpec, PlanRequest, UnplannedReason, VehicleSpec
+
+if TYPE_CHECKING:
+    from ground_control.planning.cost_cache import CostCache
 
 _EPS = 1e-6
 
@@ -113,10 +118,14 @@ def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
 
 
 def prepare(request: PlanRequest, costs: TravelCosts | None, drone_router: str,
-            flight: FlightProfile | None) -> tuple[TravelCosts, dict[str, list[ParcelSpec]], Screening]:
-    """What every solver does first: the travel costs (unless given), the committed prefixes
-    that stay, and the screening of every other parcel."""
-    costs = costs or build_costs(request, drone_router, flight)
+            flight: FlightProfile | None, cache: "CostCache | None" = None
+            ) -> tuple[TravelCosts, dict[str, list[ParcelSpec]], Screening]:
+    """What every solver does first: the travel costs (unless given; from ``cache`` when one
+    is kept between passes), the committed prefixes that stay, and the screening of every other
+    parcel."""
+    if costs is None:
+        costs = (cache.costs(request, drone_router, flight) if cache is not None
+                 else build_costs(request, drone_router, flight))
     prefixes = committed_prefixes(request)
     fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
     return costs, prefixes, screen(request, costs, exclude=fixed)

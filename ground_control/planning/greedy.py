@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ground_control.planning.cost_cache import CostCache
 from ground_control.planning.costs import TravelCosts
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.feasibility import parcel_hubs, prepare
@@ -38,13 +39,15 @@ class _Tour:
 class GreedyPlanner:
     """Nearest-neighbour construction per vehicle, vehicles taken cheapest-first per hub."""
 
-    def __init__(self, drone_router: str = "fast", flight: FlightProfile | None = None) -> None:
+    def __init__(self, drone_router: str = "fast", flight: FlightProfile | None = None,
+                 cache: CostCache | None = None) -> None:
         self.drone_router = drone_router
         self.flight = flight
+        self.cache = cache
 
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
-        costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight)
+        costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight, self.cache)
         pool = [p for p in request.parcels if p.parcel_id in sc.candidates]
         arr = _ParcelArrays.of(pool, costs)
         can = [{c.vehicle_id for c in sc.candidates[p.parcel_id] if c.hub_id in parcel_hubs(p)}

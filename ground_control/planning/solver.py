@@ -41,7 +41,8 @@ import numpy as np
 import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
-from ground_control.planning.costs import TravelCosts
+from ground_control.planning.cost_cache import CostCache
+from ground_control.planning.costs import TravelCosts, build_costs
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.feasibility import parcel_hubs, prepare, within_time
 from ground_control.planning.model import (
@@ -73,8 +74,13 @@ class PyVRPPlanner:
                  time_unit_s: float = 1.0, rounding: str = "round", optional: bool = True,
                  cost_scale: float | None = None, weight_unit_kg: float = 0.001,
                  max_iterations: int | None = None, flight: FlightProfile | None = None,
-                 safe_times: bool = True) -> None:
-        """``safe_times``: round travel and service times up and latest times down so no window is
+                 safe_times: bool = True, cache: CostCache | None = None,
+                 shortlist_factor: float | None = 3.0) -> None:
+        """``shortlist_factor``: with optional parcels, offer the solver at most this many times
+        the drops the fleet can make in one trip each (see :func:`shortlist`); None: all.
+        ``cache``: travel costs kept between passes (dispatch keeps one per planner).
+        ``time_limit_s`` is the search's: building the travel costs is not charged to it.
+        ``safe_times``: round travel and service times up and latest times down so no window is
         missed by rounding (off: the ``rounding`` rule for times too, as benchmark instances define
         them). ``max_iterations``: also stop after that many search iterations. The clock alone makes
         runs depend on machine load; with a cap that is reached first, the same seed gives the
@@ -89,14 +95,24 @@ class PyVRPPlanner:
         self.max_iterations = max_iterations
         self.flight = flight
         self.safe_times = safe_times
+        self.cache = cache
+        self.shortlist_factor = shortlist_factor
 
     # ------------------------------------------------------------------------------ plan
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
+        if costs is None and self.cache is not None:
+            costs = self.cache.costs(request, self.drone_router, self.flight)
+        elif costs is None:
+            costs = build_costs(request, self.drone_router, self.flight)
+        t_model = time.perf_counter()     # the travel costs are not charged to the time limit
         costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight)
         parcels = [p for p in request.parcels if p.parcel_id in sc.candidates]
         unplanned = dict(sc.unplanned)
         vehicles = [v for v in request.vehicles if v.available]
+        if self.optional and self.shortlist_factor:
+            parcels, left_out = shortlist(parcels, vehicles, costs, self.shortlist_factor)
+            unplanned.update({p.parcel_id: UnplannedReason.not_selected for p in left_out})
         if not parcels and not prefixes:
             return Plan(routes=(), unplanned=unplanned, cost=0.0, solve_s=time.perf_counter() - t0)
 
@@ -105,7 +121,7 @@ class PyVRPPlanner:
                                                           sc.candidates)
         limit = self.time_limit_s if self.time_limit_s is not None else request.time_limit_s
         seed = self.seed if self.seed is not None else request.seed
-        remaining = max(0.05, limit - (time.perf_counter() - t0))
+        remaining = max(0.05, limit - (time.perf_counter() - t_model))
         stop = MaxRuntime(remaining)
         if self.max_iterations is not None:
             stop = MultipleCriteria([stop, MaxIterations(self.max_iterations)])
@@ -360,6 +376,47 @@ class PyVRPPlanner:
         while seq and not _feasible(v, prefix + seq, costs, request, depart):
             seq.pop()
         return seq
+
+
+def trip_capacity(vehicles: list[VehicleSpec], parcels: list[ParcelSpec]) -> int:
+    """Drops the fleet can make with one trip per vehicle: each vehicle's stop limit or the
+    lightest parcels its payload holds, whichever is less."""
+    lightest = sorted(p.weight_kg for p in parcels)
+    total = 0
+    for v in vehicles:
+        load, n = 0.0, 0
+        for w in lightest:
+            if load + w > v.payload_kg + 1e-9 or (v.max_stops is not None and n >= v.max_stops):
+                break
+            load, n = load + w, n + 1
+        total += n
+    return total
+
+
+def shortlist(parcels: list[ParcelSpec], vehicles: list[VehicleSpec], costs: TravelCosts,
+              factor: float) -> tuple[list[ParcelSpec], list[ParcelSpec]]:
+    """The parcels offered to the solver, and those left out (``not_selected``) before it runs.
+
+    One trip per vehicle serves at most ``trip_capacity`` parcels; a 2,000-parcel backlog on 20
+    drones would make PyVRP spend the whole re-planning budget building neighbourhoods for parcels
+    it cannot serve this time. Past ``factor`` x that capacity, the solver sees the parcels of
+    highest priority, then earliest deadline, then nearest to their hub (cheapest to serve); the
+    rest wait for the next plan. This is the documented degradation of large backlogs."""
+    cap = trip_capacity(vehicles, parcels)
+    keep = max(1, int(math.ceil(factor * cap)))
+    if len(parcels) <= keep:
+        return parcels, []
+
+    def rank(p: ParcelSpec) -> tuple:
+        h = costs.hub_index[p.hub_id]
+        j = costs.parcel_index[p.parcel_id]
+        near = min(float(np.min([costs.dist(k)[h, j] for k in costs.routers])), math.inf)
+        due = p.time_window.latest_s if p.time_window is not None else math.inf
+        return (-p.priority, due, near, p.parcel_id)
+    ordered = sorted(parcels, key=rank)
+    chosen = {p.parcel_id for p in ordered[:keep]}
+    return ([p for p in parcels if p.parcel_id in chosen],
+            [p for p in parcels if p.parcel_id not in chosen])
 
 
 def _kinder_direction(v: VehicleSpec, route: Route, seq: list[ParcelSpec], costs: TravelCosts,
