@@ -131,7 +131,7 @@ class PyVRPPlanner:
         routes: list[Route] = []
         served: set[str] = set()
         used: dict[int, int] = defaultdict(int)
-        cost = 0.0
+        free_departs: dict[str, float] = {}    # vehicles with no committed stops: departure
         obj = request.objective
         busy = set()
         for r in result.best.routes():
@@ -150,18 +150,23 @@ class PyVRPPlanner:
             if obj.kind is ObjectiveKind.time and not g.committed and len(seq) > 1:
                 route = _kinder_direction(v, route, seq, costs, request, depart)
             routes.append(route)
-            cost += route_cost(v, route, obj)
             served.update(p.parcel_id for p in seq)
+            if not g.committed:
+                free_departs[v.vehicle_id] = depart
         for g in type_groups:                      # committed vehicles the solver left idle
             if g.committed and g.vehicles[0].vehicle_id not in busy:
                 v = g.vehicles[0]
                 route = build_route(v, v.hub_id, g.committed, costs)
                 routes.append(route)
-                cost += route_cost(v, route, obj)
         for p in parcels:
             if p.parcel_id not in served:
                 unplanned[p.parcel_id] = UnplannedReason.not_selected
         by_id = {p.parcel_id: p for p in request.parcels}
+        if obj.kind is ObjectiveKind.time:
+            idle = [v for v in vehicles if v.vehicle_id not in busy and v.vehicle_id not in prefixes]
+            routes = _split_onto_idle(routes, free_departs, idle, sc.candidates, costs, request)
+        vspec = {v.vehicle_id: v for v in vehicles}
+        cost = sum(route_cost(vspec[r.vehicle_id], r, obj) for r in routes)
         waiting = sum(waiting_cost(r, by_id, obj) for r in routes)
         return Plan(routes=tuple(routes), unplanned=unplanned, cost=cost + waiting,
                     solve_s=time.perf_counter() - t0, waiting_cost=waiting)
@@ -417,6 +422,59 @@ def shortlist(parcels: list[ParcelSpec], vehicles: list[VehicleSpec], costs: Tra
     chosen = {p.parcel_id for p in ordered[:keep]}
     return ([p for p in parcels if p.parcel_id in chosen],
             [p for p in parcels if p.parcel_id not in chosen])
+
+
+def _split_onto_idle(routes: list[Route], departs: dict[str, float], idle: list[VehicleSpec],
+                     candidates: dict[str, list[VehicleSpec]], costs: TravelCosts,
+                     request: PlanRequest) -> list[Route]:
+    """Hand the tail of a route to an idle vehicle when that lowers the money-and-time cost.
+
+    The solver's duration price cannot see that two same-speed vehicles sharing a tour finish
+    sooner (their total duration is the same); the exact waiting can. Greedy: the best split
+    (route, cut, idle vehicle) while one improves; only routes without committed stops."""
+    obj = request.objective
+    by_id = {p.parcel_id: p for p in request.parcels}
+    spec = {v.vehicle_id: v for v in request.vehicles}
+    routes, idle = list(routes), list(idle)
+
+    def total(v: VehicleSpec, r: Route) -> float:
+        return route_cost(v, r, obj) + waiting_cost(r, by_id, obj)
+
+    while idle:
+        best: tuple[float, int, VehicleSpec, Route, Route] | None = None
+        for ri, r in enumerate(routes):
+            if r.vehicle_id not in departs or len(r.stops) < 2:
+                continue
+            v, dep = spec[r.vehicle_id], departs[r.vehicle_id]
+            seq = [by_id[s.parcel_id] for s in r.stops]
+            now = total(v, r)
+            tried: set[tuple] = set()
+            for w in idle:
+                key = (w.kind, w.hub_id, w.payload_kg, w.max_distance_m, w.speed_mps, w.max_stops,
+                       w.fixed_cost, w.cost_per_km, w.cost_per_hour, w.max_duration_s)
+                if w.hub_id != v.hub_id or key in tried:
+                    continue
+                tried.add(key)
+                for cut in range(1, len(seq)):
+                    head, tail = seq[:cut], seq[cut:]
+                    if not all(PyVRPPlanner._allowed(w, p, candidates) for p in tail):
+                        continue
+                    if not (_feasible(v, head, costs, request, dep)
+                            and _feasible(w, tail, costs, request, 0.0)):
+                        continue
+                    ra = build_route(v, v.hub_id, head, costs, dep)
+                    rb = build_route(w, w.hub_id, tail, costs, 0.0)
+                    gain = now - total(v, ra) - total(w, rb)
+                    if gain > 1e-9 and (best is None or gain > best[0]):
+                        best = (gain, ri, w, ra, rb)
+        if best is None:
+            break
+        _, ri, w, ra, rb = best
+        routes[ri] = ra
+        routes.append(rb)
+        departs[w.vehicle_id] = 0.0
+        idle.remove(w)
+    return routes
 
 
 def _kinder_direction(v: VehicleSpec, route: Route, seq: list[ParcelSpec], costs: TravelCosts,
