@@ -56,7 +56,7 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
     by_hub: dict[str, dict[tuple, list[VehicleSpec]]] = {}
     for v in request.vehicles:
         if v.available:
-            key = (v.kind, v.payload_kg, v.max_distance_m, v.speed_mps, v.max_duration_s)
+            key = (v.kind, v.payload_kg, v.max_distance_m, v.speed_mps, v.max_duration_s, v.ready_s)
             by_hub.setdefault(v.hub_id, {}).setdefault(key, []).append(v)
     dists = {k: costs.dist(k) for k in costs.routers}
     candidates: dict[str, list[VehicleSpec]] = {}
@@ -98,7 +98,9 @@ def _direct_on_time(p: ParcelSpec, v: VehicleSpec, go: float, back: float,
                     request: PlanRequest, costs: TravelCosts) -> bool:
     vt = costs.times(v)
     arrive = vt.takeoff_s + go / v.speed_mps + vt.arrive_s
-    start = arrive if p.time_window is None else max(arrive, p.time_window.earliest_s)
+    start = v.ready_s + arrive
+    if p.time_window is not None:
+        start = max(start, p.time_window.earliest_s)
     if p.time_window is not None and start > p.time_window.latest_s + _EPS:
         return False
     depart = start - arrive              # leave late rather than wait at the drop-off

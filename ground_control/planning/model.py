@@ -61,6 +61,9 @@ class VehicleSpec:
     #: channel, so one gripper carries one parcel (an open servo gripper cannot release a second);
     #: None = limited by payload only (robots hand over from their compartment)
     max_stops: int | None = None
+    #: earliest departure from the hub (seconds from the plan's start): back from an earlier
+    #: trip and turned around (whole-day plans)
+    ready_s: float = 0.0
 
     @property
     def max_distance_m(self) -> float:
@@ -175,6 +178,9 @@ class Route:
     distance_m: float
     energy_wh: float
     duration_s: float
+    depart_s: float = 0.0            # leaves the hub then (seconds from the plan's start)
+    #: 0: the trip dispatch sends now; 1, 2...: later trips of a whole-day plan (ETAs only)
+    trip: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +191,9 @@ class Plan:
     solve_s: float
     #: customers' waiting priced by the request's objective (0 for the distance objective)
     waiting_cost: float = 0.0
+    #: whole-day plans (``DayPlanner``): the vehicles' later trips, after returning to the hub
+    #: and a battery swap/reload; dispatch sends only ``routes``
+    later: tuple[Route, ...] = ()
 
 
 class RoutePlanner(Protocol):

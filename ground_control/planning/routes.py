@@ -33,7 +33,7 @@ def build_route(vehicle: VehicleSpec, hub_id: str, parcels: Sequence[ParcelSpec]
     level = dist + start_oh + stop_oh * len(stops)        # climbs and hovers included
     return Route(vehicle_id=vehicle.vehicle_id, hub_id=hub_id, stops=tuple(stops), legs=legs,
                  distance_m=dist, energy_wh=level / 1000.0 * vehicle.wh_per_km,
-                 duration_s=t - depart_s)
+                 duration_s=t - depart_s, depart_s=depart_s)
 
 
 def route_cost(vehicle: VehicleSpec, route: Route, objective: Objective | None = None) -> float:

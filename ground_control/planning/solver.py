@@ -185,7 +185,7 @@ class PyVRPPlanner:
                 out.append(_Group([v], last, hub, pre))
                 continue
             key = (v.kind, v.hub_id, v.payload_kg, v.max_distance_m, v.speed_mps, v.fixed_cost,
-                   v.cost_per_km, v.cost_per_hour, v.max_duration_s, v.max_stops)
+                   v.cost_per_km, v.cost_per_hour, v.max_duration_s, v.max_stops, v.ready_s)
             if key in by_key:
                 by_key[key].vehicles.append(v)
             else:
@@ -301,7 +301,7 @@ class PyVRPPlanner:
         vtypes = []
         for g, prof, dur_rate in zip(groups, type_profile, dur_costs):
             v = g.vehicles[0]
-            start, load, t_done = 0.0, 0.0, 0.0
+            start, load, t_done = v.ready_s, 0.0, 0.0
             start_oh, stop_oh = costs.overheads(v)
             dist_done = start_oh
             if g.committed:
@@ -460,10 +460,10 @@ def _split_onto_idle(routes: list[Route], departs: dict[str, float], idle: list[
                     if not all(PyVRPPlanner._allowed(w, p, candidates) for p in tail):
                         continue
                     if not (_feasible(v, head, costs, request, dep)
-                            and _feasible(w, tail, costs, request, 0.0)):
+                            and _feasible(w, tail, costs, request, w.ready_s)):
                         continue
                     ra = build_route(v, v.hub_id, head, costs, dep)
-                    rb = build_route(w, w.hub_id, tail, costs, 0.0)
+                    rb = build_route(w, w.hub_id, tail, costs, w.ready_s)
                     gain = now - total(v, ra) - total(w, rb)
                     if gain > 1e-9 and (best is None or gain > best[0]):
                         best = (gain, ri, w, ra, rb)
@@ -472,7 +472,7 @@ def _split_onto_idle(routes: list[Route], departs: dict[str, float], idle: list[
         _, ri, w, ra, rb = best
         routes[ri] = ra
         routes.append(rb)
-        departs[w.vehicle_id] = 0.0
+        departs[w.vehicle_id] = w.ready_s
         idle.remove(w)
     return routes
 
