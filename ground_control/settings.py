@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     planner_wait_cost_per_parcel_min: float = Field(default=0.10, ge=0, le=1e4)
     # a priority-p parcel's minute weighs 1 + factor x (p - 1)
     planner_priority_wait_factor: float = Field(default=1.0, ge=0, le=100)
+    # whole-day dry-run plans: a vehicle's time from landing to leaving again (battery swap, reload)
+    planner_turnaround_s: float = Field(default=300.0, ge=0, le=86_400)
     max_delivery_attempts: int = Field(default=2, ge=1, le=20)
     replan_on_new_parcels: bool = True
     replan_on_vehicle_lost: bool = True
