@@ -54,3 +54,29 @@ async def test_the_plan_follows_the_configured_prices(client):
     dear = {"cost_per_km": 500.0, "cost_per_hour": 5000.0, "fixed_cost_per_trip": 500.0}
     assert (await client.put("/vehicle-types/drone/costs", json=dear)).status_code == 200
     assert await _who_delivers(client) == ["r1"]
+
+
+def test_dispatch_planner_builds_travel_costs_once_across_rounds(monkeypatch):
+    """The dispatcher keeps one planner: its rounds reuse the travel costs of parcels seen."""
+    from datetime import datetime, timezone
+
+    import ground_control.planning.cost_cache as cost_cache
+    from ground_control.db import models as m
+    from ground_control.dispatch.mission_builder import build_request, make_dispatch_planner
+    from ground_control.settings import Settings
+
+    builds = []
+    real = cost_cache.build_costs
+    monkeypatch.setattr(cost_cache, "build_costs", lambda *a, **kw: builds.append(1) or real(*a, **kw))
+    settings = Settings(mqtt_enabled=False, planner_time_limit_s=0.2)
+    now = datetime.now(timezone.utc)
+    hub = m.Hub(id="hub", lat=52.52, lon=13.405)
+    drone = m.Vehicle(id="d1", type="drone", hub_id="hub", payload_kg=3.0, battery_wh=600.0,
+                      wh_per_km=15.0, cruise_speed_mps=12.0, release_bays=2)
+    parcels = [m.Parcel(id=f"p{i}", hub_id="hub", lat=52.523 + 0.001 * i, lon=13.405, weight_kg=0.5,
+                        priority=1, earliest=None, latest=None) for i in range(3)]
+    planner = make_dispatch_planner(settings)
+    for group in (parcels, parcels, parcels[1:]):        # unchanged, then one parcel dispatched
+        plan = planner.plan(build_request([hub], [drone], group, None, settings, now))
+        assert plan.routes
+    assert len(builds) == 1
