@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     planner_time_limit_s: float = Field(default=1.0, ge=0.1, le=30.0)
     # no-fly zones are buffered by this much when planning paths (GeofenceSpec.safety_margin_m)
     planner_safety_margin_m: float = Field(default=10.0, ge=0, le=500)
+    # what plans minimise: "time" = vehicle kinds' prices (/vehicle-types/{kind}/costs) plus
+    # customers' waiting; "distance" = the original distance-only objective
+    planner_objective: Literal["distance", "time"] = "time"
+    planner_wait_cost_per_parcel_min: float = Field(default=0.10, ge=0, le=1e4)
+    # a priority-p parcel's minute weighs 1 + factor x (p - 1)
+    planner_priority_wait_factor: float = Field(default=1.0, ge=0, le=100)
+    # whole-day dry-run plans: a vehicle's time from landing to leaving again (battery swap, reload)
+    planner_turnaround_s: float = Field(default=300.0, ge=0, le=86_400)
     max_delivery_attempts: int = Field(default=2, ge=1, le=20)
     # a vehicle's state-dependent refusal (energy, prearm, upload, no ack) keeps the parcel off it
     # this long at most (lifted earlier when it comes back online or with a fuller battery)

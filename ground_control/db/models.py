@@ -257,4 +257,16 @@ class DeadLetter(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the stored payload arrived
 
 
+class VehicleTypeCosts(Base):
+    """Prices of one vehicle kind for the planner's money-and-time objective (absent: the
+    defaults in ``planning.prices``)."""
+
+    __tablename__ = "vehicle_type_costs"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)     # drone | robot
+    cost_per_km: Mapped[float] = mapped_column(Float)
+    cost_per_hour: Mapped[float] = mapped_column(Float)
+    fixed_cost_per_trip: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)

@@ -31,6 +31,7 @@ from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, Te
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
 from ground_control.dispatch.mission_builder import route_to_mission
+from ground_control.dispatch.pricing import load_prices
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, fail_mission, queue_abort
 from ground_control.dispatch.rounds import plan_rounds
 from ground_control.domain.exclusions import VehicleView, make_exclusion, prune
@@ -171,6 +172,7 @@ class Dispatcher:
             hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
             fences = list((await session.scalars(select(Geofence))).all())
             self._lift_exclusions(parcels, fleet, battery, now)
+            prices = await load_prices(session)
             await session.commit()   # expunges nothing: rows stay readable for planning below
         vehicles = [v for v in fleet if v.enabled and v.online and v.id not in busy]
         views = [FleetVehicle(v.id, v.hub_id, v.enabled, v.online, v.id in busy) for v in fleet]
@@ -198,7 +200,8 @@ class Dispatcher:
 
         # a parcel in no route and not named by the planner was crowded out by other groups
         left_out = {p.id: planner_reason("not_selected") for p in plannable}
-        async for rnd in plan_rounds(self.planner, hubs, vehicles, plannable, fences, self.settings, now):
+        async for rnd in plan_rounds(self.planner, hubs, vehicles, plannable, fences, self.settings, now,
+                                     prices=prices):
             self.unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
             if rnd.problem is not None:
                 self.hub_problems[rnd.hub.id] = rnd.problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from fleet_protocol import Geofence, Hub as ProtoHub, LatLon, Mission, Polygon, Stop, StopAction, VehicleType
 from ground_control.db import models as m
@@ -14,7 +14,10 @@ from ground_control.planning import (
     GeofenceSpec, HubSpec, ParcelSpec, Point, PlanRequest, Route, RoutePlanner, TimeWindow, VehicleKind, VehicleSpec,
     make_planner,
 )
+from ground_control.planning.cost_cache import CostCache
 from ground_control.planning.energy import FlightProfile
+from ground_control.planning.model import Objective, ObjectiveKind
+from ground_control.planning.prices import DEFAULT_PRICES, VehiclePrices, priced
 from ground_control.settings import Settings
 
 
@@ -82,8 +85,17 @@ def flight_profile(settings: Settings) -> FlightProfile:
 
 def make_dispatch_planner(settings: Settings, kind: str | None = None) -> RoutePlanner:
     """The planner dispatch (and the dry-run ``POST /plans``) uses: ``kind`` or the settings',
-    with the missions' flight profile."""
-    return make_planner(kind or settings.planner_kind, flight=flight_profile(settings))
+    with the missions' flight profile and a travel-cost cache kept as long as the planner."""
+    return make_planner(kind or settings.planner_kind, flight=flight_profile(settings), cache=CostCache())
+
+
+def plan_objective(settings: Settings) -> Objective:
+    """What plans minimise, from the settings (``planner_objective`` and the waiting price)."""
+    if settings.planner_objective == "distance":
+        return Objective()
+    return Objective(kind=ObjectiveKind.time,
+                     wait_cost_per_parcel_min=settings.planner_wait_cost_per_parcel_min,
+                     priority_wait_factor=settings.planner_priority_wait_factor)
 
 
 def box_fence(points: Iterable[Point], margin_deg: float, ceiling_m: float = 120.0) -> Geofence:
@@ -98,12 +110,18 @@ def box_fence(points: Iterable[Point], margin_deg: float, ceiling_m: float = 120
 
 def build_request(hubs: list[m.Hub], vehicles: list[m.Vehicle], parcels: list[m.Parcel], fence: Geofence | None,
                   settings: Settings, now: datetime, *, time_limit_s: float | None = None,
-                  seed: int = 0) -> PlanRequest:
+                  seed: int = 0, prices: Mapping[VehicleKind, VehiclePrices] | None = None) -> PlanRequest:
     """DB rows -> the planner's request: THE one place this is done (dispatch and the dry-run
     ``POST /plans`` both come here). ``fence`` is the protocol geofence from :func:`fence_for`;
-    no-fly zones are buffered by ``settings.planner_safety_margin_m``."""
+    no-fly zones are buffered by ``settings.planner_safety_margin_m``. ``prices``: the kinds'
+    prices (``dispatch.pricing.load_prices``; default the planner's), used by the time objective."""
+    specs = tuple(vehicle_spec(v) for v in vehicles)
+    objective = plan_objective(settings)
+    if objective.kind is ObjectiveKind.time:
+        table = prices or DEFAULT_PRICES
+        specs = tuple(priced(v, table[v.kind]) for v in specs)
     return PlanRequest(
-        hubs=tuple(hub_spec(h) for h in hubs), vehicles=tuple(vehicle_spec(v) for v in vehicles),
+        hubs=tuple(hub_spec(h) for h in hubs), vehicles=specs, objective=objective,
         parcels=tuple(parcel_spec(p, now) for p in parcels),
         geofence=geofence_spec(fence, settings.planner_safety_margin_m),
         time_limit_s=settings.planner_time_limit_s if time_limit_s is None else time_limit_s, seed=seed,

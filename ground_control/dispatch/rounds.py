@@ -15,12 +15,13 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Mapping
 
 from fleet_protocol import Geofence
 from ground_control.db import models as m
 from ground_control.dispatch.mission_builder import build_request, fence_for
-from ground_control.planning import Plan, RoutePlanner, UnplannedReason
+from ground_control.planning import Plan, RoutePlanner, UnplannedReason, VehicleKind
+from ground_control.planning.prices import VehiclePrices
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def parcel_groups(parcels: Iterable[m.Parcel]) -> list[tuple[str, list[m.Parcel]
 
 async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: list[m.Vehicle],
                       parcels: list[m.Parcel], fences: list[m.Geofence], settings: Settings, now: datetime,
-                      *, time_limit_s: float | None = None, seed: int = 0) -> AsyncIterator[Round]:
+                      *, time_limit_s: float | None = None, seed: int = 0,
+                      prices: Mapping[VehicleKind, VehiclePrices] | None = None) -> AsyncIterator[Round]:
     """Plan every group (the planner runs in a thread); a vehicle given a route with stops is
     not offered to later groups. A group that cannot be planned (its hub's geofence is unusable,
     or building the request or the planner call raised) yields a Round with ``problem`` set and
@@ -73,7 +75,8 @@ async def plan_rounds(planner: RoutePlanner, hubs: dict[str, m.Hub], vehicles: l
             yield _unplannable(hub, group, fence, UnplannedReason.geofence_unusable)
             continue
         try:
-            request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed)
+            request = build_request([hub], cands, group, fence, settings, now, time_limit_s=time_limit_s, seed=seed,
+                                    prices=prices)
             plan: Plan = await asyncio.to_thread(planner.plan, request)
         except Exception as exc:  # noqa: BLE001 - a planner bug leaves parcels waiting, not lost
             log.exception("planning failed for hub %s (%d parcels)", hub_id, len(group))

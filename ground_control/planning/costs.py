@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ground_control.planning.energy import FlightProfile
+from ground_control.planning.energy import FlightProfile, VerticalTimes
 from ground_control.planning.geometry import Projection, centroid_point, euclidean_matrix
 from ground_control.planning.model import Leg, PlanRequest, Point, VehicleKind, VehicleSpec
 
@@ -70,6 +70,10 @@ class TravelCosts:
     def overheads(self, v: VehicleSpec) -> tuple[float, float]:
         """(per route, per stop) energy of ``v`` beyond level travel, in level metres."""
         return self.flight.overheads(v)
+
+    def times(self, v: VehicleSpec) -> VerticalTimes:
+        """Seconds ``v`` spends climbing, descending and hovering (ETAs include them)."""
+        return self.flight.times(v)
 
     def budget(self, v: VehicleSpec) -> float:
         """Level metres ``v`` may spend on a route: travel plus overheads."""

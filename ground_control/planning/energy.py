@@ -17,6 +17,17 @@ from ground_control.planning.model import VehicleKind, VehicleSpec
 
 
 @dataclass(frozen=True, slots=True)
+class VerticalTimes:
+    """Seconds a vehicle spends beside level travel, where ETAs must count them (a drone's
+    vertical profile; zero for robots, whose handover time is the parcel's ``service_s``)."""
+
+    takeoff_s: float = 0.0      # at the hub, before the first leg: climb to cruise altitude
+    landing_s: float = 0.0      # at the hub, after the last leg: descend and land
+    arrive_s: float = 0.0       # at each drop-off, before the release: descend, position, hover
+    leave_s: float = 0.0        # at each drop-off, after the service: climb back to cruise
+
+
+@dataclass(frozen=True, slots=True)
 class FlightProfile:
     cruise_alt_m: float = 40.0
     drop_alt_m: float = 5.0
@@ -37,6 +48,16 @@ class FlightProfile:
         per_stop = (dive * self.climb_equivalent_m
                     + v.speed_mps * (2 * dive / self.vertical_speed_mps + self.hover_per_stop_s))
         return per_route, per_stop
+
+    def times(self, v: VehicleSpec) -> VerticalTimes:
+        """The same climbs and hover as ``overheads``, as time (what a drone's ETA includes)."""
+        if v.kind is not VehicleKind.drone or self.vertical_speed_mps <= 0:
+            return VerticalTimes()
+        dive = max(0.0, self.cruise_alt_m - self.drop_alt_m)
+        climb = self.cruise_alt_m / self.vertical_speed_mps
+        return VerticalTimes(takeoff_s=climb, landing_s=climb,
+                             arrive_s=dive / self.vertical_speed_mps + self.hover_per_stop_s,
+                             leave_s=dive / self.vertical_speed_mps)
 
     def budget_m(self, v: VehicleSpec) -> float:
         """Level-flight metres available for a route, overheads included (robots: travel only;

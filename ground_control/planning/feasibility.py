@@ -8,9 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from ground_control.planning.costs import TravelCosts, build_costs
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import ParcelSpec, PlanRequest, UnplannedReason, VehicleSpec
+
+if TYPE_CHECKING:
+    from ground_control.planning.cost_cache import CostCache
 
 _EPS = 1e-6
 
@@ -51,7 +56,7 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
     by_hub: dict[str, dict[tuple, list[VehicleSpec]]] = {}
     for v in request.vehicles:
         if v.available:
-            key = (v.kind, v.payload_kg, v.max_distance_m, v.speed_mps, v.max_duration_s)
+            key = (v.kind, v.payload_kg, v.max_distance_m, v.speed_mps, v.max_duration_s, v.ready_s)
             by_hub.setdefault(v.hub_id, {}).setdefault(key, []).append(v)
     dists = {k: costs.dist(k) for k in costs.routers}
     candidates: dict[str, list[VehicleSpec]] = {}
@@ -75,7 +80,7 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
                         start_oh, stop_oh = costs.overheads(v)
                         if go + back + start_oh + stop_oh <= costs.budget(v) + _EPS:
                             s = 4
-                            if _direct_on_time(p, v, go, back, request):
+                            if _direct_on_time(p, v, go, back, request, costs):
                                 s = 5
                 stage = max(stage, s)
                 if s == 5:
@@ -90,13 +95,17 @@ def screen(request: PlanRequest, costs: TravelCosts, exclude: frozenset[str] = f
 
 
 def _direct_on_time(p: ParcelSpec, v: VehicleSpec, go: float, back: float,
-                    request: PlanRequest) -> bool:
-    arrive = go / v.speed_mps
-    start = arrive if p.time_window is None else max(arrive, p.time_window.earliest_s)
+                    request: PlanRequest, costs: TravelCosts) -> bool:
+    vt = costs.times(v)
+    arrive = vt.takeoff_s + go / v.speed_mps + vt.arrive_s
+    start = v.ready_s + arrive
+    if p.time_window is not None:
+        start = max(start, p.time_window.earliest_s)
     if p.time_window is not None and start > p.time_window.latest_s + _EPS:
         return False
     depart = start - arrive              # leave late rather than wait at the drop-off
-    return within_time(v, request, depart, start + p.service_s + back / v.speed_mps)
+    end = start + p.service_s + vt.leave_s + back / v.speed_mps + vt.landing_s
+    return within_time(v, request, depart, end)
 
 
 def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
@@ -111,10 +120,14 @@ def committed_prefixes(request: PlanRequest) -> dict[str, list[ParcelSpec]]:
 
 
 def prepare(request: PlanRequest, costs: TravelCosts | None, drone_router: str,
-            flight: FlightProfile | None) -> tuple[TravelCosts, dict[str, list[ParcelSpec]], Screening]:
-    """What every solver does first: the travel costs (unless given), the committed prefixes
-    that stay, and the screening of every other parcel."""
-    costs = costs or build_costs(request, drone_router, flight)
+            flight: FlightProfile | None, cache: "CostCache | None" = None
+            ) -> tuple[TravelCosts, dict[str, list[ParcelSpec]], Screening]:
+    """What every solver does first: the travel costs (unless given; from ``cache`` when one
+    is kept between passes), the committed prefixes that stay, and the screening of every other
+    parcel."""
+    if costs is None:
+        costs = (cache.costs(request, drone_router, flight) if cache is not None
+                 else build_costs(request, drone_router, flight))
     prefixes = committed_prefixes(request)
     fixed = frozenset(p.parcel_id for ps in prefixes.values() for p in ps)
     return costs, prefixes, screen(request, costs, exclude=fixed)

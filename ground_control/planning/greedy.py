@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ground_control.planning.cost_cache import CostCache
 from ground_control.planning.costs import TravelCosts
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.feasibility import parcel_hubs, prepare
@@ -38,13 +39,15 @@ class _Tour:
 class GreedyPlanner:
     """Nearest-neighbour construction per vehicle, vehicles taken cheapest-first per hub."""
 
-    def __init__(self, drone_router: str = "fast", flight: FlightProfile | None = None) -> None:
+    def __init__(self, drone_router: str = "fast", flight: FlightProfile | None = None,
+                 cache: CostCache | None = None) -> None:
         self.drone_router = drone_router
         self.flight = flight
+        self.cache = cache
 
     def plan(self, request: PlanRequest, costs: TravelCosts | None = None) -> Plan:
         t0 = time.perf_counter()
-        costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight)
+        costs, prefixes, sc = prepare(request, costs, self.drone_router, self.flight, self.cache)
         pool = [p for p in request.parcels if p.parcel_id in sc.candidates]
         arr = _ParcelArrays.of(pool, costs)
         can = [{c.vehicle_id for c in sc.candidates[p.parcel_id] if c.hub_id in parcel_hubs(p)}
@@ -88,13 +91,14 @@ class GreedyPlanner:
     def _visit(tour: _Tour, p: ParcelSpec, costs: TravelCosts) -> None:
         j = costs.parcel_index[p.parcel_id]
         d = costs.dist(tour.vehicle.kind)[tour.node, j]
-        tour.t += d / tour.vehicle.speed_mps
+        vt = costs.times(tour.vehicle)
+        tour.t += (vt.takeoff_s if tour.fresh else 0.0) + d / tour.vehicle.speed_mps + vt.arrive_s
         if p.time_window is not None:
             if tour.fresh:      # leave later instead of waiting at the first drop-off
                 tour.depart = max(0.0, p.time_window.earliest_s - tour.t)
             tour.t = max(tour.t, p.time_window.earliest_s)
         tour.fresh = False
-        tour.t += p.service_s
+        tour.t += p.service_s + vt.leave_s
         tour.dist += d + costs.overheads(tour.vehicle)[1]
         tour.load += p.weight_kg
         tour.stops += 1
@@ -113,14 +117,16 @@ class GreedyPlanner:
         h = costs.hub_index[v.hub_id]
         j = arr.node[idx]
         go, back = d[tour.node, j], d[j, h]
-        start = np.maximum(tour.t + go / v.speed_mps, arr.early[idx])
+        vt = costs.times(v)
+        to_drop = (vt.takeoff_s if tour.fresh else 0.0) + go / v.speed_mps + vt.arrive_s
+        start = np.maximum(tour.t + to_drop, arr.early[idx])
         if v.max_stops is not None and tour.stops >= v.max_stops:
             return None
         ok = (tour.load + arr.weight[idx] <= v.payload_kg + _EPS)
         ok &= tour.dist + go + costs.overheads(v)[1] + back <= costs.budget(v) + _EPS
         ok &= start <= arr.late[idx] + _EPS
-        end = start + arr.service[idx] + back / v.speed_mps
-        depart = np.maximum(0.0, start - go / v.speed_mps) if tour.fresh else tour.depart
+        end = start + arr.service[idx] + vt.leave_s + back / v.speed_mps + vt.landing_s
+        depart = np.maximum(0.0, start - to_drop) if tour.fresh else tour.depart
         if request.horizon_s is not None:
             ok &= end <= request.horizon_s + _EPS
         if v.max_duration_s is not None:

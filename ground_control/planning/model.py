@@ -52,8 +52,10 @@ class VehicleSpec:
     wh_per_km: float                 # energy model: consumption per km at cruise speed
     speed_mps: float
     available: bool = True
-    fixed_cost: float = 0.0          # cost of using this vehicle at all
-    cost_per_km: float = 1.0
+    fixed_cost: float = 0.0          # cost of one trip (using this vehicle at all in a plan)
+    cost_per_km: float = 1.0         # per km travelled (energy, wear); geometric km
+    #: per hour out on a route (operator time, depreciation); priced only by the "time" objective
+    cost_per_hour: float = 0.0
     reserve_fraction: float = 0.2    # battery kept in reserve (never planned)
     #: longest route (travel + service + waiting) allowed, e.g. a crew shift; None = unlimited
     max_duration_s: float | None = None
@@ -61,6 +63,9 @@ class VehicleSpec:
     #: channel, so one gripper carries one parcel (an open servo gripper cannot release a second);
     #: None = limited by payload only (robots hand over from their compartment)
     max_stops: int | None = None
+    #: earliest departure from the hub (seconds from the plan's start): back from an earlier
+    #: trip and turned around (whole-day plans)
+    ready_s: float = 0.0
 
     @property
     def max_distance_m(self) -> float:
@@ -104,6 +109,33 @@ class StreetNetwork:
     lines: tuple[tuple[Point, ...], ...]
 
 
+class ObjectiveKind(StrEnum):
+    distance = "distance"    # vehicles' fixed and per-km costs only (the original objective)
+    time = "time"            # also per-hour costs and customers' waiting (see ``Objective``)
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """What a plan should minimise besides serving as many parcels as it can.
+
+    ``time``: money (each vehicle's ``fixed_cost``, ``cost_per_km``, ``cost_per_hour``) plus the
+    customers' waiting: ``wait_cost_per_parcel_min`` for every minute from the plan's start until
+    the parcel is dropped, times ``1 + priority_wait_factor * (priority - 1)`` (heavier for priority
+    parcels). The solver optimises an approximation of the waiting term (see ``solver.py``);
+    ``Plan.cost`` and ``Plan.waiting_cost`` report it exactly for the plan found.
+    """
+
+    kind: ObjectiveKind = ObjectiveKind.distance
+    wait_cost_per_parcel_min: float = 0.0
+    priority_wait_factor: float = 1.0
+
+    def wait_weight(self, priority: int) -> float:
+        """Cost of one minute of waiting for a parcel of this priority."""
+        if self.kind is not ObjectiveKind.time:
+            return 0.0
+        return self.wait_cost_per_parcel_min * (1.0 + self.priority_wait_factor * (priority - 1))
+
+
 @dataclass(frozen=True, slots=True)
 class PlanRequest:
     hubs: tuple[HubSpec, ...]
@@ -121,6 +153,7 @@ class PlanRequest:
     #: positions are planar metres (``lon`` = x, ``lat`` = y), not WGS84: benchmarks and
     #: simulations with Euclidean instances, so their costs are exact, not projected
     planar: bool = False
+    objective: Objective = field(default_factory=Objective)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +180,22 @@ class Route:
     distance_m: float
     energy_wh: float
     duration_s: float
+    depart_s: float = 0.0            # leaves the hub then (seconds from the plan's start)
+    #: 0: the trip dispatch sends now; 1, 2...: later trips of a whole-day plan (ETAs only)
+    trip: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     routes: tuple[Route, ...]
     unplanned: dict[str, UnplannedReason]   # parcel_id -> why it is not in any route
-    cost: float
+    cost: float                              # vehicles' money cost + waiting_cost
     solve_s: float
+    #: customers' waiting priced by the request's objective (0 for the distance objective)
+    waiting_cost: float = 0.0
+    #: whole-day plans (``DayPlanner``): the vehicles' later trips, after returning to the hub
+    #: and a battery swap/reload; dispatch sends only ``routes``
+    later: tuple[Route, ...] = ()
 
 
 class RoutePlanner(Protocol):

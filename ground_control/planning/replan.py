@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from ground_control.planning.cost_cache import CostCache
 from ground_control.planning.costs import build_costs
 from ground_control.planning.energy import FlightProfile
 from ground_control.planning.model import Plan, PlanRequest
@@ -47,14 +48,17 @@ class Replanner:
     released, everything within ``budget_s`` of wall-clock time."""
 
     def __init__(self, budget_s: float = 2.0, margin_s: float = 0.3, seed: int | None = None,
-                 drone_router: str = "fast", flight: FlightProfile | None = None) -> None:
+                 drone_router: str = "fast", flight: FlightProfile | None = None,
+                 cache: CostCache | None = None) -> None:
         self.budget_s, self.margin_s, self.seed = budget_s, margin_s, seed
         self.drone_router, self.flight = drone_router, flight
+        self.cache = cache
 
     def plan(self, request: PlanRequest) -> Plan:
         t0 = time.perf_counter()
         request = dataclasses.replace(request, committed=clean_committed(request))
-        costs = build_costs(request, self.drone_router, self.flight)
+        costs = (self.cache.costs(request, self.drone_router, self.flight) if self.cache
+                 else build_costs(request, self.drone_router, self.flight))
         # the solver counts its own set-up; give it what is left after the geometry
         left = self.budget_s - (time.perf_counter() - t0) - self.margin_s
         limit = max(0.05, min(request.time_limit_s, left))

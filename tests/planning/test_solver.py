@@ -66,9 +66,10 @@ def test_range_and_reasons():
 
 
 def test_time_windows_are_met():
+    # a drone's first drop 1 km out comes after 27 s take-off, 100 s flight, 43 s descent and hover
     req = PlanRequest(hubs=(hub(),), vehicles=(drone("d1", speed=10), drone("d2", speed=10)),
-                      parcels=(parcel("a", 1000, 0, tw=(600, 700)), parcel("b", -1000, 0, tw=(0, 150)),
-                               parcel("c", 0, 1000, tw=(100, 200)), parcel("d", 0, -1000)))
+                      parcels=(parcel("a", 1000, 0, tw=(600, 700)), parcel("b", -1000, 0, tw=(0, 180)),
+                               parcel("c", 0, 1000, tw=(100, 250)), parcel("d", 0, -1000)))
     plan = PyVRPPlanner(**FAST).plan(req)
     assert not plan.unplanned
     tw = {p.parcel_id: p.time_window for p in req.parcels}
@@ -117,7 +118,13 @@ def test_legs_detour_around_zones_and_energy():
     assert len(route.legs[0].path) == 4 and len(route.legs[1].path) == 4
     start_oh, stop_oh = FlightProfile().overheads(req.vehicles[0])
     assert route.energy_wh == pytest.approx((route.distance_m + start_oh + stop_oh) / 1000 * 10.0)
-    assert route.stops[0].eta_s == pytest.approx(route.legs[0].distance_m / 10.0)
+    # the ETA is the release: take-off climb to 40 m, the flight, descent to 5 m and the hover
+    vt = FlightProfile().times(req.vehicles[0])
+    assert (vt.takeoff_s, vt.arrive_s, vt.leave_s) == pytest.approx((40 / 1.5, 35 / 1.5 + 20, 35 / 1.5))
+    assert route.stops[0].eta_s == pytest.approx(vt.takeoff_s + route.legs[0].distance_m / 10.0
+                                                 + vt.arrive_s)
+    assert route.duration_s == pytest.approx(route.distance_m / 10.0 + 30.0 + 2 * 40 / 1.5
+                                             + 2 * 35 / 1.5 + 20)
 
 
 def test_robots_follow_the_street_network():

@@ -19,9 +19,11 @@ from ground_control.db.models import Geofence, Hub, Parcel, Vehicle, utcnow
 from ground_control.db.repositories import Conflict, NotFound
 from ground_control.dispatch.dispatcher import MAX_PARCELS_PER_ROUND
 from ground_control.dispatch.mission_builder import make_dispatch_planner
+from ground_control.dispatch.pricing import load_prices
 from ground_control.dispatch.rounds import plan_rounds
 from ground_control.domain.parcel_lifecycle import ParcelState
 from ground_control.planning import Route, UnplannedReason
+from ground_control.planning.day_plan import DayPlanner
 from ground_control.settings import Settings
 
 router = APIRouter(tags=["plans"])
@@ -43,6 +45,8 @@ class PlanCreate(_In):
     time_limit_s: float | None = Field(default=None, ge=0.1, le=30.0,
                                        description="solver time per hub group; default: FLEET_PLANNER_TIME_LIMIT_S")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    whole_day: bool = Field(default=False, description="pyvrp only: also plan later trips (back at the hub, "
+                            "battery swapped, FLEET_PLANNER_TURNAROUND_S), so every feasible parcel gets an ETA")
 
 
 def _unique(ids: list[str]) -> list[str]:
@@ -65,7 +69,8 @@ def route_feature(route: Route, now: Any) -> dict[str, Any]:
             "properties": {"kind": "route", "vehicle_id": route.vehicle_id, "hub_id": route.hub_id,
                            "parcel_ids": [s.parcel_id for s in route.stops],
                            "distance_m": round(route.distance_m, 1), "energy_wh": round(route.energy_wh, 2),
-                           "duration_s": round(route.duration_s, 1), "stops": stops}}
+                           "duration_s": round(route.duration_s, 1), "stops": stops,
+                           "trip": route.trip, "depart_s": round(route.depart_s, 1)}}
 
 
 def stop_features(route: Route) -> list[dict[str, Any]]:
@@ -119,21 +124,25 @@ async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> 
 
     hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
     fences = list((await session.scalars(select(Geofence))).all())
+    prices = await load_prices(session)
     kind = body.planner or settings.planner_kind
     planner = make_dispatch_planner(settings, kind)
+    if body.whole_day and kind == "pyvrp":
+        planner = DayPlanner(planner, turnaround_s=settings.planner_turnaround_s)
     features: list[dict[str, Any]] = []
     unplanned: dict[str, str] = {}
-    cost = solve_s = 0.0
+    cost = solve_s = waiting = 0.0
     planned: set[str] = set()
     hub_errors: dict[str, str] = {}
     async for rnd in plan_rounds(planner, hubs, vehicles, parcels, fences, settings, now,
-                                 time_limit_s=body.time_limit_s, seed=body.seed):
+                                 time_limit_s=body.time_limit_s, seed=body.seed, prices=prices):
         if rnd.problem is not None:
             hub_errors[rnd.hub.id] = rnd.problem
         cost += rnd.plan.cost
+        waiting += rnd.plan.waiting_cost
         solve_s += rnd.plan.solve_s
         unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
-        for route in rnd.plan.routes:
+        for route in rnd.plan.routes + rnd.plan.later:
             if not route.stops:
                 continue
             features.append(route_feature(route, now))
@@ -145,6 +154,7 @@ async def dry_run_plan(body: PlanCreate, session: Session, request: Request) -> 
             unplanned[p.id] = str(UnplannedReason.no_vehicle)
     out = {"type": "FeatureCollection", "features": features, "unplanned": unplanned,
            "cost": round(cost, 3), "solve_s": round(solve_s, 3), "planner": kind,
+           "objective": settings.planner_objective, "waiting_cost": round(waiting, 3),
            "vehicle_ids": [v.id for v in vehicles], "parcel_count": len(parcels), "hub_errors": hub_errors}
     await session.rollback()   # read-only: make sure nothing is left to flush
     return out
