@@ -101,6 +101,8 @@ ROVER_HOME_RADIUS_M = 4.0
 ROVER_STOPPED_MPS = 0.3
 #: copter landed within this distance of the hub: the last leg counts as reached
 HUB_RADIUS_M = 30.0
+#: a rover this close to a handover stop's drop-off is at the stop (the recipient can reach it)
+HANDOVER_AT_STOP_M = 25.0
 
 
 def _now_dt(now: float) -> datetime:
@@ -134,6 +136,8 @@ class MissionRun:
     last_pwm: dict[int, int] = field(default_factory=dict)           # SERVO_OUTPUT_RAW, by channel
     pending_failsafe: dict[str, Any] | None = None                   # unexpected mode, texts awaited
     watch_gap: bool = False                                          # restored: the next MISSION_CURRENT may skip items
+    handover_gap: bool = False                                       # restored: handover stops may have been driven past
+    position_fresh: bool = True                                      # False from a restore until the autopilot reports one
     aborted: bool = False
     returned_sent: bool = False
     parked: bool = False                     # rover: HOLD + disarm requested at the hub
@@ -218,6 +222,7 @@ class MissionRun:
         if lat == 0 and lon == 0:
             return []  # ArduPilot reports 0,0 until it has a fix
         self.position = (lat, lon, alt_m)
+        self.position_fresh = True
         self.ground_speed = ground_speed
         out: list[Action] = []
         if (not self.is_drone and self.state is State.returning and self.last_mode == "RTL"
@@ -329,6 +334,11 @@ class MissionRun:
         self.current_seq = seq
         if self.state not in (State.in_flight, State.at_dropoff, State.holding):
             return out
+        if self.handover_gap and not self.is_drone:
+            if self.position is None or not self.position_fresh:
+                return out   # where is the rover now? Judge the stops it passed on a fresh position
+            self.handover_gap = False
+            out += self._handovers_missed(seq)
         if self.watch_gap:
             # the first look after a restart: releases passed meanwhile were not observed
             self.watch_gap = False
@@ -350,6 +360,28 @@ class MissionRun:
             if self.state in (State.in_flight, State.at_dropoff):
                 self.state = State.returning
                 self.leg = len(self.mission.stops)
+        return out
+
+    def _handovers_missed(self, seq: int) -> list[Action]:
+        """Restored after a gap: nobody held the rover at a handover stop, so AUTO drove on. A stop
+        it passed and is not at now was not handed over: the parcel is still aboard, reported
+        failed (it comes back with the rover, listed undelivered) instead of being handed over
+        later wherever the rover happens to be."""
+        out: list[Action] = []
+        assert self.position is not None
+        for m in self.tm.stops:
+            stop = self.mission.stops[m.index]
+            if seq <= m.arrival_seq or self._stop_done(m.index) or m.index in self.legs_reached:
+                continue
+            away = haversine_m(self.position[0], self.position[1], stop.drop_off.lat, stop.drop_off.lon)
+            if away <= HANDOVER_AT_STOP_M:
+                continue
+            self.legs_reached.add(m.index)
+            self.failed.add(stop.parcel_id)
+            out.append(Emit(DeliveryFailedEvent(
+                mission_id=self.mission_id, parcel_id=stop.parcel_id, reason="handover_missed",
+                detail=f"drove past the drop-off while the agent was down ({away:.0f} m away now); "
+                       "the parcel is still aboard")))
         return out
 
     def _pos_tuple_of_target(self, i: int) -> tuple[float, float, float]:
@@ -620,6 +652,7 @@ class MissionRun:
         outputs = tuple(ReleaseOutput.from_list(v) for v in d.get("release_outputs", []))
         run = cls(Mission.model_validate(d["mission"]), release_outputs=outputs)
         run.watch_gap = True
+        run.handover_gap = True
         for k in cls._FIELDS:
             if k in d:
                 setattr(run, k, d[k])
@@ -633,6 +666,7 @@ class MissionRun:
         run.release_evidence = set(d.get("release_evidence", []))
         run.release_unobserved = set(d.get("release_unobserved", []))
         run.position = tuple(d["position"]) if d.get("position") else None  # type: ignore[assignment]
+        run.position_fresh = False
         return run
 
 

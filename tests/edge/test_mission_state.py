@@ -265,3 +265,38 @@ def test_release_during_a_mavlink_gap_is_unobserved():
     ev = run.on_servo_output(pwm(ch10=1100), T0 + 10) + run.on_mission_current(s0.after_seq + 1, T0 + 10)
     assert kinds(ev) == ["delivered"]
     assert ev[0].body.proof.observed is False and ev[0].body.proof.position is None
+
+
+def _restored_rover_past_stop_0():
+    """A rover driving to stop 0 when its agent was killed; AUTO drove on meanwhile (nobody held
+    it at the stop), and the agent comes back with the autopilot on the leg to stop 1."""
+    import json
+    run = flying(kind="robot")
+    s0, s1 = run.tm.stops[0], run.tm.stops[1]
+    run.on_mission_current(s0.arrival_seq, T0)
+    again = MissionRun.restore(json.loads(json.dumps(run.snapshot())))
+    return again, s0, s1
+
+
+def test_restarted_rover_that_drove_past_a_handover_stop_reports_it_missed():
+    """Seen in the fault drill: after an agent kill -9 the rover had passed stop 0; the restored
+    agent caught up with leg_reached at its current position (494 m off), waited for the handover
+    there and reported a proof ground control had to refuse. The parcel is still aboard: say so."""
+    again, s0, s1 = _restored_rover_past_stop_0()
+    assert again.on_mission_current(s1.arrival_seq, T0 + 30) == []   # no fresh position yet: judge nothing
+    stop1 = again.mission.stops[1].drop_off
+    again.on_position(stop1.lat - 0.001, stop1.lon, 0.0)              # on the way to stop 1, far from stop 0
+    ev = again.on_mission_current(s1.arrival_seq, T0 + 31)
+    assert kinds(ev) == ["delivery_failed"]
+    assert ev[0].body.parcel_id == again.mission.stops[0].parcel_id and ev[0].body.reason == "handover_missed"
+    assert again.state is State.in_flight and again.phase != "awaiting_handover"
+    assert again.mission.stops[0].parcel_id in again.undelivered     # comes back listed in `returned`
+
+
+def test_restarted_rover_still_at_its_stop_waits_for_the_handover():
+    again, s0, s1 = _restored_rover_past_stop_0()
+    stop0 = again.mission.stops[0].drop_off
+    again.on_position(stop0.lat, stop0.lon, 0.0)                      # AUTO had only just reached it
+    ev = again.on_mission_current(s0.arrival_seq + 1, T0 + 5)
+    assert kinds(ev) == ["leg_reached"]
+    assert again.state is State.at_dropoff and again.phase == "awaiting_handover"
