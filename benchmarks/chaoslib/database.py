@@ -29,6 +29,16 @@ async def _admin():  # type: ignore[no-untyped-def]
     return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=10)
 
 
+async def _admin_run(*statements: str) -> None:
+    """Run statements in order on the server's admin database (DDL cannot run inside ours)."""
+    conn = await _admin()
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @dataclass
 class RoundDatabase:
     kind: str            # "postgres" or "sqlite"
@@ -41,23 +51,14 @@ class RoundDatabase:
             path = folder / "fleet.db"
             return cls("sqlite", f"sqlite+aiosqlite:///{path}", str(path))
         name = f"lmf_chaos_{tag}"
-        conn = await _admin()
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
+        await _admin_run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
         return cls("postgres", f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}", name)
 
     async def drop(self) -> None:
         if self.kind != "postgres":
             return
-        conn = await _admin()
-        try:
-            await conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
-            await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await _admin_run(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true',
+                         f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     async def outage(self, seconds: float) -> str:
         """Make the database unusable for ``seconds``; returns what was done."""

@@ -118,6 +118,13 @@ def _spawn_agent(vid: str, port: int, broker_url: str, outbox: Path, log: Path) 
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+def _agent_kwargs(fleet, mqtt_broker, vid: str, tmp_path: Path) -> dict:
+    """One agent on the fleet's first simulated vehicle, its outbox in the test's folder (kept
+    across the restarts these tests make)."""
+    return dict(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{fleet.vehicles[0].port}",
+                mqtt_url=mqtt_broker.url, outbox_path=str(tmp_path / "ob.db"))
+
+
 async def _retained_status(host: str, port: int, vid: str) -> dict:
     import aiomqtt, json
     async with aiomqtt.Client(host, port) as c:
@@ -177,9 +184,7 @@ async def test_agent_sigkilled_mid_flight_and_restarted(fleet, mqtt_broker, uniq
 async def test_mission_sent_while_agent_offline_arrives_on_reconnect(fleet, mqtt_broker, unique_id, tmp_path):
     """Persistent session: the broker keeps the agent's subscriptions and queues QoS 1 missions."""
     vid = f"d{unique_id}"
-    v = fleet.vehicles[0]
-    kw = dict(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=mqtt_broker.url,
-              outbox_path=str(tmp_path / "ob.db"))
+    kw = _agent_kwargs(fleet, mqtt_broker, vid, tmp_path)
     first = RunningAgent(**kw)
     async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
         await first.online()
@@ -231,8 +236,7 @@ async def test_agent_restarted_after_the_release_does_not_invent_the_proof(fleet
     not see the release, so the proof has no position or time and is not confirmed."""
     vid = f"d{unique_id}"
     v = fleet.vehicles[0]
-    kw = dict(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{v.port}", mqtt_url=mqtt_broker.url,
-              outbox_path=str(tmp_path / "ob.db"))
+    kw = _agent_kwargs(fleet, mqtt_broker, vid, tmp_path)
     first = RunningAgent(**kw)
     async with Events(mqtt_broker.host, mqtt_broker.port, vid) as ev:
         await first.online()
