@@ -26,7 +26,7 @@ from ground_control.demo.activity import describe
 from ground_control.demo.operator import confirm_handovers, paged, post, seed_city
 from ground_control.demo.outcome import Outcome, classify, default_timeout_s, verdict
 from ground_control.demo.scenario import HUBS, Scenario, build
-from ground_control.demo.waiting import planner_reasons, waiting_reason
+from ground_control.demo.waiting import waiting_reason
 from ground_control.embedded.broker import RunningBroker, free_port, start_amqtt, start_mosquitto
 from ground_control.settings import Settings
 
@@ -135,12 +135,11 @@ def _all_done(parcels: list[dict[str, Any]], expected: set[str]) -> bool:
     return {p["id"] for p in parcels} >= expected and all(p["state"] in TERMINAL for p in parcels)
 
 
-def _waiting(parcels: list[dict[str, Any]], app: Any) -> dict[str, str]:
-    reasons = planner_reasons(app)
-    return {p["id"]: waiting_reason(p, reasons) for p in parcels if p["state"] == "created"}
+def _waiting(parcels: list[dict[str, Any]]) -> dict[str, str]:
+    return {p["id"]: waiting_reason(p) for p in parcels if p["state"] == "created"}
 
 
-async def _snapshot(api: httpx.AsyncClient, app: Any, parcels: list[dict[str, Any]], elapsed_s: float,
+async def _snapshot(api: httpx.AsyncClient, parcels: list[dict[str, Any]], elapsed_s: float,
                     api_url: str, broker: str, final: bool = False) -> Snapshot:
     """Fresh state for the view: each vehicle's detail and its newest event, so what it shows is
     what ground control knows now, never a state a vehicle has left."""
@@ -156,7 +155,7 @@ async def _snapshot(api: httpx.AsyncClient, app: Any, parcels: list[dict[str, An
                                  at_hub=_near(tel, HUBS.get(d["hub_id"])))
         details.append(d)
     return Snapshot(elapsed_s, Counter(p["state"] for p in parcels), details, api_url, broker,
-                    waiting=_waiting(parcels, app), final=final)
+                    waiting=_waiting(parcels), final=final)
 
 
 async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | None = None) -> DemoResult:
@@ -221,17 +220,17 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 done = _all_done(parcels, expected)
                 if not done:
                     if on_update is not None:
-                        on_update(await _snapshot(api, app, parcels, time.monotonic() - t0, api_url, broker.kind))
+                        on_update(await _snapshot(api, parcels, time.monotonic() - t0, api_url, broker.kind))
                     await asyncio.sleep(0.5)
             wall_s = time.monotonic() - t0
             if not done:   # the deadline passed while sleeping: count what is there now
                 parcels = await paged(api, "/parcels")
                 done = _all_done(parcels, expected)
             if on_update is not None:   # the last view shows the end state, not the last poll
-                on_update(await _snapshot(api, app, parcels, wall_s, api_url, broker.kind, final=True))
+                on_update(await _snapshot(api, parcels, wall_s, api_url, broker.kind, final=True))
             missions = (await api.get("/missions", params={"limit": 1})).json()["total"]
             events = (await api.get("/events", params={"limit": 1})).json()["total"]
-            waiting = _waiting(parcels, app)
+            waiting = _waiting(parcels)
         outcome = classify(expected, parcels)
         return DemoResult(parcels=len(expected), delivered=outcome.delivered, failed=outcome.failed,
                           lost=len(outcome.lost), lost_ids=outcome.lost, returned=outcome.returned,

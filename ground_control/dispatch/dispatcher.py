@@ -56,7 +56,6 @@ class Dispatcher:
         self.planner = planner
         self.listening = listening
         self._wake = asyncio.Event()
-        self.unplanned: dict[str, str] = {}   # parcel id -> planner's reason, for operators/tests
         self.hub_problems: dict[str, str] = {}  # hub id -> why it could not be planned (its geofence)
         self.missions_created = 0
         self.ticks = 0   # completed ticks: lets a test wait "a few rounds" instead of a fixed sleep
@@ -202,7 +201,6 @@ class Dispatcher:
         left_out = {p.id: planner_reason("not_selected") for p in plannable}
         async for rnd in plan_rounds(self.planner, hubs, vehicles, plannable, fences, self.settings, now,
                                      prices=prices):
-            self.unplanned.update({pid: str(r) for pid, r in rnd.plan.unplanned.items()})
             if rnd.problem is not None:
                 self.hub_problems[rnd.hub.id] = rnd.problem
             else:

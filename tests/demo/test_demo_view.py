@@ -48,10 +48,9 @@ def test_vehicle_without_an_active_mission_is_idle_whatever_its_last_telemetry_s
     assert describe("drone", None, None) == "idle"
 
 
-def test_waiting_reason_prefers_the_stored_one_then_the_planner_then_says_not_planned_yet():
-    assert waiting_reason({"id": "p", "waiting_reason": "no_vehicle"}, {"p": "too_heavy"}) == "no_vehicle"
-    assert waiting_reason({"id": "p"}, {"p": "too_heavy"}) == "too_heavy"
-    assert waiting_reason({"id": "p"}, {}) == NOT_PLANNED_YET
+def test_waiting_reason_is_the_stored_one_else_not_planned_yet():
+    assert waiting_reason({"id": "p", "waiting_reason": "no_vehicle"}) == "no_vehicle"
+    assert waiting_reason({"id": "p"}) == NOT_PLANNED_YET
 
 
 def _text(snapshot: Snapshot) -> str:

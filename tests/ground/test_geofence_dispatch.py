@@ -108,10 +108,10 @@ async def test_dispatch_keeps_serving_other_hubs(client):
     dispatcher = Dispatcher(settings, client.app.state.sessionmaker, publish, make_planner("greedy"))
     await dispatcher.plan_and_dispatch()
     assert sent == ["lmf/v1/vehicle/d-south/mission"]
-    assert dispatcher.unplanned == {"p-north": "geofence_unusable"}
     assert "at most 1000" in dispatcher.hub_problems["north"]
     async with client.app.state.sessionmaker() as s:
         states = {p.id: p.state for p in (await s.scalars(select(m.Parcel))).all()}
+        assert (await s.get(m.Parcel, "p-north")).waiting_reason.startswith("geofence_unusable")
     assert states == {"p-north": "created", "p-south": "planned"}
 
 
