@@ -91,7 +91,6 @@ class Dispatcher:
             return
         async with self.sessionmaker() as session:
             up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s,
-                                             self.settings.max_delivery_attempts,
                                              listening_since=self.listening_since)
             await session.commit()
         if up or down:

@@ -28,7 +28,7 @@ def verdict(v: Vehicle, last_telemetry: datetime | None, now: datetime, silence_
     return now - max(times) <= timedelta(seconds=silence_s)
 
 
-async def update_liveness(session: AsyncSession, now: datetime, silence_s: float, max_attempts: int,
+async def update_liveness(session: AsyncSession, now: datetime, silence_s: float,
                           vehicle_ids: list[str] | None = None,
                           listening_since: datetime | None = None) -> tuple[list[str], list[str]]:
     """Re-judge vehicles (all, or the given ones). Returns (came online, went offline) ids;

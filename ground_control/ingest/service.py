@@ -229,8 +229,7 @@ class Ingest:
             )
             for v in (await session.scalars(select(Vehicle).where(Vehicle.id.in_(ids)))).all():
                 v.status_state, v.status_at = by_id[v.id]
-            up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s,
-                                             self.settings.max_delivery_attempts, ids)
+            up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s, ids)
             await session.commit()
         if up or down:
             log.info("vehicles online %s, offline %s", up, down)

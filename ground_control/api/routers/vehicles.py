@@ -17,13 +17,12 @@ from ground_control.api.schemas import (
 from ground_control.api.handover import check_handover_code
 from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence, utcnow
 from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
-from ground_control.dispatch.reassign import declare_lost
+from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, declare_lost
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
 COMMAND_ERR = {**ERR, 403: {"description": "handover_confirmed with a wrong or missing handover code"},
                409: {"description": "conflict: mission not the vehicle's, parcel not aboard, handover locked"}}
-ACTIVE = ("sent", "accepted", "started")
 
 
 async def _hub_exists(session: Session, hub_id: str) -> None:
@@ -67,7 +66,7 @@ async def get_vehicle(vehicle_id: PathId, session: Session) -> VehicleDetail:
     v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     tel = await session.get(TelemetryLatest, vehicle_id)
     active = await session.scalar(
-        select(Mission.id).where(Mission.vehicle_id == vehicle_id, Mission.state.in_(ACTIVE)).limit(1)
+        select(Mission.id).where(Mission.vehicle_id == vehicle_id, Mission.state.in_(ACTIVE_MISSION_STATES)).limit(1)
     )
     out = VehicleDetail.model_validate(v)
     out.telemetry = TelemetryOut.model_validate(tel) if tel else None
