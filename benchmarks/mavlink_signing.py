@@ -2,8 +2,8 @@
 signed against unsigned, in the same run (rounds interleaved so machine load hits both alike).
 
 Three paths, each a JSON line with ``unsigned_msgs_per_s``, ``signed_msgs_per_s``, ``ratio``:
-``pack`` (pymavlink encode + pack, as the agent and the simulator send), ``parse_pymavlink``
-(the agent's receive path: pymavlink parse, with its signature check when signed) and
+``pack`` (pymavlink encode + pack, as the agent and the simulator send), ``parse_agent``
+(the agent's receive path: pymavlink parse, with the agent's signature check when signed) and
 ``parse_sim_gate`` (the simulator's receive path: pymavlink framing + ``sitl.signing.SigningGate``).
 A last line gives the bytes per frame. The message mix is the link's busiest: GLOBAL_POSITION_INT.
 
@@ -26,6 +26,7 @@ os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
 from edge_agent.mavlink_key import signing_timestamp  # noqa: E402
+from edge_agent.mavlink_link import SigningMAVLink  # noqa: E402
 from sitl.signing import SigningGate  # noqa: E402
 
 KEY = bytes(range(32))
@@ -55,9 +56,9 @@ def run_pack(signed: bool, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def run_parse_pymavlink(signed: bool, n: int) -> float:
+def run_parse_agent(signed: bool, n: int) -> float:
     data = b"".join(frames(signed, n))
-    rx = mavlink.MAVLink(None)
+    rx = SigningMAVLink(None)
     rx.robust_parsing = True
     if signed:
         rx.signing.secret_key = KEY
@@ -88,7 +89,7 @@ def run_parse_sim_gate(signed: bool, n: int) -> float:
 
 
 PATHS: dict[str, Callable[[bool, int], float]] = {
-    "pack": run_pack, "parse_pymavlink": run_parse_pymavlink, "parse_sim_gate": run_parse_sim_gate}
+    "pack": run_pack, "parse_agent": run_parse_agent, "parse_sim_gate": run_parse_sim_gate}
 
 
 def main() -> None:

@@ -52,7 +52,14 @@ def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str |
     if mavlink_key_path and no_mavlink_signing:
         raise click.UsageError("--mavlink-key and --no-mavlink-signing contradict each other")
     from edge_agent.agent import Agent, AgentConfig
+    from edge_agent.mavlink_key import KeyFileError, read_key
     from edge_agent.mqtt_link import MqttConfig
+
+    if mavlink_key_path:
+        try:
+            read_key(mavlink_key_path)
+        except KeyFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mavlink-key") from exc
 
     cfg = AgentConfig(
         vehicle_id=vehicle_id, mavlink_url=mavlink_url,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -71,6 +72,20 @@ def parse_url(url: str) -> tuple[str, int]:
         raise ValueError(f"unsupported MAVLink URL {url!r}: use tcp:HOST:PORT")
     host, _, port = rest.rpartition(":")
     return host or "127.0.0.1", int(port)
+
+
+class SigningMAVLink(mavlink.MAVLink):
+    """pymavlink's codec, with the signature checked before the stream's timestamp is recorded.
+
+    pymavlink records (link id, sysid, compid) -> timestamp before it compares the signature, so a
+    single forged frame with a far-future timestamp would make every real frame of that stream
+    look replayed. The C library (what ArduPilot runs) checks the signature first; so does this."""
+
+    def check_signature(self, msgbuf: bytearray, srcSystem: int, srcComponent: int) -> bool:
+        key = self.signing.secret_key
+        if key is None or hashlib.sha256(bytes(key) + bytes(msgbuf[:-6])).digest()[:6] != bytes(msgbuf[-6:]):
+            return False
+        return super().check_signature(msgbuf, srcSystem, srcComponent)
 
 
 class _Writer:
@@ -128,7 +143,7 @@ class MavlinkLink:
         self.stream_hz = stream_hz
         self.log = logging.getLogger(f"edge_agent.mavlink.{name}" if name else "edge_agent.mavlink")
         self._w = _Writer()
-        self.mav = mavlink.MAVLink(self._w, srcSystem=source_system, srcComponent=source_component)
+        self.mav = SigningMAVLink(self._w, srcSystem=source_system, srcComponent=source_component)
         self.mav.robust_parsing = True
         self.signing_key = signing_key
         if signing_key is not None:

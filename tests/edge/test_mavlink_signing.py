@@ -171,3 +171,25 @@ async def test_signing_can_be_turned_off_for_autopilots_that_cannot_sign(fleet, 
         assert fleet.vehicles[0].signing_key is None and not (tmp_path / f"{vid}-mavlink.key").exists()
     finally:
         await ra.stop()
+
+
+def test_a_forged_frame_cannot_lock_out_the_autopilots_stream():
+    """One forged frame with a far-future timestamp must not make the autopilot's real frames look
+    replayed (stock pymavlink records the timestamp before checking the signature)."""
+    from edge_agent.mavlink_key import signing_timestamp
+    from edge_agent.mavlink_link import SigningMAVLink, mavlink as mav
+
+    key, now = os.urandom(32), signing_timestamp()
+
+    def autopilot(k: bytes, ts: int) -> bytes:
+        tx = mav.MAVLink(None, srcSystem=1, srcComponent=1)
+        tx.signing.secret_key, tx.signing.sign_outgoing, tx.signing.link_id, tx.signing.timestamp = k, True, 1, ts
+        return tx.heartbeat_encode(2, 3, 0, 0, 3, 3).pack(tx)
+
+    rx = SigningMAVLink(None)
+    rx.robust_parsing = True
+    rx.signing.secret_key, rx.signing.timestamp = key, now
+    assert rx.parse_buffer(autopilot(key, now))[0].get_signed()
+    forged = rx.parse_buffer(autopilot(os.urandom(32), now + 10**12))[0]
+    assert forged.get_type() == "BAD_DATA"
+    assert rx.parse_buffer(autopilot(key, now + 5))[0].get_signed()
