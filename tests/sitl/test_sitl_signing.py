@@ -177,3 +177,26 @@ def test_gate_timestamp_is_saved_and_reloaded_a_minute_on():
     assert g.stored is not None and g.stored.timestamp == t0 + 5 * ONE_MINUTE
     g.load(now_s=40.0)  # reboot
     assert g.key == KEY and g.timestamp == t0 + 6 * ONE_MINUTE and g.streams == {}
+
+
+def test_cli_passes_the_channel_to_every_vehicle(monkeypatch):
+    from click.testing import CliRunner
+
+    import sitl.cli as cli
+    import sitl.fleet as fleet_mod
+
+    seen = []
+
+    class Spy(fleet_mod.SimFleet):
+        def __enter__(self):
+            seen.extend(v.link.channel for v in self.vehicles)
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(fleet_mod, "SimFleet", Spy)
+    monkeypatch.setattr(cli, "_wait", lambda stop: None)
+    res = CliRunner().invoke(cli.sim, ["--copters", "2", "--base-port", "0", "--mavlink-channel", "0"])
+    assert res.exit_code == 0, res.output
+    assert seen == [0, 0]
