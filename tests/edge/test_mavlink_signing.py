@@ -193,3 +193,24 @@ def test_a_forged_frame_cannot_lock_out_the_autopilots_stream():
     forged = rx.parse_buffer(autopilot(os.urandom(32), now + 10**12))[0]
     assert forged.get_type() == "BAD_DATA"
     assert rx.parse_buffer(autopilot(key, now + 5))[0].get_signed()
+
+
+@pytest.mark.parametrize("clock_jump_s", [-3600, 3600])
+async def test_a_restarted_agent_with_a_jumped_clock_still_talks(fleet, clock_jump_s):
+    """Timestamps must only move forward per stream; a companion whose clock jumped an hour back
+    or ahead across a restart catches up with the autopilot's clock from its first signed frame."""
+    v = fleet.vehicles[0]
+    key = os.urandom(32)
+    first, t1 = await signed_link(v.port, key)
+    assert await first.wait_connected(20)
+    assert await first.set_mode("LOITER")
+    await close(first, t1)
+    second = MavlinkLink(f"tcp:127.0.0.1:{v.port}", signing_key=key, name="test")
+    second.mav.signing.timestamp += clock_jump_s * 100_000
+    t2 = asyncio.create_task(second.run())
+    try:
+        assert await second.wait_connected(20)
+        assert await second.set_mode("GUIDED")
+        await until(lambda: v.mode_name == "GUIDED", 5, "GUIDED after the restart")
+    finally:
+        await close(second, t2)
