@@ -268,7 +268,8 @@ class MavlinkLink:
             return True
         self.signing_rejected += 1
         if msg.get_type() == "HEARTBEAT" and _is_autopilot(msg):
-            if msg.get_msgbuf()[2] & mavlink.MAVLINK_IFLAG_SIGNED:
+            buf = msg.get_msgbuf()
+            if buf[0] == mavlink.PROTOCOL_MARKER_V2 and buf[2] & mavlink.MAVLINK_IFLAG_SIGNED:
                 now = time.monotonic()
                 if now - self._foreign_key_logged_at > 30:
                     self._foreign_key_logged_at = now
