@@ -49,6 +49,7 @@ from fleet_protocol.geo import LatLon
 AGENT_VERSION = "0.1.0"  # not imported from edge_agent/__init__: a stale editable install maps it as a namespace
 from edge_agent.geofence_check import check_mission
 from edge_agent.mavlink_link import MavlinkLink, mavlink
+from edge_agent.mavlink_key import default_key_path, load_or_create_key, read_key
 from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Emit, MissionRun, SetMode, State
 from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
 from edge_agent.mqtt_link import MqttConfig, MqttLink
@@ -58,7 +59,7 @@ from edge_agent.release_setup import prepare_release
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
-def default_outbox_path(vehicle_id: str) -> str:
+def default_state_dir() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     base = Path(state) / "lastmile-fleet"
     try:
@@ -66,7 +67,22 @@ def default_outbox_path(vehicle_id: str) -> str:
     except OSError:
         base = Path("var")
         base.mkdir(exist_ok=True)
-    return str(base / f"{vehicle_id}-outbox.db")
+    return base
+
+
+def default_outbox_path(vehicle_id: str) -> str:
+    return str(default_state_dir() / f"{vehicle_id}-outbox.db")
+
+
+def mavlink_key_for(config: "AgentConfig") -> bytes | None:
+    """The MAVLink signing key this agent uses (None: signing off): the given file, else the one
+    beside the outbox, created on first start."""
+    if not config.mavlink_signing:
+        return None
+    if config.mavlink_key_path:
+        return read_key(config.mavlink_key_path)
+    state_dir = Path(config.outbox_path).parent if config.outbox_path else default_state_dir()
+    return load_or_create_key(default_key_path(state_dir, config.vehicle_id))
 
 
 @dataclass
@@ -94,6 +110,10 @@ class AgentConfig:
     servo_release_pwm: int = 1100
     servo_hold_pwm: int = 1900
     reboot_for_gripper: bool = True           # reboot (disarmed) when the gripper does not answer
+    # MAVLink 2 signing with the autopilot (edge_agent/mavlink_key.py): on by default, the key
+    # from this file or generated beside the outbox; off for autopilots that cannot sign
+    mavlink_signing: bool = True
+    mavlink_key_path: str | None = None
 
     @property
     def release_channels(self) -> int:
@@ -122,7 +142,8 @@ class Agent:
         self.kind = "copter" if config.vehicle_type is VehicleType.drone else "rover"
         self.outbox = Outbox(config.outbox_path or default_outbox_path(self.vehicle_id))
         self.mav = MavlinkLink(config.mavlink_url, kind=self.kind, on_message=self._on_mav,
-                               stream_hz=config.stream_hz, name=self.vehicle_id)
+                               stream_hz=config.stream_hz, name=self.vehicle_id,
+                               signing_key=mavlink_key_for(config))
         status = lambda s: encode(make_envelope("status", self.vehicle_id, Status(  # noqa: E731
             state=s, vehicle_type=config.vehicle_type, agent_version=AGENT_VERSION, max_payload_kg=config.max_payload_kg)))
         # the offline status is built when it is handed over (as the will at each connect, or

@@ -37,14 +37,29 @@ from fleet_protocol import VehicleType
 @click.option("--servo-hold-pwm", type=click.IntRange(800, 2200), default=1900, show_default=True)
 @click.option("--no-gripper-reboot", is_flag=True,
               help="Never reboot the autopilot when its gripper does not answer (reject the mission instead).")
+@click.option("--mavlink-key", "mavlink_key_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="MAVLink 2 signing key file (32 bytes or 64 hex digits, mode 0600). Default: "
+                   "<id>-mavlink.key beside the outbox, generated on first start.")
+@click.option("--no-mavlink-signing", is_flag=True,
+              help="Talk to the autopilot unsigned (for autopilots that cannot sign MAVLink 2).")
 def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str | None, mqtt_password: str | None,
           tls: bool, ca_cert: str | None, client_cert: str | None, client_key: str | None, vehicle_type: str,
           max_payload_kg: float, battery_wh: float | None, wh_per_km: float | None, telemetry_hz: float,
           outbox_path: str | None, handover_timeout_s: float | None, release_servos: tuple[int, ...],
-          servo_release_pwm: int, servo_hold_pwm: int, no_gripper_reboot: bool) -> None:
+          servo_release_pwm: int, servo_hold_pwm: int, no_gripper_reboot: bool, mavlink_key_path: str | None,
+          no_mavlink_signing: bool) -> None:
     """Run the edge agent for one vehicle: MQTT <-> MAVLink."""
+    if mavlink_key_path and no_mavlink_signing:
+        raise click.UsageError("--mavlink-key and --no-mavlink-signing contradict each other")
     from edge_agent.agent import Agent, AgentConfig
+    from edge_agent.mavlink_key import KeyFileError, read_key
     from edge_agent.mqtt_link import MqttConfig
+
+    if mavlink_key_path:
+        try:
+            read_key(mavlink_key_path)
+        except KeyFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--mavlink-key") from exc
 
     cfg = AgentConfig(
         vehicle_id=vehicle_id, mavlink_url=mavlink_url,
@@ -53,7 +68,8 @@ def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str |
         vehicle_type=VehicleType(vehicle_type), max_payload_kg=max_payload_kg, battery_wh=battery_wh,
         wh_per_km=wh_per_km, telemetry_hz=telemetry_hz, outbox_path=outbox_path, handover_timeout_s=handover_timeout_s,
         release_servos=tuple(release_servos), servo_release_pwm=servo_release_pwm, servo_hold_pwm=servo_hold_pwm,
-        reboot_for_gripper=not no_gripper_reboot,
+        reboot_for_gripper=not no_gripper_reboot, mavlink_signing=not no_mavlink_signing,
+        mavlink_key_path=mavlink_key_path,
     )
 
     async def main() -> None:

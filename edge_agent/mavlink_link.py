@@ -20,13 +20,18 @@ What it does for the agent:
   verified by HEARTBEAT;
 * ``arm``: retried until a deadline, collecting the "PreArm:"/"Arm:" STATUSTEXTs that explain a
   refusal (COMMAND_ACK only says DENIED);
-* ``get_param`` / ``set_param`` (PARAM_REQUEST_READ / PARAM_SET, answered by PARAM_VALUE), ``command`` (COMMAND_LONG / COMMAND_ACK).
+* ``get_param`` / ``set_param`` (PARAM_REQUEST_READ / PARAM_SET, answered by PARAM_VALUE), ``command`` (COMMAND_LONG / COMMAND_ACK);
+* MAVLink 2 signing when given a ``signing_key``: every outgoing frame is signed, and only frames
+  signed with that key count (RADIO_STATUS / RADIO excepted, as in ArduPilot). An autopilot whose
+  HEARTBEATs arrive unsigned is sent SETUP_SIGNING with the key (at most every 2 s); the link counts
+  as connected only once the autopilot's own frames arrive signed with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -37,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
+from edge_agent.mavlink_key import signing_timestamp  # noqa: E402
 from edge_agent.mission_translation import MissionItem  # noqa: E402
 
 COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9, "BRAKE": 17, "SMART_RTL": 21}
@@ -45,6 +51,12 @@ ROVER_MODES = {"MANUAL": 0, "HOLD": 4, "LOITER": 5, "AUTO": 10, "RTL": 11, "SMAR
 EKF_REQUIRED = (mavlink.EKF_ATTITUDE | mavlink.EKF_VELOCITY_HORIZ | mavlink.EKF_VELOCITY_VERT
                 | mavlink.EKF_POS_HORIZ_ABS | mavlink.EKF_POS_VERT_ABS)
 EKF_BAD = mavlink.EKF_CONST_POS_MODE | mavlink.EKF_UNINITIALIZED
+
+#: accepted without a signature: telemetry radios cannot sign (ArduPilot's accept_list); an unsigned
+#: HEARTBEAT is decoded only to see that the autopilot does not sign yet, never handled
+UNSIGNED_OK = frozenset({mavlink.MAVLINK_MSG_ID_RADIO_STATUS, mavlink.MAVLINK_MSG_ID_RADIO})
+SETUP_SIGNING_EVERY_S = 2.0
+SIGNING_LINK_ID = 0
 
 MISSION_RESULT = {v: k for k, v in vars(mavlink).items() if k.startswith("MAV_MISSION_") and isinstance(v, int)
                   and k not in ("MAV_MISSION_TYPE_MISSION", "MAV_MISSION_TYPE_FENCE", "MAV_MISSION_TYPE_RALLY", "MAV_MISSION_TYPE_ALL")}
@@ -60,6 +72,20 @@ def parse_url(url: str) -> tuple[str, int]:
         raise ValueError(f"unsupported MAVLink URL {url!r}: use tcp:HOST:PORT")
     host, _, port = rest.rpartition(":")
     return host or "127.0.0.1", int(port)
+
+
+class SigningMAVLink(mavlink.MAVLink):
+    """pymavlink's codec, with the signature checked before the stream's timestamp is recorded.
+
+    pymavlink records (link id, sysid, compid) -> timestamp before it compares the signature, so a
+    single forged frame with a far-future timestamp would make every real frame of that stream
+    look replayed. The C library (what ArduPilot runs) checks the signature first; so does this."""
+
+    def check_signature(self, msgbuf: bytearray, srcSystem: int, srcComponent: int) -> bool:
+        key = self.signing.secret_key
+        if key is None or hashlib.sha256(bytes(key) + bytes(msgbuf[:-6])).digest()[:6] != bytes(msgbuf[-6:]):
+            return False
+        return super().check_signature(msgbuf, srcSystem, srcComponent)
 
 
 class _Writer:
@@ -107,6 +133,7 @@ class MavlinkLink:
         source_system: int = 255,
         source_component: int = 190,
         name: str = "",
+        signing_key: bytes | None = None,
     ) -> None:
         self.host, self.port = parse_url(url)
         self.kind = kind
@@ -116,8 +143,22 @@ class MavlinkLink:
         self.stream_hz = stream_hz
         self.log = logging.getLogger(f"edge_agent.mavlink.{name}" if name else "edge_agent.mavlink")
         self._w = _Writer()
-        self.mav = mavlink.MAVLink(self._w, srcSystem=source_system, srcComponent=source_component)
+        self.mav = SigningMAVLink(self._w, srcSystem=source_system, srcComponent=source_component)
         self.mav.robust_parsing = True
+        self.signing_key = signing_key
+        if signing_key is not None:
+            sig = self.mav.signing
+            sig.secret_key = bytes(signing_key)
+            sig.sign_outgoing = True
+            sig.link_id = SIGNING_LINK_ID
+            sig.timestamp = signing_timestamp()
+            sig.allow_unsigned_callback = lambda _mav, msg_id: (
+                msg_id in UNSIGNED_OK or msg_id == mavlink.MAVLINK_MSG_ID_HEARTBEAT)
+        self.peer_signs = False          # this connection's autopilot signs with our key
+        self._setup_sent_at = -1e9
+        self.setup_signing_sent = 0
+        self.signing_rejected = 0
+        self._foreign_key_logged_at = -1e9
         self.target_system = 1
         self.target_component = 1
         self.state = VehicleState()
@@ -145,6 +186,8 @@ class MavlinkLink:
                 backoff = min(backoff * 2, 5.0)
                 continue
             self._w.transport = writer.transport  # type: ignore[assignment]
+            self.peer_signs = False
+            self._setup_sent_at = -1e9
             self.state.connected = True
             self.connects += 1
             hb = asyncio.create_task(self._heartbeats())
@@ -184,6 +227,8 @@ class MavlinkLink:
                 self.log.debug("MAVLink parse error: %s", exc)
                 continue
             for msg in msgs:
+                if self.signing_key is not None and not self._signed_ok(msg):
+                    continue
                 self._handle(msg)
                 if not streams_requested and msg.get_type() == "HEARTBEAT" and self._connected.is_set():
                     streams_requested = True
@@ -208,6 +253,45 @@ class MavlinkLink:
     def request_streams(self) -> None:
         self.send(self.mav.request_data_stream_encode(self.target_system, self.target_component,
                                                       mavlink.MAV_DATA_STREAM_ALL, self.stream_hz, 1))
+
+    # ---- signing -----------------------------------------------------------------------------
+    def _signed_ok(self, msg: Any) -> bool:
+        """Whether a decoded frame may reach the agent: signed with our key, or a radio's status."""
+        if msg.get_type() == "BAD_DATA":
+            if "signature" in str(getattr(msg, "reason", "")):
+                self.signing_rejected += 1
+            return False
+        if getattr(msg, "_signed", False):
+            self.peer_signs = True
+            return True
+        if msg.get_msgId() in UNSIGNED_OK:
+            return True
+        self.signing_rejected += 1
+        if msg.get_type() == "HEARTBEAT" and _is_autopilot(msg):
+            buf = msg.get_msgbuf()
+            if buf[0] == mavlink.PROTOCOL_MARKER_V2 and buf[2] & mavlink.MAVLINK_IFLAG_SIGNED:
+                now = time.monotonic()
+                if now - self._foreign_key_logged_at > 30:
+                    self._foreign_key_logged_at = now
+                    self.log.warning("autopilot signs with another key (or an old timestamp); its traffic is ignored")
+            elif not self.peer_signs:
+                self._offer_key(msg)
+        return False
+
+    def _offer_key(self, heartbeat: Any) -> None:
+        """SETUP_SIGNING to an autopilot that does not sign yet. ArduPilot stores the key, signs
+        from then on and answers nothing: its next signed frame is the acknowledgement."""
+        now = time.monotonic()
+        if now - self._setup_sent_at < SETUP_SIGNING_EVERY_S or self.signing_key is None:
+            return
+        self._setup_sent_at = now
+        self.setup_signing_sent += 1
+        if self.setup_signing_sent in (1, 5) or self.setup_signing_sent % 30 == 0:
+            hint = "" if self.setup_signing_sent == 1 else (
+                " (still unsigned: an autopilot that cannot sign needs --no-mavlink-signing)")
+            self.log.warning("autopilot %d does not sign: sending SETUP_SIGNING%s", heartbeat.get_srcSystem(), hint)
+        self.send(self.mav.setup_signing_encode(heartbeat.get_srcSystem(), heartbeat.get_srcComponent(),
+                                                list(self.signing_key), self.mav.signing.timestamp))
 
     # ---- inbound -----------------------------------------------------------------------------
     def _handle(self, msg: Any) -> None:
@@ -505,6 +589,10 @@ class MavlinkLink:
 
     def _send_count(self, count: int, mission_type: int) -> None:
         self.send(self.mav.mission_count_encode(self.target_system, self.target_component, count, mission_type))
+
+
+def _is_autopilot(heartbeat: Any) -> bool:
+    return heartbeat.autopilot != mavlink.MAV_AUTOPILOT_INVALID and heartbeat.type != mavlink.MAV_TYPE_GCS
 
 
 def servo_outputs(msg: Any) -> list[int]:

@@ -32,13 +32,16 @@ def _latlon(_ctx, _param, value: str) -> tuple[float, float]:
 @click.option("--battery-wh", default=None, type=float, help="pack energy (default 148 Wh)")
 @click.option("--warmup-s", default=2.0, show_default=True, type=float,
               help="sim seconds until EKF uses GPS (python simulator only)")
+@click.option("--mavlink-channel", default=1, show_default=True, type=click.IntRange(0, 15),
+              help="ArduPilot channel each port stands for: 1 = telemetry port (signing enforced once "
+                   "a key is set), 0 = SITL's SERIAL0 / USB (unsigned traffic always accepted)")
 @click.option("--ardupilot", "ardupilot_path", default=None, type=click.Path(exists=True),
               help="run real SITL binaries from this directory (arducopter/ardurover)")
 @click.option("--workdir", default="sitl-work", show_default=True, type=click.Path(),
               help="per-instance working directories for --ardupilot")
 def sim(copters: int, rovers: int, home: tuple[float, float], speedup: float, base_port: int,
-        host: str, battery_wh: float | None, warmup_s: float, ardupilot_path: str | None,
-        workdir: str) -> None:
+        host: str, battery_wh: float | None, warmup_s: float, mavlink_channel: int,
+        ardupilot_path: str | None, workdir: str) -> None:
     """Simulated MAVLink vehicles on TCP 5760 + 10 x instance, like ArduPilot SITL."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -62,7 +65,8 @@ def sim(copters: int, rovers: int, home: tuple[float, float], speedup: float, ba
 
     mah = battery_wh / NOMINAL_PACK_V * 1000.0 if battery_wh else None
     fleet = SimFleet(copters=copters, rovers=rovers, home=home, speedup=speedup,
-                     base_port=base_port, host=host, warmup_s=warmup_s, battery_mah=mah)
+                     base_port=base_port, host=host, warmup_s=warmup_s, battery_mah=mah,
+                     mavlink_channel=mavlink_channel)
     with fleet:
         for v in fleet.vehicles:
             click.echo(f"{v.kind.value} {v.instance} tcp:{'127.0.0.1' if host == '0.0.0.0' else host}:{v.port}")

@@ -59,6 +59,9 @@ class SimVehicle:
     mission_current = property(lambda self: self.model.mission_current)
     sim_time = property(lambda self: self.model.t)
     connected_clients = property(lambda self: len(self.link.clients))
+    #: the active MAVLink signing key (None: signing off) and how many frames it refused
+    signing_key = property(lambda self: self.link.signing.key)
+    rejected_unsigned = property(lambda self: self.link.rejected_unsigned)
 
     @property
     def position_history(self) -> list[tuple[float, float, float, float]]:
@@ -99,7 +102,10 @@ class SimFleet:
                  homes: Sequence[tuple[float, float]] | None = None, host: str = "127.0.0.1",
                  sysid: int | Sequence[int] = 1, warmup_s: float = 2.0,
                  battery_mah: float | None = None, params: dict[str, float] | None = None,
-                 home_amsl_m: float = 0.0) -> None:
+                 home_amsl_m: float = 0.0, mavlink_channel: int = 1) -> None:
+        """``mavlink_channel``: ArduPilot's channel number of each vehicle's port. 1 (default) is
+        a telemetry port: once a signing key is set, unsigned commands are dropped. 0 is SITL's
+        SERIAL0 / a USB port, which ArduPilot trusts: unsigned traffic stays accepted there."""
         total = copters + rovers
         if homes is not None and len(homes) != total:
             raise ValueError(f"homes has {len(homes)} entries for {total} vehicles")
@@ -114,7 +120,7 @@ class SimFleet:
                                  params=params, battery_mah=battery_mah)
             sid = sysid if isinstance(sysid, int) else sysid[i]
             port = 0 if base_port == 0 else base_port + 10 * i
-            link = VehicleLink(model, i, port, host=host, sysid=sid)
+            link = VehicleLink(model, i, port, host=host, sysid=sid, channel=mavlink_channel)
             self.vehicles.append(SimVehicle(self, i, kind, model, link))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

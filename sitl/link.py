@@ -19,6 +19,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2  # noqa: E402
 
 from .mission_protocol import MissionProtocol  # noqa: E402
 from .modes import VehicleKind  # noqa: E402
+from .signing import SigningGate, timestamp_from_unix  # noqa: E402
 from .vehicle import ACCEPTED, FAILED, UNSUPPORTED, VehicleModel  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,22 @@ MAX_WRITE_BUFFER = 256 * 1024
 
 
 class Client:
-    """One TCP connection: its own MAVLink parser and sequence numbers."""
+    """One TCP connection: its own MAVLink parser and sequence numbers.
 
-    __slots__ = ("writer", "mav", "closed", "peer", "task", "pending")
+    Two codec objects: ``mav`` packs (and signs, with the vehicle's shared signing state) and
+    ``parser`` only frames and decodes: the signature check is the vehicle's ``SigningGate``, which
+    follows ArduPilot's order of checks rather than pymavlink's."""
 
-    def __init__(self, writer: asyncio.StreamWriter, sysid: int) -> None:
+    __slots__ = ("writer", "mav", "parser", "closed", "peer", "task", "pending", "gate")
+
+    def __init__(self, writer: asyncio.StreamWriter, sysid: int, gate: SigningGate,
+                 tx_signing: Any) -> None:
         self.writer = writer
         self.mav = mavlink2.MAVLink(None, srcSystem=sysid, srcComponent=1)
-        self.mav.robust_parsing = True
+        self.mav.signing = tx_signing
+        self.parser = mavlink2.MAVLink(None, srcSystem=sysid, srcComponent=1)
+        self.parser.robust_parsing = True
+        self.gate = gate
         self.closed = False
         self.peer = writer.get_extra_info("peername")
         self.task: asyncio.Task | None = asyncio.current_task()
@@ -58,7 +67,13 @@ class Client:
         if self.closed:
             return
         mav = self.mav
-        buf = getattr(mav, name + "_encode")(*args).pack(mav)
+        gate = self.gate
+        if gate.key is not None:
+            mav.signing.timestamp = gate.timestamp
+            buf = getattr(mav, name + "_encode")(*args).pack(mav)
+            gate.timestamp = mav.signing.timestamp
+        else:
+            buf = getattr(mav, name + "_encode")(*args).pack(mav)
         mav.seq = (mav.seq + 1) % 256
         self.pending.append(buf)
 
@@ -89,8 +104,15 @@ class VehicleLink:
     """TCP server for one vehicle on its SITL port, speaking ArduPilot's MAVLink dialect."""
 
     def __init__(self, model: VehicleModel, instance: int, port: int, host: str = "127.0.0.1",
-                 sysid: int = 1) -> None:
+                 sysid: int = 1, channel: int = 1) -> None:
         self.model = model
+        #: ArduPilot's MAVLink channel of this port: 0 (SERIAL0, USB) takes unsigned traffic even
+        #: with a key set; the default 1 is a telemetry port, where signing is enforced
+        self.channel = channel
+        self.signing = SigningGate()  # the key survives reboot() as in ArduPilot's StorageKeys
+        self._tx_signing = mavlink2.MAVLinkSigning()
+        self._signing_clock_from_gps = False
+        self.rejected_unsigned = 0
         self.instance = instance
         self.host = host
         self.port = port
@@ -138,7 +160,7 @@ class VehicleLink:
         if self.link_down:
             writer.close()
             return
-        client = Client(writer, self.sysid)
+        client = Client(writer, self.sysid, self.signing, self._tx_signing)
         self.clients.append(client)
         log.debug("vehicle %d: GCS connected from %s", self.instance, client.peer)
         try:
@@ -149,10 +171,12 @@ class VehicleLink:
                 if self.link_down:
                     continue  # traffic ignored during a link drop
                 try:
-                    msgs = client.mav.parse_buffer(data) or []
+                    msgs = client.parser.parse_buffer(data) or []
                 except Exception:  # noqa: BLE001 - garbage on the wire is dropped, not fatal
                     continue
                 for msg in msgs:
+                    if not self._signature_ok(msg):
+                        continue
                     self.messages_in += 1
                     try:
                         self._handle(client, msg)
@@ -166,6 +190,43 @@ class VehicleLink:
             if client in self.clients:
                 self.clients.remove(client)
             self.mission.drop_client(client)
+
+    # ---------------------------------------------------------------- signing
+    def _signature_ok(self, msg: Any) -> bool:
+        """ArduPilot drops a frame that fails signing before any handler sees it (no ack)."""
+        gate = self.signing
+        if gate.key is None or msg.get_type() == "BAD_DATA":
+            return True
+        ok = gate.accept(bytes(msg.get_msgbuf()), msg.get_msgId(), msg.get_srcSystem(),
+                         msg.get_srcComponent(), self.channel)
+        if not ok:
+            self.rejected_unsigned += 1
+        return ok
+
+    def _apply_signing(self) -> None:
+        """Outgoing frames follow the gate: signed with its key and link id = channel, or not."""
+        tx = self._tx_signing
+        tx.secret_key = self.signing.key
+        tx.sign_outgoing = self.signing.key is not None
+        tx.link_id = self.channel
+        tx.timestamp = self.signing.timestamp
+
+    def _signing_housekeeping(self) -> None:
+        """Once per second: GPS time lifts the signing clock (update_signing_timestamp, on GPS
+        lock) and the running timestamp is saved every 30 s (save_signing_timestamp)."""
+        gate = self.signing
+        if not gate.enabled:
+            return
+        if not self._signing_clock_from_gps and self.model.gps_fix_type >= 3:
+            self._signing_clock_from_gps = True
+            gate.raise_to(timestamp_from_unix(time.time()))
+        gate.maybe_save(time.monotonic())
+
+    def _on_setup_signing(self, client: Client, msg: Any) -> None:
+        self.signing.setup(bytes(msg.secret_key), int(msg.initial_timestamp), time.monotonic())
+        self._signing_clock_from_gps = False
+        self._apply_signing()
+        log.info("vehicle %d: signing %s", self.instance, "enabled" if self.signing.enabled else "disabled")
 
     # ---------------------------------------------------------------- sending
     def _send_to(self, client: Client, name: str, args: tuple) -> None:
@@ -227,6 +288,7 @@ class VehicleLink:
         """1 Hz wall: heartbeat and the status messages ArduPilot streams by default."""
         if not self.clients:
             return
+        self._signing_housekeeping()
         m = self.model
         b = m.battery
         self.broadcast("heartbeat", self._heartbeat_args())
@@ -408,6 +470,9 @@ class VehicleLink:
         and the model boots again from its stored parameters."""
         self.drop_link(0.5)
         self.model.reboot()
+        self.signing.load(time.monotonic())  # the stored key again, clock one minute on
+        self._signing_clock_from_gps = False
+        self._apply_signing()
 
     def _send_version(self, client: Client) -> None:
         self._send_to(client, "autopilot_version", (
@@ -496,4 +561,5 @@ _HANDLERS = {
     "PARAM_REQUEST_READ": VehicleLink._on_param_read,
     "PARAM_REQUEST_LIST": VehicleLink._on_param_list,
     "SET_POSITION_TARGET_GLOBAL_INT": VehicleLink._on_position_target,
+    "SETUP_SIGNING": VehicleLink._on_setup_signing,
 }
