@@ -10,9 +10,10 @@
 
 It prints one JSON line: telemetry messages/s delivered (and the ratio to N x Hz), the agents'
 CPU (psutil user+system time of the worker processes over the window, per vehicle and in total,
-in % of one core), the simulator's CPU, and the baseline measured in the same run: a bare
-publisher blasting QoS 0 messages of the same size through the same broker to a bare subscriber
-(the broker + client-library ceiling on this machine).
+in % of one core) and unique memory (USS, per vehicle and in total), the simulator's CPU and
+memory, and the baseline measured in the same run: a bare publisher blasting QoS 0 messages of
+the same size through the same broker to a bare subscriber (the broker + client-library ceiling
+on this machine).
 """
 
 from __future__ import annotations
@@ -217,6 +218,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def memory_mib(pids: list[int]) -> float:
+    """Unique memory (USS: what the processes would give back if they ended), in MiB."""
+    import psutil
+
+    total = 0
+    for pid in pids:
+        proc = psutil.Process(pid)
+        try:
+            total += proc.memory_full_info().uss
+        except (psutil.AccessDenied, AttributeError):
+            total += proc.memory_info().rss
+    return total / 2**20
+
+
 def run(args: argparse.Namespace) -> dict:
     from urllib.parse import urlparse
 
@@ -249,6 +264,7 @@ def run(args: argparse.Namespace) -> dict:
     flying = asyncio.run(count_flying(host, port, run_id)) if args.fly else None
     window = time.monotonic() - t0
     cpu1, sim1 = cpu_seconds([p.pid for p in procs]), cpu_seconds([sim.pid])
+    agent_mib, sim_mib = memory_mib([p.pid for p in procs]), memory_mib([sim.pid])
     stop.set()
     sent = sum(stats_q.get(timeout=60)["telemetry_sent"] for _ in procs)
     for p in procs:
@@ -272,6 +288,8 @@ def run(args: argparse.Namespace) -> dict:
         "telemetry_payload_bytes": size, "agent_telemetry_sent_total": sent,
         "agent_cpu_total_pct_of_core": round(agent_cpu, 1), "agent_cpu_per_vehicle_pct_of_core": round(agent_cpu / n, 3),
         "sim_cpu_pct_of_core": round((sim1 - sim0) / window * 100, 1), "cpu_cores": os.cpu_count(),
+        "agent_memory_total_mib": round(agent_mib, 1), "agent_memory_per_vehicle_mib": round(agent_mib / n, 2),
+        "sim_memory_mib": round(sim_mib, 1),
         "baseline_broker_msg_per_s": round(bcount / args.baseline_seconds, 1), "baseline_payload_bytes": len(payload),
         "baseline_clients": "python aiomqtt publisher -> python aiomqtt subscriber",
         "baseline_c_clients_msg_per_s": None if ccount is None else round(ccount / args.baseline_seconds, 1),
