@@ -35,7 +35,24 @@ if str(ROOT) not in sys.path:
 
 
 # ---- processes -----------------------------------------------------------------------------
+def raise_open_file_limit() -> None:
+    """1,000 vehicles are 1,000 MAVLink sockets in the simulator and as many MAVLink and MQTT
+    sockets across the agent workers: more than a default soft limit of 1,024 descriptors."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
+def ready_timeout(agents: int) -> float:
+    """How long a worker waits for its agents to connect before it reports how many did: a
+    thousand agents on two busy cores need minutes, not the 60 s that 200 need."""
+    return max(60.0, 0.3 * agents)
+
+
 def sim_process(n: int, ports_q: "mp.Queue[list[int]]", stop: "mp.synchronize.Event") -> None:
+    raise_open_file_limit()
     from sitl.fleet import SimFleet
 
     with SimFleet(copters=n, home=(52.37, 4.89), speedup=1.0, base_port=0) as fleet:
@@ -46,6 +63,7 @@ def sim_process(n: int, ports_q: "mp.Queue[list[int]]", stop: "mp.synchronize.Ev
 def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, outdir: str,
                  ready_q: "mp.Queue[int]", stats_q: "mp.Queue[dict]", stop: "mp.synchronize.Event") -> None:
     logging.basicConfig(level=logging.WARNING)
+    raise_open_file_limit()
     from edge_agent.agent import Agent
 
     async def main() -> None:
@@ -57,7 +75,7 @@ def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, out
         for a in agents:  # stagger the connects a little
             tasks.append(asyncio.create_task(a.run()))
             await asyncio.sleep(0.005)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_timeout(len(agents))
         while time.monotonic() < deadline and not all(a.mqtt.connected.is_set() and a.mav.state.connected for a in agents):
             await asyncio.sleep(0.2)
         ready_q.put(sum(a.mqtt.connected.is_set() and a.mav.state.connected for a in agents))
@@ -253,7 +271,7 @@ def run(args: argparse.Namespace) -> dict:
         p = ctx.Process(target=agent_worker, args=(ports[sl], ids[sl], args.mqtt, hz, outdir, ready_q, stats_q, stop), daemon=True)
         p.start()
         procs.append(p)
-    ready = sum(ready_q.get(timeout=120) for _ in procs)
+    ready = sum(ready_q.get(timeout=ready_timeout(n) + 120) for _ in procs)
     if args.fly:
         asyncio.run(send_missions(host, port, ids))
     time.sleep(args.warmup)
