@@ -10,9 +10,10 @@
 
 It prints one JSON line: telemetry messages/s delivered (and the ratio to N x Hz), the agents'
 CPU (psutil user+system time of the worker processes over the window, per vehicle and in total,
-in % of one core), the simulator's CPU, and the baseline measured in the same run: a bare
-publisher blasting QoS 0 messages of the same size through the same broker to a bare subscriber
-(the broker + client-library ceiling on this machine).
+in % of one core) and unique memory (USS, per vehicle and in total), the simulator's CPU and
+memory, and the baseline measured in the same run: a bare publisher blasting QoS 0 messages of
+the same size through the same broker to a bare subscriber (the broker + client-library ceiling
+on this machine).
 """
 
 from __future__ import annotations
@@ -34,7 +35,24 @@ if str(ROOT) not in sys.path:
 
 
 # ---- processes -----------------------------------------------------------------------------
+def raise_open_file_limit() -> None:
+    """1,000 vehicles are 1,000 MAVLink sockets in the simulator and as many MAVLink and MQTT
+    sockets across the agent workers: more than a default soft limit of 1,024 descriptors."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
+def ready_timeout(agents: int) -> float:
+    """How long a worker waits for its agents to connect before it reports how many did: a
+    thousand agents on two busy cores need minutes, not the 60 s that 200 need."""
+    return max(60.0, 0.3 * agents)
+
+
 def sim_process(n: int, ports_q: "mp.Queue[list[int]]", stop: "mp.synchronize.Event") -> None:
+    raise_open_file_limit()
     from sitl.fleet import SimFleet
 
     with SimFleet(copters=n, home=(52.37, 4.89), speedup=1.0, base_port=0) as fleet:
@@ -45,6 +63,7 @@ def sim_process(n: int, ports_q: "mp.Queue[list[int]]", stop: "mp.synchronize.Ev
 def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, outdir: str,
                  ready_q: "mp.Queue[int]", stats_q: "mp.Queue[dict]", stop: "mp.synchronize.Event") -> None:
     logging.basicConfig(level=logging.WARNING)
+    raise_open_file_limit()
     from edge_agent.agent import Agent
 
     async def main() -> None:
@@ -56,7 +75,7 @@ def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, out
         for a in agents:  # stagger the connects a little
             tasks.append(asyncio.create_task(a.run()))
             await asyncio.sleep(0.005)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_timeout(len(agents))
         while time.monotonic() < deadline and not all(a.mqtt.connected.is_set() and a.mav.state.connected for a in agents):
             await asyncio.sleep(0.2)
         ready_q.put(sum(a.mqtt.connected.is_set() and a.mav.state.connected for a in agents))
@@ -217,6 +236,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def memory_mib(pids: list[int]) -> float:
+    """Unique memory (USS: what the processes would give back if they ended), in MiB."""
+    import psutil
+
+    total = 0
+    for pid in pids:
+        proc = psutil.Process(pid)
+        try:
+            total += proc.memory_full_info().uss
+        except (psutil.AccessDenied, AttributeError):
+            total += proc.memory_info().rss
+    return total / 2**20
+
+
 def run(args: argparse.Namespace) -> dict:
     from urllib.parse import urlparse
 
@@ -238,7 +271,7 @@ def run(args: argparse.Namespace) -> dict:
         p = ctx.Process(target=agent_worker, args=(ports[sl], ids[sl], args.mqtt, hz, outdir, ready_q, stats_q, stop), daemon=True)
         p.start()
         procs.append(p)
-    ready = sum(ready_q.get(timeout=120) for _ in procs)
+    ready = sum(ready_q.get(timeout=ready_timeout(n) + 120) for _ in procs)
     if args.fly:
         asyncio.run(send_missions(host, port, ids))
     time.sleep(args.warmup)
@@ -249,6 +282,7 @@ def run(args: argparse.Namespace) -> dict:
     flying = asyncio.run(count_flying(host, port, run_id)) if args.fly else None
     window = time.monotonic() - t0
     cpu1, sim1 = cpu_seconds([p.pid for p in procs]), cpu_seconds([sim.pid])
+    agent_mib, sim_mib = memory_mib([p.pid for p in procs]), memory_mib([sim.pid])
     stop.set()
     sent = sum(stats_q.get(timeout=60)["telemetry_sent"] for _ in procs)
     for p in procs:
@@ -272,6 +306,8 @@ def run(args: argparse.Namespace) -> dict:
         "telemetry_payload_bytes": size, "agent_telemetry_sent_total": sent,
         "agent_cpu_total_pct_of_core": round(agent_cpu, 1), "agent_cpu_per_vehicle_pct_of_core": round(agent_cpu / n, 3),
         "sim_cpu_pct_of_core": round((sim1 - sim0) / window * 100, 1), "cpu_cores": os.cpu_count(),
+        "agent_memory_total_mib": round(agent_mib, 1), "agent_memory_per_vehicle_mib": round(agent_mib / n, 2),
+        "sim_memory_mib": round(sim_mib, 1),
         "baseline_broker_msg_per_s": round(bcount / args.baseline_seconds, 1), "baseline_payload_bytes": len(payload),
         "baseline_clients": "python aiomqtt publisher -> python aiomqtt subscriber",
         "baseline_c_clients_msg_per_s": None if ccount is None else round(ccount / args.baseline_seconds, 1),

@@ -13,7 +13,7 @@ from fleet_protocol import VehicleType
 @click.command("agent")
 @click.option("--vehicle-id", required=True, help="This vehicle's id (MQTT topics lmf/v1/vehicle/<id>/...).")
 @click.option("--mavlink", "mavlink_url", default="tcp:127.0.0.1:5760", show_default=True, help="Autopilot link, tcp:HOST:PORT.")
-@click.option("--mqtt", "mqtt_url", default="mqtt://127.0.0.1:1883", show_default=True, help="Broker URL; mqtts:// implies TLS.")
+@click.option("--mqtt", "mqtt_url", default="mqtt://127.0.0.1:1883", show_default=True, help="Broker URL; mqtts:// implies TLS. The nodes of a clustered broker: comma-separated URLs, tried in turn.")
 @click.option("--mqtt-username", default=None)
 @click.option("--mqtt-password", default=None, envvar="FLEET_MQTT_PASSWORD", help="Or env FLEET_MQTT_PASSWORD.")
 @click.option("--tls", is_flag=True, help="Use TLS (implied by mqtts://).")

@@ -25,12 +25,12 @@ import random
 import ssl
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Union
-from urllib.parse import urlparse
 
 import aiomqtt
 
 from edge_agent.outbox import Outbox
 from fleet_protocol import topics
+from fleet_protocol.broker_endpoints import BrokerEndpoint, EndpointRotation, parse_broker_urls
 
 
 @dataclass
@@ -45,19 +45,24 @@ class MqttConfig:
     keepalive: int = 30
 
     @property
+    def endpoints(self) -> list[BrokerEndpoint]:
+        """The broker's nodes in the order tried: ``url`` may list a cluster's nodes, comma-separated."""
+        return parse_broker_urls(self.url, force_tls=self.tls)
+
+    @property
     def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
+        return self.endpoints[0].host
 
     @property
     def use_tls(self) -> bool:
-        return self.tls or urlparse(self.url).scheme == "mqtts"
+        return self.endpoints[0].tls
 
     @property
     def port(self) -> int:
-        return urlparse(self.url).port or (8883 if self.use_tls else 1883)
+        return self.endpoints[0].port
 
-    def tls_context(self) -> ssl.SSLContext | None:
-        if not self.use_tls:
+    def tls_context(self, node: BrokerEndpoint | None = None) -> ssl.SSLContext | None:
+        if not (node.tls if node is not None else self.use_tls):
             return None
         ctx = ssl.create_default_context(cafile=self.ca_cert)
         if self.client_cert:
@@ -94,6 +99,9 @@ class MqttLink:
         self._stopping = False
         self.published_events = 0
         self.telemetry_sent = 0
+        self.connects = 0           # successful connections so far (1 + reconnects)
+        # a clustered broker: the node to connect to; moves on when a connection fails or drops
+        self.endpoints = EndpointRotation(config.endpoints)
 
     def _offline(self) -> bytes:
         p = self.offline_payload
@@ -106,22 +114,24 @@ class MqttLink:
         backoff = 0.25
         status_topic = topics.status(self.vehicle_id)
         while not self._stopping:
+            node = self.endpoints.current
             try:
                 async with aiomqtt.Client(
-                    self.cfg.host, self.cfg.port,
+                    node.host, node.port,
                     username=self.cfg.username, password=self.cfg.password,
                     identifier=f"lmf-agent-{self.vehicle_id}", clean_session=False,
                     keepalive=self.cfg.keepalive, timeout=10,
                     # the broker publishes the will as it was set: its ts is this connect's time
                     will=aiomqtt.Will(status_topic, self._offline(), qos=1, retain=True),
-                    tls_context=self.cfg.tls_context(),
+                    tls_context=self.cfg.tls_context(node),
                 ) as client:
                     self.client = client
                     await client.subscribe([(topics.mission(self.vehicle_id), 1), (topics.command(self.vehicle_id), 1)])
                     await client.publish(status_topic, self.online_payload, qos=1, retain=True)
                     self.connected.set()
+                    self.connects += 1
                     backoff = 0.25
-                    self.log.info("MQTT connected to %s:%s", self.cfg.host, self.cfg.port)
+                    self.log.info("MQTT connected to %s", node)
                     publisher = asyncio.create_task(self._publish_outbox(client))
                     try:
                         async for message in client.messages:
@@ -133,7 +143,8 @@ class MqttLink:
             except aiomqtt.MqttError as exc:
                 if self._stopping:
                     break
-                self.log.warning("MQTT connection lost/refused (%s); retrying in ~%.1f s", exc, backoff)
+                self.log.warning("MQTT connection to %s lost/refused (%s); retrying on %s in ~%.1f s",
+                                 node, exc, self.endpoints.failed(), backoff)
             finally:
                 self.connected.clear()
                 self.client = None

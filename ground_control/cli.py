@@ -18,7 +18,7 @@ def _settings(database_url: str | None, **overrides: object) -> Settings:
 @click.option("--host", default=None, help="bind address (FLEET_HOST)")
 @click.option("--port", type=int, default=None, help="HTTP port (FLEET_PORT)")
 @click.option("--database-url", default=None, help="overrides FLEET_DATABASE_URL / DATABASE_URL")
-@click.option("--mqtt-url", default=None, help="overrides FLEET_MQTT_URL / MQTT_URL")
+@click.option("--mqtt-url", default=None, help="overrides FLEET_MQTT_URL / MQTT_URL; a clustered broker: its nodes, comma-separated")
 @click.option("--no-mqtt", is_flag=True, help="API only: no ingest, no dispatch")
 def serve(host: str | None, port: int | None, database_url: str | None, mqtt_url: str | None, no_mqtt: bool) -> None:
     """Run the ground-control API with MQTT ingest and dispatch (migrates the database first)."""

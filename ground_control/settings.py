@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleet_protocol.broker_endpoints import BrokerEndpoint, parse_broker_urls
 
 
 class Settings(BaseSettings):
@@ -97,6 +98,13 @@ class Settings(BaseSettings):
     # POST /parcels/import: its file limit (10,000,000 bytes) plus room for the multipart framing
     max_import_body_bytes: int = Field(default=11_048_576, ge=1_024)
 
+    @field_validator("mqtt_url")
+    @classmethod
+    def _broker_urls(cls, v: str) -> str:
+        """One URL or a comma-separated list of a cluster's nodes; refused at start-up if bad."""
+        parse_broker_urls(v)
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, v: str) -> str:
@@ -111,14 +119,19 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def mqtt_endpoints(self) -> list[BrokerEndpoint]:
+        """Every node of the broker, in the order the link tries them (``mqtt_url`` may list the
+        nodes of a clustered broker, comma-separated)."""
+        return parse_broker_urls(self.mqtt_url, force_tls=self.mqtt_tls)
+
+    @property
     def mqtt_host(self) -> str:
-        return urlparse(self.mqtt_url).hostname or "127.0.0.1"
+        return self.mqtt_endpoints[0].host
 
     @property
     def mqtt_port(self) -> int:
-        p = urlparse(self.mqtt_url)
-        return p.port or (8883 if p.scheme == "mqtts" else 1883)
+        return self.mqtt_endpoints[0].port
 
     @property
     def mqtt_use_tls(self) -> bool:
-        return self.mqtt_tls or urlparse(self.mqtt_url).scheme == "mqtts"
+        return self.mqtt_endpoints[0].tls

@@ -27,25 +27,33 @@ from ground_control.demo.runner import DemoOptions, DemoResult, Snapshot, run_de
                    f"(and the exit code is 1). Default: scaled to the work, {BASE_TIMEOUT_S:.0f} s + "
                    f"{PER_PARCEL_PER_VEHICLE_S:.0f} s per parcel per vehicle at speedup {REFERENCE_SPEEDUP:.0f}.")
 @click.option("--planner", type=click.Choice(["greedy", "pyvrp"]), default="pyvrp", show_default=True)
-@click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True,
-              help="auto: a private mosquitto if the binary is on PATH, else the in-process amqtt broker.")
+@click.option("--broker", type=click.Choice(["auto", "mosquitto", "amqtt", "nats-cluster"]), default="auto",
+              show_default=True,
+              help="auto: a private mosquitto if the binary is on PATH, else the in-process amqtt broker; "
+                   "nats-cluster: three clustered nats-server nodes with MQTT (every client gets all three).")
+@click.option("--kill-broker-node", is_flag=True,
+              help="With --broker nats-cluster: kill -9 the node every client is on once a parcel is aboard.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Keep the database and outboxes here (default: a temporary folder, removed).")
 @click.option("--port", default=0, help="HTTP port for ground control (default: a free one).")
 def demo(headless: bool, drones: int, robots: int, parcels: int, speedup: float, seed: int,
-         timeout_s: float | None, planner: str, broker: str, workdir: Path | None, port: int) -> None:
+         timeout_s: float | None, planner: str, broker: str, kill_broker_node: bool, workdir: Path | None,
+         port: int) -> None:
     """Run broker, ground control (SQLite), simulated drones and robots with their agents, and a
     seeded city; exit when every parcel is delivered or returned. Ends with one JSON line that
     puts every parcel in one class (delivered, returned, failed, moving by state, lost). Exit
     code 1 if a parcel is lost, or if the demo timed out with parcels still under way."""
     if drones + robots == 0:
         raise click.UsageError("the demo needs at least one drone or robot")
+    if kill_broker_node and broker != "nats-cluster":
+        raise click.UsageError("--kill-broker-node needs --broker nats-cluster (a single broker has no other node)")
     # The agents and services log at INFO; the demo shows its own view instead.
     for name in ("edge_agent", "ground_control", "sitl", "amqtt", "transitions", "httpx", "uvicorn", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("edge_agent.mavlink").setLevel(logging.ERROR)  # "link lost" at shutdown is expected
     opts = DemoOptions(drones=drones, robots=robots, parcels=parcels, speedup=speedup, seed=seed,
-                       timeout_s=timeout_s, planner=planner, broker=broker, workdir=workdir, port=port)
+                       timeout_s=timeout_s, planner=planner, broker=broker, workdir=workdir, port=port,
+                       kill_broker_node=kill_broker_node)
     how = "--timeout" if timeout_s is not None else "scaled to the work; change with --timeout"
     click.echo(f"demo: {parcels} parcels, {drones} drones, {robots} robots; giving up after "
                f"{opts.effective_timeout_s:.0f} s ({how})", err=True)

@@ -28,6 +28,7 @@ from ground_control.demo.outcome import Outcome, classify, default_timeout_s, ve
 from ground_control.demo.scenario import HUBS, Scenario, build
 from ground_control.demo.waiting import waiting_reason
 from ground_control.embedded.broker import RunningBroker, free_port, start_amqtt, start_mosquitto
+from ground_control.embedded.nats_cluster import NatsCluster, start_nats_cluster
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class DemoOptions:
     seed: int = 1
     timeout_s: float | None = None   # None: scaled to the work (outcome.default_timeout_s)
     planner: str = "pyvrp"
-    broker: str = "auto"             # auto (mosquitto from PATH, else amqtt), mosquitto, amqtt
+    broker: str = "auto"             # auto (mosquitto from PATH, else amqtt), mosquitto, amqtt, nats-cluster
+    #: kill -9 the broker node every client is connected to once a parcel is aboard (nats-cluster)
+    kill_broker_node: bool = False
     workdir: Path | None = None
     port: int = 0                    # HTTP port of ground control; 0 = a free one
 
@@ -91,6 +94,10 @@ class DemoResult:
     events: int = 0
     broker: str = ""
     by_state: dict[str, int] = field(default_factory=dict)
+    events_published: int = 0     # events the agents' outboxes had acknowledged by the broker
+    dead_letters: int = 0         # messages ground control set aside
+    broker_node_killed_at_s: float | None = None
+    reconnects: dict[str, int] = field(default_factory=dict)   # ground control / agents: MQTT reconnects
 
     @property
     def outcome(self) -> Outcome:
@@ -108,11 +115,27 @@ class DemoResult:
                 "lost_ids": self.lost_ids, "timed_out": self.timed_out, "timeout_s": self.timeout_s,
                 "ok": ok, "verdict": why, "wall_s": round(self.wall_s, 1), "missions": self.missions,
                 "events": self.events, "broker": self.broker, "by_state": self.by_state,
-                "waiting": self.waiting, "delivery_s": self.delivery_s}
+                "waiting": self.waiting, "delivery_s": self.delivery_s,
+                "events_published": self.events_published, "dead_letters": self.dead_letters,
+                "broker_node_killed_at_s": self.broker_node_killed_at_s, "reconnects": self.reconnects}
 
 
-def start_broker(kind: str = "auto") -> RunningBroker:
-    """A private Mosquitto when the binary exists, else in-process amqtt (zero-install)."""
+def _reconnects(app: Any, agents: list[Any]) -> dict[str, int]:
+    runtime = getattr(app.state, "runtime", None)
+    gc = max(runtime.link.connects - 1, 0) if runtime is not None else 0
+    return {"ground_control": gc, "agents": sum(max(a.mqtt.connects - 1, 0) for a in agents)}
+
+
+def start_broker(kind: str = "auto") -> tuple[RunningBroker, NatsCluster | None]:
+    """A private Mosquitto when the binary exists, else in-process amqtt (zero-install); or a
+    three-node NATS cluster (its ``url`` lists every node) for the broker-failover scenario."""
+    if kind == "nats-cluster":
+        cluster = start_nats_cluster(3)
+        return RunningBroker(url=cluster.url, kind="nats-cluster", _stop=cluster.stop), cluster
+    return _single_broker(kind), None
+
+
+def _single_broker(kind: str) -> RunningBroker:
     if kind == "amqtt":
         return start_amqtt()
     try:
@@ -166,7 +189,8 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="lmf-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     scenario: Scenario = build(opts.drones, opts.robots, opts.parcels, opts.seed)
-    broker = await asyncio.to_thread(start_broker, opts.broker)
+    broker, cluster = await asyncio.to_thread(start_broker, opts.broker)
+    killed_at: float | None = None
     port = opts.port or free_port()
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{workdir / 'fleet.db'}",
@@ -218,6 +242,12 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
             while not done and time.monotonic() - t0 < timeout_s:
                 parcels = await paged(api, "/parcels")
                 done = _all_done(parcels, expected)
+                if opts.kill_broker_node and cluster is not None and killed_at is None \
+                        and any(p["state"] == "in_transit" for p in parcels):
+                    # every client was given the nodes in the same order: all are on the first
+                    await asyncio.to_thread(cluster.kill, cluster.nodes[0])
+                    killed_at = time.monotonic() - t0
+                    log.warning("demo: killed broker node %s at %.1f s", cluster.nodes[0].name, killed_at)
                 if not done:
                     if on_update is not None:
                         on_update(await _snapshot(api, parcels, time.monotonic() - t0, api_url, broker.kind))
@@ -230,6 +260,7 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 on_update(await _snapshot(api, parcels, wall_s, api_url, broker.kind, final=True))
             missions = (await api.get("/missions", params={"limit": 1})).json()["total"]
             events = (await api.get("/events", params={"limit": 1})).json()["total"]
+            dead = (await api.get("/dead-letters", params={"limit": 1})).json()["total"]
             waiting = _waiting(parcels)
         outcome = classify(expected, parcels)
         return DemoResult(parcels=len(expected), delivered=outcome.delivered, failed=outcome.failed,
@@ -237,7 +268,10 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                           moving=outcome.moving, timed_out=not done, timeout_s=timeout_s,
                           delivery_s=outcome.delivery_s, waiting=waiting, wall_s=wall_s,
                           missions=missions, events=events, broker=broker.kind,
-                          by_state=dict(Counter(p["state"] for p in parcels)))
+                          by_state=dict(Counter(p["state"] for p in parcels)),
+                          events_published=sum(a.mqtt.published_events for a in agents),
+                          dead_letters=dead, broker_node_killed_at_s=killed_at,
+                          reconnects=_reconnects(app, agents))
     finally:
         # Ground control first, so the agents' last wills at shutdown are not taken for vehicles
         # lost mid-mission.

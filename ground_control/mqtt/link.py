@@ -21,6 +21,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from fleet_protocol.broker_endpoints import EndpointRotation
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class MqttLink:
         self.manual_ack = False
         self.connects = 0           # successful connections so far (1 + reconnects)
         self.handler_failures = 0
+        # a clustered broker: the node to connect to; moves on when a connection fails or drops
+        self.endpoints = EndpointRotation(settings.mqtt_endpoints)
 
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
@@ -57,13 +60,14 @@ class MqttLink:
             kw.update(protocol=aiomqtt.ProtocolVersion.V5, clean_start=not self.persistent, properties=props)
         else:
             kw.update(protocol=aiomqtt.ProtocolVersion.V311, clean_session=not self.persistent)
-        if s.mqtt_use_tls:
+        node = self.endpoints.current
+        if node.tls:
             ctx = ssl.create_default_context(cafile=s.mqtt_ca_file)
             if s.mqtt_cert_file:
                 ctx.load_cert_chain(s.mqtt_cert_file, s.mqtt_key_file)
             kw["tls_context"] = ctx
         client = aiomqtt.Client(
-            hostname=s.mqtt_host, port=s.mqtt_port, identifier=self.client_id,
+            hostname=node.host, port=node.port, identifier=self.client_id,
             username=s.mqtt_username, password=s.mqtt_password.get_secret_value() if s.mqtt_password else None,
             keepalive=s.mqtt_keepalive_s, max_inflight_messages=100, **kw,
         )
@@ -92,16 +96,17 @@ class MqttLink:
                     if self.on_connect is not None:
                         self.on_connect()
                     backoff = 0.5
-                    log.info("MQTT connected to %s:%s as %s", self.settings.mqtt_host, self.settings.mqtt_port, self.client_id)
+                    log.info("MQTT connected to %s as %s", self.endpoints.current, self.client_id)
                     async for message in client.messages:
                         await self._handle_until_done(message)
                         self._ack(client, message)
             except asyncio.CancelledError:
                 raise
             except aiomqtt.MqttError as exc:
-                log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                log.warning("MQTT connection to %s lost (%s); reconnecting to %s in %.1fs",
+                            self.endpoints.current, exc, self.endpoints.failed(), backoff)
             except Exception:  # noqa: BLE001 - the link must not die
-                log.exception("MQTT link failed; reconnecting")
+                log.exception("MQTT link failed; reconnecting to %s", self.endpoints.failed())
             finally:
                 self._client = None
                 self.connected.clear()
