@@ -1,0 +1,126 @@
+"""What the API calls when a vehicle is registered, disabled, enabled, deleted or re-issued.
+
+``FLEET_BROKER_ADMIN=none`` (the default): the broker's accounts are not ours to manage (the
+embedded broker, an anonymous development Mosquitto, or a static password file and ACL), and
+every call says so. ``dynsec``: each vehicle gets a dynamic-security client (username = vehicle
+id, a random password shown once) holding its own role (``acl.vehicle_acls``)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from ground_control.broker_admin import acl
+from ground_control.broker_admin.dynsec import AdminConnection, BrokerAdminError, raise_unless, run_commands
+
+log = logging.getLogger(__name__)
+
+Status = Literal["issued", "not_managed", "failed"]
+NOT_MANAGED = ("broker accounts are not managed by ground control (FLEET_BROKER_ADMIN=none): the vehicle "
+               "connects with whatever the broker itself accepts")
+_EXISTS, _MISSING = ("already exists",), ("not found",)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A broker credential in clear: returned to the caller once, never stored by ground control."""
+    username: str
+    password: str
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)   # 192 bits
+
+
+class NoBrokerAdmin:
+    """Mode ``none``: nothing to provision or revoke."""
+    managed = False
+
+    async def issue(self, vehicle_id: str) -> Issued | None:
+        return None
+
+    async def disable(self, vehicle_id: str) -> None:
+        return None
+
+    async def enable(self, vehicle_id: str) -> None:
+        return None
+
+    async def delete(self, vehicle_id: str) -> None:
+        return None
+
+    async def ensure_ground_control(self, username: str, password: str) -> None:
+        return None
+
+
+class DynsecBrokerAdmin:
+    """Mode ``dynsec``. Every call is idempotent, so a failed one is simply repeated."""
+    managed = True
+
+    def __init__(self, conn: AdminConnection) -> None:
+        self.conn = conn
+
+    async def issue(self, vehicle_id: str) -> Issued:
+        """Create (or re-create) the vehicle's role and client with a fresh password; on an
+        existing client this rotates the password, re-attaches the role and re-enables it."""
+        role, password = acl.vehicle_role(vehicle_id), new_password()
+        created = await run_commands(self.conn, [
+            {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)},
+            {"command": "createClient", "username": vehicle_id, "password": password,
+             "textname": f"vehicle {vehicle_id}", "roles": [{"rolename": role}]},
+        ])
+        raise_unless(created, _EXISTS)
+        if created[1].get("error"):   # the client was there: rotate instead
+            raise_unless(await run_commands(self.conn, [
+                {"command": "modifyClient", "username": vehicle_id, "password": password,
+                 "roles": [{"rolename": role}]},
+                {"command": "enableClient", "username": vehicle_id},
+            ]))
+        log.info("broker credential issued for vehicle %s", vehicle_id)
+        return Issued(vehicle_id, password)
+
+    async def disable(self, vehicle_id: str) -> None:
+        """The broker refuses its password logins and disconnects it now. Its role is detached
+        too: a client certificate logs in without the password check (``use_identity_as_username``),
+        and without a role such a login may publish, subscribe and receive nothing. The password
+        survives for :meth:`enable`."""
+        raise_unless(await run_commands(self.conn, [
+            {"command": "modifyClient", "username": vehicle_id, "roles": []},
+            {"command": "disableClient", "username": vehicle_id},
+        ]), _MISSING)
+
+    async def enable(self, vehicle_id: str) -> None:
+        raise_unless(await run_commands(self.conn, [
+            {"command": "modifyClient", "username": vehicle_id, "roles": [{"rolename": acl.vehicle_role(vehicle_id)}]},
+            {"command": "enableClient", "username": vehicle_id},
+        ]), _MISSING)
+
+    async def delete(self, vehicle_id: str) -> None:
+        """Client and role gone (the broker disconnects a connected client at once)."""
+        raise_unless(await run_commands(self.conn, [
+            {"command": "deleteClient", "username": vehicle_id},
+            {"command": "deleteRole", "rolename": acl.vehicle_role(vehicle_id)},
+        ]), _MISSING)
+
+    async def ensure_ground_control(self, username: str, password: str) -> None:
+        """Ground control's own account and role exist with the configured password, and clients
+        receive nothing their role does not grant (run at start, so a fresh broker needs nothing
+        but its admin account)."""
+        role = acl.GROUND_CONTROL_ROLE
+        created = await run_commands(self.conn, [
+            {"command": "setDefaultACLAccess", "acls": acl.DEFAULT_ACCESS},
+            {"command": "createRole", "rolename": role, "acls": acl.ground_control_acls()},
+            {"command": "createClient", "username": username, "password": password,
+             "textname": "ground control", "roles": [{"rolename": role}]},
+        ])
+        raise_unless(created, _EXISTS)
+        if created[2].get("error"):
+            raise_unless(await run_commands(self.conn, [
+                {"command": "modifyClient", "username": username, "password": password, "roles": [{"rolename": role}]},
+            ]))
+
+
+BrokerAdmin = NoBrokerAdmin | DynsecBrokerAdmin
+
+__all__ = ["BrokerAdmin", "BrokerAdminError", "DynsecBrokerAdmin", "Issued", "NOT_MANAGED", "NoBrokerAdmin", "Status"]
