@@ -94,6 +94,7 @@ class MqttLink:
         self._stopping = False
         self.published_events = 0
         self.telemetry_sent = 0
+        self.last_error: str | None = None   # why the last connect failed or the link dropped
 
     def _offline(self) -> bytes:
         p = self.offline_payload
@@ -131,6 +132,7 @@ class MqttLink:
                         with contextlib.suppress(asyncio.CancelledError, Exception):
                             await publisher
             except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
                 if self._stopping:
                     break
                 self.log.warning("MQTT connection lost/refused (%s); retrying in ~%.1f s", exc, backoff)

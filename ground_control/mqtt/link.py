@@ -47,6 +47,7 @@ class MqttLink:
         self.manual_ack = False
         self.connects = 0           # successful connections so far (1 + reconnects)
         self.handler_failures = 0
+        self.last_error: str | None = None   # why the last connect failed or the link dropped
 
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
@@ -99,6 +100,7 @@ class MqttLink:
             except asyncio.CancelledError:
                 raise
             except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
                 log.warning("MQTT connection lost (%s); reconnecting in %.1fs", exc, backoff)
             except Exception:  # noqa: BLE001 - the link must not die
                 log.exception("MQTT link failed; reconnecting")

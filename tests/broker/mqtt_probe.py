@@ -4,6 +4,7 @@ something does NOT arrive by sending a marker after it on the same path."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from typing import Any
 
@@ -43,3 +44,21 @@ async def refused(port: int, username: str | None, password: str | None, ctx: ss
             return False
     except aiomqtt.MqttError:
         return True
+
+
+#: an MQTT 3.1.1 CONNECT with client id "probe" and no credentials
+_CONNECT = b"\x10\x11\x00\x04MQTT\x04\x02\x00\x3c\x00\x05probe"
+
+
+def tls_login(port: int, ctx: ssl.SSLContext) -> str:
+    """``refused: <TLS alert>`` when the broker refuses this TLS client (a missing or foreign
+    client certificate), else ``connack`` once it answers an MQTT CONNECT. Reads the refusal
+    itself, so a refusal costs no timeout."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(_CONNECT)
+                data = s.recv(4)
+    except (ssl.SSLError, ConnectionError) as exc:
+        return f"refused: {getattr(exc, 'reason', None) or exc}"
+    return "connack" if data[:1] == b"\x20" else f"answered {data!r}"
