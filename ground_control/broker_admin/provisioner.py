@@ -71,7 +71,12 @@ class DynsecBrokerAdmin:
              "textname": f"vehicle {vehicle_id}", "roles": [{"rolename": role}]},
         ])
         raise_unless(created, _EXISTS)
-        if created[1].get("error"):   # the client was there: rotate instead
+        if not created[1].get("error"):
+            # an agent already logged in with its certificate (use_identity_as_username) holds
+            # no subscriptions, as it had no role: disconnect it so it subscribes again, now allowed
+            raise_unless(await run_commands(self.conn, [{"command": "disableClient", "username": vehicle_id},
+                                                        {"command": "enableClient", "username": vehicle_id}]))
+        else:   # the client was there: rotate instead
             raise_unless(await run_commands(self.conn, [
                 {"command": "modifyClient", "username": vehicle_id, "password": password,
                  "roles": [{"rolename": role}]},
