@@ -71,17 +71,11 @@ class DynsecBrokerAdmin:
              "textname": f"vehicle {vehicle_id}", "roles": [{"rolename": role}]},
         ])
         raise_unless(created, _EXISTS)
-        if not created[1].get("error"):
-            # an agent already logged in with its certificate (use_identity_as_username) holds
-            # no subscriptions, as it had no role: disconnect it so it subscribes again, now allowed
-            raise_unless(await run_commands(self.conn, [{"command": "disableClient", "username": vehicle_id},
-                                                        {"command": "enableClient", "username": vehicle_id}]))
-        else:   # the client was there: rotate instead
-            raise_unless(await run_commands(self.conn, [
-                {"command": "modifyClient", "username": vehicle_id, "password": password,
-                 "roles": [{"rolename": role}]},
-                {"command": "enableClient", "username": vehicle_id},
-            ]))
+        update = []
+        if created[1].get("error"):   # the client was there: rotate its password, restore its role
+            update.append({"command": "modifyClient", "username": vehicle_id, "password": password,
+                           "roles": [{"rolename": role}]})
+        raise_unless(await run_commands(self.conn, [*update, *_reconnect(vehicle_id)]))
         log.info("broker credential issued for vehicle %s", vehicle_id)
         return Issued(vehicle_id, password)
 
@@ -98,7 +92,7 @@ class DynsecBrokerAdmin:
     async def enable(self, vehicle_id: str) -> None:
         raise_unless(await run_commands(self.conn, [
             {"command": "modifyClient", "username": vehicle_id, "roles": [{"rolename": acl.vehicle_role(vehicle_id)}]},
-            {"command": "enableClient", "username": vehicle_id},
+            *_reconnect(vehicle_id),
         ]), _MISSING)
 
     async def delete(self, vehicle_id: str) -> None:
@@ -124,6 +118,13 @@ class DynsecBrokerAdmin:
             raise_unless(await run_commands(self.conn, [
                 {"command": "modifyClient", "username": username, "password": password, "roles": [{"rolename": role}]},
             ]))
+
+
+def _reconnect(username: str) -> list[dict[str, str]]:
+    """Disable then enable: the broker disconnects whoever is logged in as ``username`` (on the
+    old password, or on a certificate with the rights it had), so it logs in again and
+    subscribes with its current role."""
+    return [{"command": "disableClient", "username": username}, {"command": "enableClient", "username": username}]
 
 
 BrokerAdmin = NoBrokerAdmin | DynsecBrokerAdmin

@@ -104,3 +104,14 @@ async def test_a_connected_vehicle_is_cut_off_when_disabled(dynsec_broker):
         await admin.disable(va)
         with pytest.raises(aiomqtt.MqttError):
             await collect_until(car, topics.mission(va), timeout=15)
+
+
+async def test_a_rotated_password_cuts_off_the_session_that_used_the_old_one(dynsec_broker):
+    admin = admin_for(dynsec_broker)
+    va, _ = ids()
+    a = await admin.issue(va)
+    async with client(dynsec_broker.port, va, a.password) as car:
+        await car.subscribe(topics.mission(va), qos=1)
+        await admin.issue(va)
+        with pytest.raises(aiomqtt.MqttError):
+            await collect_until(car, topics.mission(va), timeout=15)

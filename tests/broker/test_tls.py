@@ -144,6 +144,15 @@ async def test_mutual_tls_a_certificate_is_an_identity(tls_broker, tls_files, tm
             await gc.publish(topics.mission(va), b"a's mission", qos=1)
             await until(lambda: inbox, "a's mission at the agent")
             assert inbox == [(topics.mission(va), b"a's mission")]
+            # disabled and enabled again, the agent on its certificate gets its rights back
+            await admin.disable(va)
+            await admin.enable(va)
+            deadline = time.monotonic() + 20
+            while len(inbox) < 2:   # missions sent before it has subscribed again are not for it
+                assert time.monotonic() < deadline, "no mission reached the re-enabled agent"
+                await gc.publish(topics.mission(va), b"again", qos=1)
+                await asyncio.sleep(0.2)
+            assert set(inbox[1:]) == {(topics.mission(va), b"again")}
 
         await admin.disable(va)   # revocation holds for certificate logins too
         async with client(port, None, None, ctx=tls_context(ca, cert_a)) as car:
