@@ -4,9 +4,12 @@ commands everyone (also through shared subscriptions); revoked credentials stop 
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import admin_for
@@ -115,3 +118,30 @@ async def test_a_rotated_password_cuts_off_the_session_that_used_the_old_one(dyn
         await admin.issue(va)
         with pytest.raises(aiomqtt.MqttError):
             await collect_until(car, topics.mission(va), timeout=15)
+
+
+def _die_with_will(port: int, username: str, password: str, will_topic: str) -> None:
+    """Log in with a last will on ``will_topic``, then drop the connection without DISCONNECT
+    (as a crashed agent does), so the broker publishes the will if the ACL lets it."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"will-{username}")
+    c.username_pw_set(username, password)
+    c.will_set(will_topic, b"offline", qos=1, retain=False)
+    c.connect("127.0.0.1", port)
+    deadline = time.monotonic() + 10
+    while not c.is_connected():
+        assert time.monotonic() < deadline, "no CONNACK"
+        c.loop(0.1)
+    c.socket().close()
+
+
+async def test_a_vehicles_last_will_cannot_speak_for_another(dynsec_broker):
+    admin = admin_for(dynsec_broker)
+    va, vb = ids()
+    a = await admin.issue(va)
+    await admin.issue(vb)
+    await admin.ensure_ground_control(GC_USER, GC_PASSWORD)
+    async with client(dynsec_broker.port, GC_USER, GC_PASSWORD) as gc:
+        await gc.subscribe(topics.all_vehicles("status"), qos=1)
+        await asyncio.to_thread(_die_with_will, dynsec_broker.port, va, a.password, topics.status(vb))
+        await asyncio.to_thread(_die_with_will, dynsec_broker.port, va, a.password, topics.status(va))
+        assert await collect_until(gc, topics.status(va)) == [(topics.status(va), b"offline")]
