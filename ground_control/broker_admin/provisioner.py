@@ -90,8 +90,18 @@ class DynsecBrokerAdmin:
         ]), _MISSING)
 
     async def enable(self, vehicle_id: str) -> None:
+        """Undo :meth:`disable`. A vehicle that is enabled already is left alone (its agent
+        stays connected), so a repeated request is harmless."""
+        [found] = await run_commands(self.conn, [{"command": "getClient", "username": vehicle_id}])
+        raise_unless([found], _MISSING)
+        current = None if found.get("error") else (found.get("data") or {}).get("client")
+        if current is None:
+            return   # never provisioned (FLEET_BROKER_ADMIN was none, or its issue failed)
+        role = acl.vehicle_role(vehicle_id)
+        if not current.get("disabled") and role in {r.get("rolename") for r in current.get("roles", [])}:
+            return
         raise_unless(await run_commands(self.conn, [
-            {"command": "modifyClient", "username": vehicle_id, "roles": [{"rolename": acl.vehicle_role(vehicle_id)}]},
+            {"command": "modifyClient", "username": vehicle_id, "roles": [{"rolename": role}]},
             *_reconnect(vehicle_id),
         ]), _MISSING)
 

@@ -12,7 +12,8 @@ from broker_harness import ADMIN_PASSWORD, ADMIN_USER
 from ground_control.api.app import create_app
 from ground_control.embedded.broker import free_port
 from ground_control.settings import Settings
-from mqtt_probe import refused
+from fleet_protocol import topics
+from mqtt_probe import client, refused
 
 pytestmark = pytest.mark.timeout(60)
 HUB = {"id": "hub", "lat": 52.52, "lon": 13.405}
@@ -61,6 +62,9 @@ async def test_register_disable_enable_rotate_delete(dynsec_broker, tmp_path):
         assert r.status_code == 409 and "disabled" in r.json()["detail"]
         assert (await c.patch(f"/vehicles/{vid}", json={"enabled": True})).status_code == 200
         assert not await refused(port, vid, creds["password"])
+        async with client(port, vid, creds["password"]) as agent:   # a repeated enable leaves it alone
+            assert (await c.patch(f"/vehicles/{vid}", json={"enabled": True})).status_code == 200
+            await agent.publish(topics.event(vid), b"still connected", qos=1)
 
         r = await c.post(f"/vehicles/{vid}/broker-credentials")
         assert r.status_code == 200, r.text
