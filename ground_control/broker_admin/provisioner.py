@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ground_control.broker_admin import acl
 from ground_control.broker_admin.dynsec import AdminConnection, BrokerAdminError, raise_unless, run_commands
@@ -21,6 +21,15 @@ Status = Literal["issued", "not_managed", "failed"]
 NOT_MANAGED = ("broker accounts are not managed by ground control (FLEET_BROKER_ADMIN=none): the vehicle "
                "connects with whatever the broker itself accepts")
 _EXISTS, _MISSING = ("already exists",), ("not found",)
+
+
+class NotAVehicleAccount(BrokerAdminError):
+    """The vehicle's id is the username of a non-vehicle broker account."""
+
+
+def vehicle_textname(vehicle_id: str) -> str:
+    """Marks a broker client as a vehicle's (the only kind this module may change)."""
+    return f"vehicle {vehicle_id}"
 
 
 @dataclass(frozen=True)
@@ -61,20 +70,37 @@ class DynsecBrokerAdmin:
     def __init__(self, conn: AdminConnection) -> None:
         self.conn = conn
 
+    async def _vehicle_account(self, vehicle_id: str) -> dict[str, Any] | None:
+        """The broker's client named ``vehicle_id``; ``None`` if there is none. Raises
+        :class:`NotAVehicleAccount` if that name belongs to another kind of account (ground
+        control, the admin, the healthcheck): a vehicle called ``ground-control`` must never
+        rotate, disable or delete ground control's login."""
+        [found] = await run_commands(self.conn, [{"command": "getClient", "username": vehicle_id}])
+        raise_unless([found], _MISSING)
+        client = None if found.get("error") else (found.get("data") or {}).get("client")
+        if client is not None and client.get("textname") != vehicle_textname(vehicle_id):
+            raise NotAVehicleAccount(f"the broker account {vehicle_id!r} exists and is not a vehicle's "
+                                     "(ground control, admin or healthcheck): give the vehicle another id")
+        return client
+
     async def issue(self, vehicle_id: str) -> Issued:
         """Create (or re-create) the vehicle's role and client with a fresh password; on an
         existing client this rotates the password, re-attaches the role and re-enables it."""
         role, password = acl.vehicle_role(vehicle_id), new_password()
-        created = await run_commands(self.conn, [
-            {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)},
-            {"command": "createClient", "username": vehicle_id, "password": password,
-             "textname": f"vehicle {vehicle_id}", "roles": [{"rolename": role}]},
-        ])
+        existing = await self._vehicle_account(vehicle_id)
+        if existing is None:
+            created = await run_commands(self.conn, [
+                {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)},
+                {"command": "createClient", "username": vehicle_id, "password": password,
+                 "textname": vehicle_textname(vehicle_id), "roles": [{"rolename": role}]},
+            ])
+            update = []
+        else:   # rotate its password, restore its role
+            created = await run_commands(self.conn, [
+                {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)}])
+            update = [{"command": "modifyClient", "username": vehicle_id, "password": password,
+                       "roles": [{"rolename": role}]}]
         raise_unless(created, _EXISTS)
-        update = []
-        if created[1].get("error"):   # the client was there: rotate its password, restore its role
-            update.append({"command": "modifyClient", "username": vehicle_id, "password": password,
-                           "roles": [{"rolename": role}]})
         raise_unless(await run_commands(self.conn, [*update, *_reconnect(vehicle_id)]))
         log.info("broker credential issued for vehicle %s", vehicle_id)
         return Issued(vehicle_id, password)
@@ -84,6 +110,8 @@ class DynsecBrokerAdmin:
         too: a client certificate logs in without the password check (``use_identity_as_username``),
         and without a role such a login may publish, subscribe and receive nothing. The password
         survives for :meth:`enable`."""
+        if await self._vehicle_account_or_none(vehicle_id) is None:
+            return
         raise_unless(await run_commands(self.conn, [
             {"command": "modifyClient", "username": vehicle_id, "roles": []},
             {"command": "disableClient", "username": vehicle_id},
@@ -92,9 +120,7 @@ class DynsecBrokerAdmin:
     async def enable(self, vehicle_id: str) -> None:
         """Undo :meth:`disable`. A vehicle that is enabled already is left alone (its agent
         stays connected), so a repeated request is harmless."""
-        [found] = await run_commands(self.conn, [{"command": "getClient", "username": vehicle_id}])
-        raise_unless([found], _MISSING)
-        current = None if found.get("error") else (found.get("data") or {}).get("client")
+        current = await self._vehicle_account_or_none(vehicle_id)
         if current is None:
             return   # never provisioned (FLEET_BROKER_ADMIN was none, or its issue failed)
         role = acl.vehicle_role(vehicle_id)
@@ -107,10 +133,21 @@ class DynsecBrokerAdmin:
 
     async def delete(self, vehicle_id: str) -> None:
         """Client and role gone (the broker disconnects a connected client at once)."""
+        if await self._vehicle_account_or_none(vehicle_id) is None:
+            return
         raise_unless(await run_commands(self.conn, [
             {"command": "deleteClient", "username": vehicle_id},
             {"command": "deleteRole", "rolename": acl.vehicle_role(vehicle_id)},
         ]), _MISSING)
+
+    async def _vehicle_account_or_none(self, vehicle_id: str) -> dict[str, Any] | None:
+        """For revocation: an account of another kind under the vehicle's name is not the
+        vehicle's to revoke (it never had one), so it is left alone."""
+        try:
+            return await self._vehicle_account(vehicle_id)
+        except NotAVehicleAccount:
+            log.warning("vehicle %s: the broker account of that name is not a vehicle's; left alone", vehicle_id)
+            return None
 
     async def ensure_ground_control(self, username: str, password: str) -> None:
         """Ground control's own account and role exist with the configured password, and clients
@@ -139,4 +176,5 @@ def _reconnect(username: str) -> list[dict[str, str]]:
 
 BrokerAdmin = NoBrokerAdmin | DynsecBrokerAdmin
 
-__all__ = ["BrokerAdmin", "BrokerAdminError", "DynsecBrokerAdmin", "Issued", "NOT_MANAGED", "NoBrokerAdmin", "Status"]
+__all__ = ["BrokerAdmin", "BrokerAdminError", "DynsecBrokerAdmin", "Issued", "NOT_MANAGED", "NoBrokerAdmin",
+           "NotAVehicleAccount", "Status"]

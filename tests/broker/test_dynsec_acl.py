@@ -12,7 +12,9 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 import pytest
 
+from broker_harness import ADMIN_USER
 from conftest import admin_for
+from ground_control.broker_admin.provisioner import NotAVehicleAccount
 from fleet_protocol import topics
 from mqtt_probe import client, collect_until, refused
 
@@ -145,3 +147,19 @@ async def test_a_vehicles_last_will_cannot_speak_for_another(dynsec_broker):
         await asyncio.to_thread(_die_with_will, dynsec_broker.port, va, a.password, topics.status(vb))
         await asyncio.to_thread(_die_with_will, dynsec_broker.port, va, a.password, topics.status(va))
         assert await collect_until(gc, topics.status(va)) == [(topics.status(va), b"offline")]
+
+
+async def test_a_vehicle_named_like_another_account_cannot_touch_it(dynsec_broker):
+    """Registering a vehicle called ``ground-control`` (or the admin's name) must not rotate,
+    disable or delete that account."""
+    admin = admin_for(dynsec_broker)
+    await admin.ensure_ground_control(GC_USER, GC_PASSWORD)
+    for name in (GC_USER, ADMIN_USER):
+        with pytest.raises(NotAVehicleAccount):
+            await admin.issue(name)
+        await admin.disable(name)
+        await admin.delete(name)
+        await admin.enable(name)
+    assert not await refused(dynsec_broker.port, GC_USER, GC_PASSWORD)
+    va, _ = ids()
+    await admin.issue(va)   # the admin still works
