@@ -20,5 +20,6 @@ def make_broker_admin(settings: Settings) -> BrokerAdmin:
     return DynsecBrokerAdmin(AdminConnection(
         url=settings.broker_admin_url or settings.mqtt_url, username=settings.broker_admin_username,
         password=settings.broker_admin_password.get_secret_value(), ca_file=settings.mqtt_ca_file,
-        tls=settings.mqtt_tls, timeout_s=settings.broker_admin_timeout_s,
+        # FLEET_MQTT_TLS is about FLEET_MQTT_URL; an admin URL of its own says TLS by mqtts://
+        tls=settings.mqtt_tls and settings.broker_admin_url is None, timeout_s=settings.broker_admin_timeout_s,
     ))

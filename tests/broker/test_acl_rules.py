@@ -29,3 +29,17 @@ def test_ground_control_may_use_shared_subscriptions_over_the_fleet_tree():
     assert _allowed(rules, "publishClientSend") == _allowed(rules, "publishClientReceive") == {"lmf/v1/#"}
     assert {a["acltype"]: a["allow"] for a in acl.DEFAULT_ACCESS} == {
         "publishClientSend": False, "publishClientReceive": False, "subscribe": False, "unsubscribe": True}
+
+
+def test_the_admin_connection_follows_the_settings():
+    from ground_control.broker_admin.factory import make_broker_admin
+    from ground_control.broker_admin.provisioner import NoBrokerAdmin
+    from ground_control.settings import Settings
+
+    assert isinstance(make_broker_admin(Settings()), NoBrokerAdmin)
+    a = make_broker_admin(Settings(broker_admin="dynsec", broker_admin_password="pw", mqtt_url="mqtts://b:8883",
+                                   mqtt_ca_file="/ca.crt", mqtt_cert_file="/gc.crt", mqtt_key_file="/gc.key"))
+    assert (a.conn.url, a.conn.username, a.conn.ca_file, a.conn.use_tls) == ("mqtts://b:8883", "fleet-admin", "/ca.crt", True)
+    a = make_broker_admin(Settings(broker_admin="dynsec", broker_admin_password="pw", mqtt_tls=True,
+                                   broker_admin_url="mqtt://127.0.0.1:1884"))
+    assert not a.conn.use_tls   # its own URL decides
