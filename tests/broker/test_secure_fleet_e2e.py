@@ -17,7 +17,7 @@ from ground_control.api.app import create_app
 from ground_control.settings import Settings
 from sitl import SimFleet
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 HOME = (52.52, 13.405)
 
 
@@ -35,14 +35,14 @@ async def test_agent_delivers_with_its_issued_credential_over_tls(tls_broker, tl
         database_url=f"sqlite+aiosqlite:///{tmp_path}/fleet.db", mqtt_url=url, mqtt_ca_file=str(tls_files.ca.cert),
         mqtt_username="ground-control", mqtt_password="gc-e2e-pw", mqtt_client_id="ground-control",
         broker_admin="dynsec", broker_admin_username=ADMIN_USER, broker_admin_password=ADMIN_PASSWORD,
-        dispatch_interval_s=0.2, mission_ack_timeout_s=3.0, telemetry_flush_interval_s=0.1, planner_kind="greedy",
+        dispatch_interval_s=0.2, mission_ack_timeout_s=10.0, telemetry_flush_interval_s=0.1, planner_kind="greedy",
     )
     app = create_app(settings)
     vid = f"d-{uuid.uuid4().hex[:6]}"
     with SimFleet(copters=1, home=HOME, speedup=20.0, base_port=0) as fleet:
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc") as c:
-                await wait_for(lambda: _true(app.state.runtime.connected), 20, "ground control on its own account")
+                await wait_for(lambda: _true(app.state.runtime.connected), 60, "ground control on its own account")
                 assert (await c.post("/hubs", json={"id": "hub", "lat": HOME[0], "lon": HOME[1]})).status_code == 201
                 r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": 2.5,
                                                     "battery_wh": 500, "wh_per_km": 20, "cruise_speed_mps": 12})
@@ -53,12 +53,17 @@ async def test_agent_delivers_with_its_issued_credential_over_tls(tls_broker, tl
                               ca_cert=str(tls_files.ca.cert), outbox_path=str(tmp_path / "outbox.db"))
                 task = asyncio.create_task(agent.run())
                 try:
-                    await wait_for(lambda: _online(c, vid), 30, "the vehicle online")
+                    await wait_for(lambda: _online(c, vid), 60, "the vehicle online")
                     r = await c.post("/parcels", json={
                         "id": f"p-{vid}", "weight_kg": 1.0, "size": "small", "hub_id": "hub", "lat": HOME[0] + 0.001,
                         "lon": HOME[1] + 0.001, "address": "Torstr. 1", "recipient": {"name": "Ada", "phone": "+49 30 123456"}})
                     assert r.status_code == 201, r.text
-                    await wait_for(lambda: _state(c, f"p-{vid}", "delivered"), 90, "the parcel delivered")
+                    try:
+                        await wait_for(lambda: _state(c, f"p-{vid}", "delivered"), 200, "the parcel delivered")
+                    except AssertionError as exc:   # say where it got stuck
+                        parcel = (await c.get(f"/parcels/p-{vid}")).json()
+                        raise AssertionError(f"{exc}: parcel {parcel['state']}, waiting {parcel.get('waiting_reason')}, "
+                                             f"mission {parcel.get('mission_id')}") from None
                 finally:
                     agent.stop()
                     await asyncio.wait_for(task, 15)
