@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from ground_control.broker_admin.certs import Pair, make_ca, make_client_cert, make_server_cert
+from ground_control.broker_admin.dynsec import AdminConnection
+from ground_control.broker_admin.provisioner import DynsecBrokerAdmin
 from ground_control.embedded.broker import free_port, launch_mosquitto, mosquitto_binary
 
 PLUGIN_PATHS = ("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so",
@@ -93,3 +95,9 @@ def start_dynsec_broker(tls: TlsFiles | None = None, mtls: bool = False) -> Dyns
         _give_to_mosquitto(tls.folder)
     broker = launch_mosquitto("\n".join(lines) + "\n", port, cleanup=folder)
     return DynsecBroker(port, mtls_port, folder, broker)
+
+
+def admin_for(broker: DynsecBroker, tls: TlsFiles | None = None) -> DynsecBrokerAdmin:
+    scheme = "mqtts" if tls else "mqtt"
+    return DynsecBrokerAdmin(AdminConnection(f"{scheme}://127.0.0.1:{broker.port}", ADMIN_USER, ADMIN_PASSWORD,
+                                             ca_file=str(tls.ca.cert) if tls else None, timeout_s=10))

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_harness import ADMIN_PASSWORD, ADMIN_USER, DynsecBroker, TlsFiles, start_dynsec_broker
-from ground_control.broker_admin.dynsec import AdminConnection
-from ground_control.broker_admin.provisioner import DynsecBrokerAdmin
+from broker_harness import TlsFiles, start_dynsec_broker
 
 
 @pytest.fixture()
@@ -35,9 +33,3 @@ def tls_broker(tls_files):
     b = start_dynsec_broker(tls_files, mtls=True)
     yield b
     b.stop()
-
-
-def admin_for(broker: DynsecBroker, tls: TlsFiles | None = None) -> DynsecBrokerAdmin:
-    scheme = "mqtts" if tls else "mqtt"
-    return DynsecBrokerAdmin(AdminConnection(f"{scheme}://127.0.0.1:{broker.port}", ADMIN_USER, ADMIN_PASSWORD,
-                                             ca_file=str(tls.ca.cert) if tls else None, timeout_s=10))

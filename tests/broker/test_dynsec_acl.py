@@ -12,8 +12,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 import pytest
 
-from broker_harness import ADMIN_USER
-from conftest import admin_for
+from broker_harness import ADMIN_USER, admin_for
 from ground_control.broker_admin.provisioner import NotAVehicleAccount
 from fleet_protocol import topics
 from mqtt_probe import client, collect_until, refused

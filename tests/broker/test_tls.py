@@ -16,8 +16,7 @@ from typing import Callable
 
 import pytest
 
-from broker_harness import TlsFiles, start_dynsec_broker
-from conftest import admin_for
+from broker_harness import TlsFiles, admin_for, start_dynsec_broker
 from edge_agent.mqtt_link import MqttConfig, MqttLink as AgentLink
 from edge_agent.outbox import Outbox
 from fleet_protocol import topics
