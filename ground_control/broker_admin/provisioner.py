@@ -89,19 +89,17 @@ class DynsecBrokerAdmin:
         role, password = acl.vehicle_role(vehicle_id), new_password()
         existing = await self._vehicle_account(vehicle_id)
         if existing is None:
-            created = await run_commands(self.conn, [
-                {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)},
-                {"command": "createClient", "username": vehicle_id, "password": password,
-                 "textname": vehicle_textname(vehicle_id), "roles": [{"rolename": role}]},
-            ])
-            update = []
+            account = {"command": "createClient", "username": vehicle_id, "password": password,
+                       "textname": vehicle_textname(vehicle_id), "roles": [{"rolename": role}]}
         else:   # rotate its password, restore its role
-            created = await run_commands(self.conn, [
-                {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)}])
-            update = [{"command": "modifyClient", "username": vehicle_id, "password": password,
-                       "roles": [{"rolename": role}]}]
-        raise_unless(created, _EXISTS)
-        raise_unless(await run_commands(self.conn, [*update, *_reconnect(vehicle_id)]))
+            account = {"command": "modifyClient", "username": vehicle_id, "password": password,
+                       "roles": [{"rolename": role}]}
+        # one request: the plugin runs its commands in order
+        done = await run_commands(self.conn, [
+            {"command": "createRole", "rolename": role, "acls": acl.vehicle_acls(vehicle_id)},
+            account, *_reconnect(vehicle_id)])
+        raise_unless(done[:1], _EXISTS)   # the role may be there from before
+        raise_unless(done[1:])
         log.info("broker credential issued for vehicle %s", vehicle_id)
         return Issued(vehicle_id, password)
 
