@@ -18,6 +18,7 @@ from ground_control.api.body_limit import BodySizeLimit
 from ground_control.api.routers import dashboard, dead_letters, geofences, hubs, missions, parcels, plans, vehicles
 from ground_control.api.routers import broker_credentials, vehicle_costs
 from ground_control.broker_admin.factory import make_broker_admin
+from ground_control.broker_admin.provisioner import BrokerAdmin
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _ensure_own_broker_account(broker_admin, settings: Settings) -> None:
+async def _ensure_own_broker_account(broker_admin: BrokerAdmin, settings: Settings) -> None:
     """With FLEET_BROKER_ADMIN=dynsec, ground control's own MQTT account and role are made (or
     their password updated) before it connects. A broker that is not up yet is logged, not
     fatal: the MQTT link keeps retrying, and the next start tries again."""

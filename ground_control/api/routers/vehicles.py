@@ -23,13 +23,13 @@ from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, declare_lost
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
 BROKER_ERR = {**ERR, 502: {"description": "the broker's credential could not be updated: see the reason"}}
+COMMAND_ERR = {**ERR, 403: {"description": "handover_confirmed with a wrong or missing handover code"},
+               409: {"description": "conflict: mission not the vehicle's, parcel not aboard, handover locked"}}
 
 
 class VehicleRegistered(VehicleOut):
     """The new vehicle and its broker login, whose password is shown here only."""
     broker_credentials: broker.BrokerCredentialsOut
-COMMAND_ERR = {**ERR, 403: {"description": "handover_confirmed with a wrong or missing handover code"},
-               409: {"description": "conflict: mission not the vehicle's, parcel not aboard, handover locked"}}
 
 
 async def _hub_exists(session: Session, hub_id: str) -> None:
