@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("edge_agent.cli:agent", "Run the edge agent for one vehicle."),
     "sim": ("sitl.cli:sim", "Simulated MAVLink vehicles (or real ArduPilot SITL)."),
     "protocol-schema": ("fleet_protocol.cli:protocol_schema", "Export the message JSON Schemas."),
+    "certs": ("ground_control.broker_admin.cli:certs", "TLS certificates for the broker, ground control and vehicles."),
 }
 
 

@@ -17,9 +17,12 @@ from fleet_protocol import VehicleType
 @click.option("--mqtt-username", default=None)
 @click.option("--mqtt-password", default=None, envvar="FLEET_MQTT_PASSWORD", help="Or env FLEET_MQTT_PASSWORD.")
 @click.option("--tls", is_flag=True, help="Use TLS (implied by mqtts://).")
-@click.option("--ca-cert", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--client-cert", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--client-key", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--mqtt-ca", "--ca-cert", "ca_cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA that signed the broker's certificate; any other broker is refused.")
+@click.option("--mqtt-cert", "--client-cert", "client_cert", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="This vehicle's client certificate (mutual TLS; its CN is the vehicle id).")
+@click.option("--mqtt-key", "--client-key", "client_key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The client certificate's private key.")
 @click.option("--vehicle-type", type=click.Choice(["drone", "robot"]), default="drone", show_default=True)
 @click.option("--max-payload-kg", type=float, default=2.5, show_default=True)
 @click.option("--battery-wh", type=float, default=None, help="Battery capacity; with --wh-per-km enables the energy check.")

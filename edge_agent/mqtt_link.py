@@ -102,6 +102,7 @@ class MqttLink:
         self.connects = 0           # successful connections so far (1 + reconnects)
         # a clustered broker: the node to connect to; moves on when a connection fails or drops
         self.endpoints = EndpointRotation(config.endpoints)
+        self.last_error: str | None = None   # why the last connect failed or the link dropped
 
     def _offline(self) -> bytes:
         p = self.offline_payload
@@ -141,6 +142,7 @@ class MqttLink:
                         with contextlib.suppress(asyncio.CancelledError, Exception):
                             await publisher
             except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
                 if self._stopping:
                     break
                 self.log.warning("MQTT connection to %s lost/refused (%s); retrying on %s in ~%.1f s",

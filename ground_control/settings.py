@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     mqtt_shared_group: str = ""             # v5 only: subscribe via $share/<group>/...
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
 
+    # --- per-vehicle broker accounts (ground_control.broker_admin)
+    # dynsec: a Mosquitto dynamic-security client and role per vehicle, made at registration and
+    # revoked at deletion/disable; none: the broker's accounts are not ours (embedded broker,
+    # anonymous development broker, or a static password file and ACL)
+    broker_admin: Literal["dynsec", "none"] = "none"
+    broker_admin_username: str = "fleet-admin"
+    broker_admin_password: SecretStr | None = None
+    # where to administer the broker: default the MQTT URL; its TLS uses mqtt_ca_file but never
+    # ground control's client certificate (under use_identity_as_username that would log in as
+    # ground control and take over its session), so point it at a password listener
+    broker_admin_url: str | None = None
+    broker_admin_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
     # --- dispatch
     mission_ack_timeout_s: float = Field(default=10.0, gt=0)
     mission_resend_count: int = Field(default=3, ge=0, le=100)

@@ -16,7 +16,9 @@ from sqlalchemy import text
 from ground_control.api import errors
 from ground_control.api.body_limit import BodySizeLimit
 from ground_control.api.routers import dashboard, dead_letters, geofences, hubs, missions, parcels, plans, vehicles
-from ground_control.api.routers import vehicle_costs
+from ground_control.api.routers import broker_credentials, vehicle_costs
+from ground_control.broker_admin.factory import make_broker_admin
+from ground_control.broker_admin.provisioner import BrokerAdmin
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    broker_admin = make_broker_admin(settings)   # a misconfiguration fails here, at start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         runtime = None
+        if broker_admin.managed:
+            await _ensure_own_broker_account(broker_admin, settings)
         if settings.mqtt_enabled:
             from ground_control.runtime import Runtime
             runtime = Runtime(settings, app.state.sessionmaker)
@@ -60,12 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},   # no call to the online validator either
     )
     app.state.settings = settings
+    app.state.broker_admin = broker_admin
     app.state.wake_dispatch = None
     errors.install(app)
     app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,
                        limits={"/parcels/import": settings.max_import_body_bytes})
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
-              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router):
+              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router,
+              broker_credentials.router):
         app.include_router(r)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})
@@ -86,3 +93,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=503 if down else 200)
 
     return app
+
+
+async def _ensure_own_broker_account(broker_admin: BrokerAdmin, settings: Settings) -> None:
+    """With FLEET_BROKER_ADMIN=dynsec, ground control's own MQTT account and role are made (or
+    their password updated) before it connects. A broker that is not up yet is logged, not
+    fatal: the MQTT link keeps retrying, and the next start tries again."""
+    from ground_control.broker_admin.dynsec import BrokerAdminError
+
+    if not settings.mqtt_username or settings.mqtt_password is None:
+        log.warning("FLEET_BROKER_ADMIN=dynsec but no FLEET_MQTT_USERNAME/PASSWORD: ground control's own broker "
+                    "account is not provisioned")
+        return
+    try:
+        await broker_admin.ensure_ground_control(settings.mqtt_username, settings.mqtt_password.get_secret_value())
+    except BrokerAdminError as exc:
+        log.error("could not provision ground control's broker account: %s", exc)

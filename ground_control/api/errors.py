@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ground_control.api.handover import WrongHandoverCode
+from ground_control.broker_admin.dynsec import BrokerAdminError
 from ground_control.db.repositories import Conflict, Invalid, NotFound
 from ground_control.domain.geofence import GeofenceError
 from ground_control.domain.parcel_lifecycle import IllegalTransition
@@ -38,6 +39,7 @@ ANSWERS: dict[type[Exception], tuple[int, Callable[[Exception], str]]] = {
     IllegalTransition: (409, str),
     Invalid: (422, str),
     GeofenceError: (422, lambda exc: f"invalid geofence: {exc}"),
+    BrokerAdminError: (502, str),
     StaleDataError: (409, lambda _: "changed concurrently by the fleet; read it again and retry"),
     IntegrityError: (409, lambda _: "conflicts with existing data (duplicate id or a reference in use)"),
 }

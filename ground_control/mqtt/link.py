@@ -50,6 +50,7 @@ class MqttLink:
         self.handler_failures = 0
         # a clustered broker: the node to connect to; moves on when a connection fails or drops
         self.endpoints = EndpointRotation(settings.mqtt_endpoints)
+        self.last_error: str | None = None   # why the last connect failed or the link dropped
 
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
@@ -103,6 +104,7 @@ class MqttLink:
             except asyncio.CancelledError:
                 raise
             except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
                 log.warning("MQTT connection to %s lost (%s); reconnecting to %s in %.1fs",
                             self.endpoints.current, exc, self.endpoints.failed(), backoff)
             except Exception:  # noqa: BLE001 - the link must not die

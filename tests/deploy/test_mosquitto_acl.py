@@ -15,7 +15,9 @@ import pytest
 
 from ground_control.embedded.broker import free_port, launch_mosquitto, mosquitto_binary
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+# the static password-file + ACL variant (deploy/mosquitto/static); the dynsec + TLS one that
+# docker-compose runs is tested in tests/deploy/test_mosquitto_dynsec.py
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "static"
 USERS = {"ground-control": "gc-pw", "drone-1": "d1-pw", "drone-2": "d2-pw", "robot-1": "r1-pw",
          "healthcheck": "hc-pw"}
 #: directives of the shipped config that name host paths or the listener: replaced per test

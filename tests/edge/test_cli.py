@@ -65,3 +65,32 @@ def test_release_servos_from_the_command_line(monkeypatch):
     assert cfg.release_servos == (10, 11) and cfg.release_channels == 2 and cfg.reboot_for_gripper is False
     CliRunner().invoke(fleet_cli.main, ["agent", "--vehicle-id", "d1"])
     assert seen["cfg"].release_servos == () and seen["cfg"].release_channels == 1
+
+
+def test_broker_tls_files_from_the_command_line(monkeypatch, tmp_path):
+    """--mqtt-ca pins the broker's CA; --mqtt-cert/--mqtt-key are the vehicle's identity (mTLS)."""
+    import edge_agent.agent as agent_mod
+    import fleet_cli
+
+    seen = {}
+
+    class FakeAgent:
+        def __init__(self, cfg):
+            seen["cfg"] = cfg
+
+        def stop(self):
+            pass
+
+        async def run(self):
+            return None
+
+    monkeypatch.setattr(agent_mod, "Agent", FakeAgent)
+    files = {name: tmp_path / name for name in ("ca.crt", "d1.crt", "d1.key")}
+    for f in files.values():
+        f.write_text("-")
+    out = CliRunner().invoke(fleet_cli.main, [
+        "agent", "--vehicle-id", "d1", "--mqtt", "mqtts://broker.example:8884", "--mqtt-ca", str(files["ca.crt"]),
+        "--mqtt-cert", str(files["d1.crt"]), "--mqtt-key", str(files["d1.key"])])
+    assert out.exit_code == 0, out.output
+    m = seen["cfg"].mqtt
+    assert m.use_tls and (m.ca_cert, m.client_cert, m.client_key) == tuple(str(f) for f in files.values())

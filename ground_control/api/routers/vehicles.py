@@ -15,14 +15,21 @@ from ground_control.api.schemas import (
     VehicleType, VehicleUpdate,
 )
 from ground_control.api.handover import check_handover_code
+from ground_control.api.routers import broker_credentials as broker
 from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence, utcnow
 from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, declare_lost
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
+BROKER_ERR = {**ERR, 502: {"description": "the broker's credential could not be updated: see the reason"}}
 COMMAND_ERR = {**ERR, 403: {"description": "handover_confirmed with a wrong or missing handover code"},
                409: {"description": "conflict: mission not the vehicle's, parcel not aboard, handover locked"}}
+
+
+class VehicleRegistered(VehicleOut):
+    """The new vehicle and its broker login, whose password is shown here only."""
+    broker_credentials: broker.BrokerCredentialsOut
 
 
 async def _hub_exists(session: Session, hub_id: str) -> None:
@@ -30,8 +37,11 @@ async def _hub_exists(session: Session, hub_id: str) -> None:
         raise Invalid(f"home hub {hub_id!r} does not exist")
 
 
-@router.post("", status_code=201, response_model=VehicleOut, responses=ERR)
-async def create_vehicle(body: VehicleCreate, session: Session, request: Request) -> Vehicle:
+@router.post("", status_code=201, response_model=VehicleRegistered, responses=ERR)
+async def create_vehicle(body: VehicleCreate, session: Session, request: Request) -> VehicleRegistered:
+    """Register a vehicle and issue its broker credential (``broker_credentials``: ``issued``
+    with the password, shown only here; ``not_managed`` without FLEET_BROKER_ADMIN; ``failed``
+    with the reason: the vehicle is kept, issue it later with POST .../broker-credentials)."""
     if await session.get(Vehicle, body.id) is not None:
         raise Conflict(f"vehicle {body.id!r} already exists")
     await _hub_exists(session, body.hub_id)
@@ -43,8 +53,9 @@ async def create_vehicle(body: VehicleCreate, session: Session, request: Request
         v.status_state, v.status_at = presence.state, presence.at
     session.add(v)
     await session.commit()
+    creds = await broker.issue_or_report(request, v.id)
     wake_dispatch(request)
-    return v
+    return VehicleRegistered(**VehicleOut.model_validate(v).model_dump(), broker_credentials=creds)
 
 
 @router.get("", response_model=Page[VehicleOut])
@@ -74,8 +85,9 @@ async def get_vehicle(vehicle_id: PathId, session: Session) -> VehicleDetail:
     return out
 
 
-@router.patch("/{vehicle_id}", response_model=VehicleOut, responses=ERR)
+@router.patch("/{vehicle_id}", response_model=VehicleOut, responses=BROKER_ERR)
 async def update_vehicle(vehicle_id: PathId, body: VehicleUpdate, session: Session, request: Request) -> Vehicle:
+    """``enabled=false`` also disables the vehicle's broker credential (``true`` restores it)."""
     v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     changes = body.model_dump(exclude_none=True)
     if "hub_id" in changes:
@@ -86,33 +98,39 @@ async def update_vehicle(vehicle_id: PathId, body: VehicleUpdate, session: Sessi
         setattr(v, k, val)
     await session.commit()
     wake_dispatch(request)
+    if "enabled" in changes:
+        await broker.apply_enabled(request, vehicle_id, changes["enabled"])
     return v
 
 
-@router.delete("/{vehicle_id}", status_code=204, responses=ERR)
-async def delete_vehicle(vehicle_id: PathId, session: Session) -> Response:
+@router.delete("/{vehicle_id}", status_code=204, responses=BROKER_ERR)
+async def delete_vehicle(vehicle_id: PathId, session: Session, request: Request) -> Response:
+    """Delete the vehicle and its broker credential (the broker first: 502 deletes nothing)."""
     v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     if await session.scalar(select(exists().where(Mission.vehicle_id == vehicle_id))):
         raise Conflict(f"vehicle {vehicle_id!r} has missions on record; disable it instead (PATCH enabled=false)")
     if await session.scalar(select(exists().where(Parcel.vehicle_id == vehicle_id))):
         raise Conflict(f"vehicle {vehicle_id!r} carries parcels")
+    await broker.revoke_for_delete(request, vehicle_id)
     await session.delete(v)
     await session.commit()
     return Response(status_code=204)
 
 
-@router.post("/{vehicle_id}/declare-lost", response_model=DeclareLostOut, responses=ERR)
+@router.post("/{vehicle_id}/declare-lost", response_model=DeclareLostOut, responses=BROKER_ERR)
 async def declare_vehicle_lost(vehicle_id: PathId, body: DeclareLost, session: Session, request: Request) -> DeclareLostOut:
     """An operator's explicit, audited decision that a vehicle is lost (going offline alone
     frees nothing). Its active missions fail; parcels aboard become ``lost`` (an operator later
     moves each to ``created`` when found at the hub, or ``returned``); parcels only planned on a
     mission it never accepted go back to planning (and it is told to abort that mission); the
     vehicle is disabled until re-enabled (PATCH enabled=true). The reason is kept on the vehicle,
-    the missions and every parcel's history."""
+    the missions and every parcel's history. Its broker credential is disabled as well (a lost
+    vehicle may be in someone else's hands)."""
     v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     out = await declare_lost(session, v, body.reason, utcnow())
     await session.commit()
     wake_dispatch(request)
+    await broker.apply_enabled(request, vehicle_id, False)
     return DeclareLostOut(vehicle_id=vehicle_id, **out)
 
 
