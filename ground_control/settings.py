@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # share it (one file on a shared volume, or the same file provisioned to each).
     # Unset: "gc-signing.key" beside a SQLite database file, else ./var/gc-signing.key
     signing_key_file: str | None = None
+    # where to write ground control's PUBLIC key (PEM) on start, for agents to pin (a volume
+    # they mount read-only); unset: nowhere ("fleet keys show" prints it)
+    signing_public_key_export: str | None = None
     # a signed mission/command is acted on until this long after it was signed (valid_until)
     signed_message_ttl_s: float = Field(default=600.0, ge=5, le=86_400)
     # events of a vehicle with a registered public key must always carry its valid signature;
