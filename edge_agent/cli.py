@@ -38,7 +38,7 @@ from fleet_protocol import VehicleType
 @click.option("--no-gripper-reboot", is_flag=True,
               help="Never reboot the autopilot when its gripper does not answer (reject the mission instead).")
 @click.option("--gc-public-key", "gc_public_keys", type=click.Path(exists=True, dir_okay=False), multiple=True,
-              envvar="FLEET_GC_PUBLIC_KEYS", help="Ground control's public key file (PEM, from 'fleet keys show'); "
+              envvar="FLEET_GC_PUBLIC_KEYS", help="Ground control's public key file (PEM, from 'fleet keys show'; or env FLEET_GC_PUBLIC_KEYS); "
               "repeat to trust an old and a new key during a rotation. Missions and commands signed by "
               "no pinned key are refused.")
 @click.option("--allow-unsigned", is_flag=True,
