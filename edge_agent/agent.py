@@ -473,6 +473,7 @@ class Agent:
 
     def _authenticate(self, payload: bytes, env: Any, *, current: bool) -> Decision:
         raw = json.loads(payload)   # parse_message accepted it: a JSON object
+        self.outbox.prune_nonces(time.time())   # expired messages are refused by their time anyway
         return authenticate(raw, env, self.trusted, datetime.now(timezone.utc), skew_s=self.cfg.clock_skew_s,
                             allow_unsigned=self.cfg.allow_unsigned, seen_digest=self.outbox.nonce_digest(str(env.id)),
                             current=current)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -80,7 +80,7 @@ def public_pem(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
 def load_private_pem(data: bytes) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyFormatError(f"not a PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFormatError("the private key is not an Ed25519 key")
@@ -94,7 +94,7 @@ def load_public(text: str | bytes) -> Ed25519PublicKey:
     if data.startswith(b"-----BEGIN"):
         try:
             key = serialization.load_pem_public_key(data)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise KeyFormatError(f"not a PEM public key: {exc}") from None
         if not isinstance(key, Ed25519PublicKey):
             raise KeyFormatError("the public key is not an Ed25519 key")
@@ -105,7 +105,10 @@ def load_public(text: str | bytes) -> Ed25519PublicKey:
         raise KeyFormatError("a public key is PEM or base64 of 32 raw bytes") from None
     if len(raw) != 32:
         raise KeyFormatError(f"an Ed25519 public key has 32 bytes, not {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise KeyFormatError(f"not an Ed25519 public key: {exc}") from None
 
 
 def trust_set(keys: Iterable[Ed25519PublicKey | str | bytes]) -> dict[str, Ed25519PublicKey]:
