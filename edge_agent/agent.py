@@ -55,7 +55,7 @@ AGENT_VERSION = "0.1.0"  # not imported from edge_agent/__init__: a stale editab
 from edge_agent.geofence_check import check_mission
 from edge_agent.inbound_auth import Decision, authenticate
 from fleet_keys.keyfile import load_or_create
-from fleet_protocol.signing import DEFAULT_SKEW_S, generate_key, sign_envelope, trust_set
+from fleet_protocol.signing import DEFAULT_SKEW_S, generate_key, sign_envelope, trust_set, verify_signature
 from edge_agent.mavlink_link import MavlinkLink, mavlink
 from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Emit, MissionRun, SetMode, State
 from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
@@ -372,7 +372,10 @@ class Agent:
             mid = self._raw_field(payload, "mission_id")
             self.log.warning("rejecting a mission message (mission_id=%s): %s", mid, exc.reason)
             if mid is not None and self.outbox.mission_digest(mid) is None:
-                self._emit_loose(RejectedEvent(mission_id=mid, reason="schema", detail=exc.reason[:2000]))
+                if self._genuine(payload):
+                    self._emit_loose(RejectedEvent(mission_id=mid, reason="schema", detail=exc.reason[:2000]))
+                else:   # not ground control's: its id is not believed (see inbound_auth)
+                    self._emit_loose(RejectedEvent(reason="schema", detail=f"mission {mid}: {exc.reason}"[:2000]))
             return
         mission: Mission = env.body
         digest = _digest(mission)
@@ -434,8 +437,11 @@ class Agent:
             cid = self._raw_field(payload, "command_id")
             self.log.warning("rejecting a command message (command_id=%s): %s", cid, exc.reason)
             if cid is not None and not self.outbox.command_seen(cid):
-                self._emit_loose(CommandAckEvent(command_id=cid, action=str(self._raw_field(payload, "action") or "unknown"),
-                                                 accepted=False, detail=f"schema: {exc.reason}"[:2000]), command_id=cid)
+                if self._genuine(payload):
+                    self._emit_loose(CommandAckEvent(command_id=cid, action=str(self._raw_field(payload, "action") or "unknown"),
+                                                     accepted=False, detail=f"schema: {exc.reason}"[:2000]), command_id=cid)
+                else:
+                    self._emit_loose(RejectedEvent(reason="schema", detail=f"command {cid}: {exc.reason}"[:2000]))
             return
         cmd: Command = env.body
         auth = self._authenticate(payload, env, current=cmd.mission_id is not None and self._is_current(cmd.mission_id))
@@ -477,6 +483,17 @@ class Agent:
         return authenticate(raw, env, self.trusted, datetime.now(timezone.utc), skew_s=self.cfg.clock_skew_s,
                             allow_unsigned=self.cfg.allow_unsigned, seen_digest=self.outbox.nonce_digest(str(env.id)),
                             current=current)
+
+    def _genuine(self, payload: bytes) -> bool:
+        """Signed by a pinned key (or unsigned messages are allowed): for a message that failed
+        validation, whether its ids may be named in the answer."""
+        if self.cfg.allow_unsigned:
+            return True
+        try:
+            raw = json.loads(payload)
+        except ValueError:
+            return False
+        return isinstance(raw, dict) and verify_signature(raw, self.trusted).ok
 
     def _refuse(self, what: str, claimed_id: str, auth: Decision) -> None:
         """A ``rejected`` event for a mission or command not taken. Its mission id is given only

@@ -146,3 +146,16 @@ async def test_without_a_pinned_key_everything_is_refused_unless_explicitly_allo
     async with agent_at(tmp_path / "b.db", gc_public_keys=(), allow_unsigned=True) as a:
         a._on_mission_message(MTOPIC, unsigned)
         assert [b["kind"] for b in bodies(a)] == ["accepted"]
+
+
+async def test_an_invalid_message_names_its_ids_only_when_ground_control_signed_it(tmp_path):
+    """Junk under a real mission's id must not make ground control fail that mission."""
+    from fleet_protocol.signing import sign_raw
+
+    raw = json.loads(mission_payload(VID, mission_id="m-real", stops_m=((60, 0),)))
+    raw["body"]["cruise_alt_m"] = "high"
+    async with agent_at(tmp_path / "o.db") as a:
+        a._on_mission_message(MTOPIC, json.dumps(raw).encode())               # forged: signature broken
+        a._on_mission_message(MTOPIC, json.dumps(sign_raw(raw, GC_KEY)).encode())   # ground control's own bug
+        got = [(b["reason"], b.get("mission_id")) for b in bodies(a)]
+    assert got == [("schema", None), ("schema", "m-real")]
