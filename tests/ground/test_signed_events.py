@@ -137,3 +137,18 @@ async def test_public_key_registration_validates(gc):
     assert got["public_key"] == public_pem(AGENT_KEY) and len(got["key_id"]) == 16
     assert (await client.get("/vehicles/v2/public-key")).status_code == 404
     assert (await client.get("/parcels/p1/proof")).status_code == 404   # not delivered yet
+
+
+def test_ground_controls_key_lives_beside_its_database_unless_configured(tmp_path):
+    """Replicas share the key by sharing the file: the default follows a SQLite database, and
+    FLEET_SIGNING_KEY_FILE points anywhere (a shared volume)."""
+    from ground_control.signing.keys import load_gc_key
+
+    s = Settings(database_url=f"sqlite:///{tmp_path}/db/fleet.db",
+                 signing_public_key_export=str(tmp_path / "pub" / "gc.pem"))
+    assert s.signing_key_path == str(tmp_path / "db" / "gc-signing.key")
+    key = load_gc_key(s)
+    assert (tmp_path / "pub" / "gc.pem").read_text() == public_pem(key)
+    shared = Settings(database_url="postgresql://x@h/db", signing_key_file=s.signing_key_path)
+    assert public_pem(load_gc_key(shared)) == public_pem(key)   # a second replica, same key
+    assert Settings(database_url="postgresql://x@h/db").signing_key_path == "./var/gc-signing.key"
