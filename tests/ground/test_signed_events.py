@@ -152,3 +152,49 @@ def test_ground_controls_key_lives_beside_its_database_unless_configured(tmp_pat
     shared = Settings(database_url="postgresql://x@h/db", signing_key_file=s.signing_key_path)
     assert public_pem(load_gc_key(shared)) == public_pem(key)   # a second replica, same key
     assert Settings(database_url="postgresql://x@h/db").signing_key_path == "./var/gc-signing.key"
+
+
+async def test_the_dispatcher_signs_every_mission_and_command_it_publishes(gc, db_url):
+    """Commands from the outbox and mission resends both go out signed by ground control's key,
+    valid for the configured time and never past the mission's own expiry."""
+    from datetime import timedelta
+
+    from fleet_protocol import Mission as ProtoMission, parse_message
+    from fleet_protocol.signing import trust_set, verify_signature
+    from ground_control.db.models import Command
+    from ground_control.dispatch.dispatcher import Dispatcher
+    from ground_control.planning import make_planner
+    from ground_control.signing.keys import Signer
+
+    _, ing = gc
+    key = generate_key()
+    now = datetime.now(timezone.utc)
+    pos = {"lat": DROP.lat, "lon": DROP.lon}
+    proto = ProtoMission.model_validate({
+        "mission_id": "m1", "vehicle_id": "v1", "vehicle_type": "drone", "hub": {"hub_id": "h", "position": pos},
+        "stops": [{"parcel_id": "p1", "drop_off": pos, "action": "release"}], "expires_at": now + timedelta(seconds=120),
+        "geofence": {"inclusion": {"vertices": [{"lat": 52.5, "lon": 13.3}, {"lat": 52.5, "lon": 13.5},
+                                                {"lat": 52.6, "lon": 13.5}]}}})
+    async with ing.sessionmaker() as s:
+        v1 = await s.get(Vehicle, "v1")
+        v1.online, v1.online_changed_at = True, now - timedelta(hours=1)
+        m1 = await s.get(Mission, "m1")
+        m1.payload, m1.send_count, m1.last_sent_at = proto.model_dump(mode="json"), 1, now - timedelta(hours=1)
+        s.add(Command(id="c-1", vehicle_id="v1", action="hold", mission_id="m1"))
+        await s.commit()
+    sent: list[tuple[str, bytes]] = []
+
+    async def publish(topic: str, payload: bytes, qos: int) -> None:
+        sent.append((topic, payload))
+
+    settings = Settings(database_url=db_url, signed_message_ttl_s=600)
+    d = Dispatcher(settings, ing.sessionmaker, publish, make_planner("greedy"), signer=Signer(key, 600))
+    await d.flush_commands()
+    await d.resend_or_fail()
+    assert [t for t, _ in sent] == [topics.command("v1"), topics.mission("v1")]
+    for topic, payload in sent:
+        raw = json.loads(payload)
+        assert verify_signature(raw, trust_set([key.public_key()])).ok
+        env = parse_message(topic, payload)
+        assert env.valid_until - env.ts == (timedelta(seconds=600) if env.type == "command" else
+                                            proto.expires_at - env.ts)
