@@ -3,11 +3,13 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md fleet_cli.py ./
 COPY fleet_protocol ./fleet_protocol
+COPY fleet_keys ./fleet_keys
 COPY ground_control ./ground_control
 COPY edge_agent ./edge_agent
 COPY sitl ./sitl
 RUN pip install --no-cache-dir ".[ground,edge,sim]"
-RUN useradd --create-home fleet && mkdir -p /var/lib/lastmile-fleet && chown fleet /var/lib/lastmile-fleet
+RUN useradd --create-home fleet && mkdir -p /var/lib/lastmile-fleet/keys /var/lib/lastmile-fleet/gc-public /etc/lastmile-fleet \
+    && chown fleet /var/lib/lastmile-fleet /var/lib/lastmile-fleet/keys /var/lib/lastmile-fleet/gc-public /etc/lastmile-fleet
 USER fleet
 ENTRYPOINT ["fleet"]
 CMD ["--help"]

@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("sitl.cli:sim", "Simulated MAVLink vehicles (or real ArduPilot SITL)."),
     "protocol-schema": ("fleet_protocol.cli:protocol_schema", "Export the message JSON Schemas."),
     "certs": ("ground_control.broker_admin.cli:certs", "TLS certificates for the broker, ground control and vehicles."),
+    "keys": ("ground_control.signing.cli:keys", "Ground control's signing key (show the public key to pin on agents)."),
+    "verify-proof": ("fleet_keys.verify_proof:verify_proof", "Verify a signed proof of delivery (file or URL)."),
 }
 
 

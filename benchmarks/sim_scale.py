@@ -65,11 +65,17 @@ def agent_worker(ports: list[int], ids: list[str], mqtt_url: str, hz: float, out
     logging.basicConfig(level=logging.WARNING)
     raise_open_file_limit()
     from edge_agent.agent import Agent
+    from fleet_keys.keyfile import load_or_create
+    from fleet_protocol.signing import public_pem
+
+    # the missions are signed with this run's ground-control key (send_missions): pin it
+    gc_public = public_pem(load_or_create(os.path.join(outdir, "gc-signing.key"))[0])
 
     async def main() -> None:
         # the --fly missions carry two parcels: one release servo each (one gripper = one parcel)
         agents = [Agent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{p}", mqtt_url=mqtt_url, telemetry_hz=hz,
-                        outbox_path=os.path.join(outdir, f"{vid}.db"), release_servos=(10, 11))
+                        outbox_path=os.path.join(outdir, f"{vid}.db"), release_servos=(10, 11),
+                        gc_public_keys=(gc_public,))
                   for vid, p in zip(ids, ports)]
         tasks = []
         for a in agents:  # stagger the connects a little
@@ -186,11 +192,16 @@ async def count_messages(host: str, port: int, topic_filter: str, start_in: floa
     return n, size
 
 
-async def send_missions(host: str, port: int, ids: list[str]) -> None:
-    """One two-stop drone mission per vehicle (long enough to still be flying in the window)."""
+async def send_missions(host: str, port: int, ids: list[str], outdir: str) -> None:
+    """One two-stop drone mission per vehicle (long enough to still be flying in the window),
+    signed with the run's ground-control key in ``outdir``."""
     import aiomqtt
 
-    from fleet_protocol import Mission, encode, make_envelope, topics
+    from fleet_keys.keyfile import load_or_create
+    from fleet_protocol import Mission, make_envelope, topics
+    from fleet_protocol.signing import sign_envelope
+
+    key = load_or_create(os.path.join(outdir, "gc-signing.key"))[0]
 
     lat, lon = 52.37, 4.89
     d = lambda n, e: {"lat": lat + n / 111_195.0, "lon": lon + e / 67_870.0}  # noqa: E731
@@ -204,7 +215,7 @@ async def send_missions(host: str, port: int, ids: list[str]) -> None:
                 "geofence": {"inclusion": {"vertices": [d(-3000, -3000), d(-3000, 3000), d(3000, 3000), d(3000, -3000)]}},
                 "cruise_alt_m": 30, "drop_alt_m": 5, "cruise_speed_mps": 10,
             })
-            await c.publish(topics.mission(vid), encode(make_envelope("mission", vid, m)), qos=1)
+            await c.publish(topics.mission(vid), sign_envelope(make_envelope("mission", vid, m), key, ttl_s=600), qos=1)
 
 
 async def count_flying(host: str, port: int, run_id: str) -> dict[str, int]:
@@ -273,7 +284,7 @@ def run(args: argparse.Namespace) -> dict:
         procs.append(p)
     ready = sum(ready_q.get(timeout=ready_timeout(n) + 120) for _ in procs)
     if args.fly:
-        asyncio.run(send_missions(host, port, ids))
+        asyncio.run(send_missions(host, port, ids, outdir))
     time.sleep(args.warmup)
 
     cpu0, sim0, t0 = cpu_seconds([p.pid for p in procs]), cpu_seconds([sim.pid]), time.monotonic()

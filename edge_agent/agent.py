@@ -9,6 +9,11 @@ restarts): the same mission id with the same payload again (a QoS 1 redelivery, 
 control) is ignored silently -- the first copy's ``accepted``/``rejected`` already answers it; the
 same id with a *different* payload is answered ``rejected`` reason ``duplicate``. Missions refused
 as ``busy`` are not recorded (they were never taken), every other verdict is.
+
+Signed messages (:mod:`edge_agent.inbound_auth`): missions and commands must be signed by a pinned
+ground-control key (``gc_public_keys``; ``allow_unsigned`` is for tests and migrations only), and
+every event this agent publishes is signed with its own key (``signing_key_path``, created 0600
+beside the outbox on first start).
 """
 
 from __future__ import annotations
@@ -48,8 +53,11 @@ from fleet_protocol.geo import LatLon
 
 AGENT_VERSION = "0.1.0"  # not imported from edge_agent/__init__: a stale editable install maps it as a namespace
 from edge_agent.geofence_check import check_mission
+from edge_agent.inbound_auth import Decision, authenticate
+from fleet_keys.keyfile import load_or_create
+from fleet_protocol.signing import DEFAULT_SKEW_S, generate_key, sign_envelope, trust_set, verify_signature
 from edge_agent.mavlink_link import MavlinkLink, mavlink
-from edge_agent.mavlink_key import default_key_path, load_or_create_key, read_key
+from edge_agent.mavlink_key import default_key_path as default_mavlink_key_path, load_or_create_key, read_key
 from edge_agent.mission_state import ACTIVE, AIRBORNE, FINAL, Action, Disarm, Emit, MissionRun, SetMode, State
 from edge_agent.mission_translation import MISSION_TYPE_FENCE, MISSION_TYPE_MISSION, translate_fence
 from edge_agent.mqtt_link import MqttConfig, MqttLink
@@ -82,7 +90,7 @@ def mavlink_key_for(config: "AgentConfig") -> bytes | None:
     if config.mavlink_key_path:
         return read_key(config.mavlink_key_path)
     state_dir = Path(config.outbox_path).parent if config.outbox_path else default_state_dir()
-    return load_or_create_key(default_key_path(state_dir, config.vehicle_id))
+    return load_or_create_key(default_mavlink_key_path(state_dir, config.vehicle_id))
 
 
 @dataclass
@@ -114,11 +122,23 @@ class AgentConfig:
     # from this file or generated beside the outbox; off for autopilots that cannot sign
     mavlink_signing: bool = True
     mavlink_key_path: str | None = None
+    # Ed25519 message signing: ground control's public keys (PEM or base64 text; several during a rotation),
+    # whether unsigned missions/commands are still taken (migration/tests only), this agent's
+    # own key file (default: beside the outbox, "<outbox stem>.key")
+    gc_public_keys: tuple[str, ...] = ()
+    allow_unsigned: bool = False
+    signing_key_path: str | None = None
+    clock_skew_s: float = DEFAULT_SKEW_S
 
     @property
     def release_channels(self) -> int:
         """How many parcels this drone can release on one trip."""
         return len(self.release_servos) or 1
+
+
+def default_key_path(outbox_path: str) -> str | None:
+    """The agent's key file beside its outbox; ``None`` for an in-memory outbox (key in memory)."""
+    return None if outbox_path == ":memory:" else str(Path(outbox_path).with_suffix(".key"))
 
 
 def _digest(mission: Mission) -> str:
@@ -140,7 +160,14 @@ class Agent:
         self.vehicle_id = config.vehicle_id
         self.log = logging.getLogger(f"edge_agent.{self.vehicle_id}")
         self.kind = "copter" if config.vehicle_type is VehicleType.drone else "rover"
-        self.outbox = Outbox(config.outbox_path or default_outbox_path(self.vehicle_id))
+        outbox_path = config.outbox_path or default_outbox_path(self.vehicle_id)
+        self.outbox = Outbox(outbox_path)
+        key_path = config.signing_key_path or default_key_path(outbox_path)
+        self.signing_key = load_or_create(key_path)[0] if key_path else generate_key()
+        self.trusted = trust_set(config.gc_public_keys)
+        if not self.trusted and not config.allow_unsigned:
+            self.log.warning("no ground-control public key pinned: every mission and command will be refused")
+        self.outbox.prune_nonces(time.time())
         self.mav = MavlinkLink(config.mavlink_url, kind=self.kind, on_message=self._on_mav,
                                stream_hz=config.stream_hz, name=self.vehicle_id,
                                signing_key=mavlink_key_for(config))
@@ -208,19 +235,21 @@ class Agent:
 
     # ---- emitting ------------------------------------------------------------------------------
     def _apply(self, run: MissionRun | None, actions: list[Action], *, before: str | None = None,
-               mission: tuple[str, str] | None = None, command_id: str | None = None, force: bool = False) -> None:
+               mission: tuple[str, str] | None = None, command_id: str | None = None, force: bool = False,
+               nonce: tuple[str, str, float] | None = None) -> None:
         """Persist the events of ``actions`` with the run's snapshot in one transaction, then queue
         the autopilot actions and wake the publisher."""
         events = [a.body for a in actions if isinstance(a, Emit)]
         changed = run is not None and before is not None and run.state_label != before
-        if not (events or force or changed or mission or command_id or any(not isinstance(a, Emit) for a in actions)):
+        if not (events or force or changed or mission or command_id or nonce
+                or any(not isinstance(a, Emit) for a in actions)):
             return
         rows = []
         if events:
             seq = self.outbox.next_seq(len(events))
             for k, body in enumerate(events):
                 env = make_envelope("event", self.vehicle_id, body, seq=seq + k, id_=uuid.uuid4())
-                rows.append((str(env.id), self._event_topic, encode(env)))
+                rows.append((str(env.id), self._event_topic, sign_envelope(env, self.signing_key)))
                 self.log.info("event %s %s", body.kind, body.model_dump_json(exclude_none=True)[:300])
         snapshot: Any = None
         outcome = None
@@ -230,9 +259,10 @@ class Agent:
                 snapshot = None
             else:
                 snapshot = run.snapshot()
-            self.outbox.commit(rows, snapshot=snapshot, mission=mission, outcome=outcome, command_id=command_id)
+            self.outbox.commit(rows, snapshot=snapshot, mission=mission, outcome=outcome, command_id=command_id,
+                               nonce=nonce)
         else:
-            self.outbox.commit(rows, mission=mission, command_id=command_id)
+            self.outbox.commit(rows, mission=mission, command_id=command_id, nonce=nonce)
         if rows:
             self.mqtt.kick()
         for a in actions:
@@ -363,27 +393,45 @@ class Agent:
             mid = self._raw_field(payload, "mission_id")
             self.log.warning("rejecting a mission message (mission_id=%s): %s", mid, exc.reason)
             if mid is not None and self.outbox.mission_digest(mid) is None:
-                self._emit_loose(RejectedEvent(mission_id=mid, reason="schema", detail=exc.reason[:2000]))
+                if self._genuine(payload):
+                    self._emit_loose(RejectedEvent(mission_id=mid, reason="schema", detail=exc.reason[:2000]))
+                else:   # not ground control's: its id is not believed (see inbound_auth)
+                    self._emit_loose(RejectedEvent(reason="schema", detail=f"mission {mid}: {exc.reason}"[:2000]))
             return
         mission: Mission = env.body
         digest = _digest(mission)
         seen = self.outbox.mission_digest(mission.mission_id)
+        auth = self._authenticate(payload, env, current=self._is_current(mission.mission_id))
+        if auth.verdict == "redelivery":
+            self.log.info("mission %s: redelivered copy of message %s ignored", mission.mission_id, env.id)
+            return
+        if auth.verdict == "refuse":
+            if auth.reason == "expired" and seen == digest:
+                self.log.info("mission %s already taken; ignoring a stale copy", mission.mission_id)
+                return
+            self._refuse("mission", mission.mission_id, auth)
+            return
+        nonce = auth.nonce
         if seen == digest:
             self.log.info("mission %s already taken; ignoring the duplicate copy", mission.mission_id)
+            self._apply(None, [], nonce=nonce)
             return
         if seen is not None:
             self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason="duplicate",
-                                           detail="this mission_id was already used for a different mission"))
+                                           detail="this mission_id was already used for a different mission"),
+                             nonce=nonce)
             return
         current = self.run_state
         if current is not None and current.state in ACTIVE:
             self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason="busy",
-                                           detail=f"flying mission {current.mission_id} ({current.state_label})"))
+                                           detail=f"flying mission {current.mission_id} ({current.state_label})"),
+                             nonce=nonce)
             return
         run = MissionRun(mission, handover_timeout_s=self.cfg.handover_timeout_s)
         if mission.is_expired(datetime.now(timezone.utc)):
             self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason="expired",
-                                           detail=f"expired at {mission.expires_at}"), mission=(mission.mission_id, digest))
+                                           detail=f"expired at {mission.expires_at}"), mission=(mission.mission_id, digest),
+                             nonce=nonce)
             return
         s = self.mav.state
         violations = check_mission(
@@ -395,10 +443,10 @@ class Agent:
             detail = "; ".join(v.message for v in violations)
             self.log.warning("rejecting mission %s: %s", mission.mission_id, detail)
             self._emit_loose(RejectedEvent(mission_id=mission.mission_id, reason=violations[0].code, detail=detail[:2000]),
-                             mission=(mission.mission_id, digest))
+                             mission=(mission.mission_id, digest), nonce=nonce)
             return
         self.run_state = run
-        self._apply(run, run.accept(), mission=(mission.mission_id, digest), force=True)
+        self._apply(run, run.accept(), mission=(mission.mission_id, digest), force=True, nonce=nonce)
         task = asyncio.create_task(self._fly(run), name=f"{self.vehicle_id}:fly")
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
@@ -410,20 +458,71 @@ class Agent:
             cid = self._raw_field(payload, "command_id")
             self.log.warning("rejecting a command message (command_id=%s): %s", cid, exc.reason)
             if cid is not None and not self.outbox.command_seen(cid):
-                self._emit_loose(CommandAckEvent(command_id=cid, action=str(self._raw_field(payload, "action") or "unknown"),
-                                                 accepted=False, detail=f"schema: {exc.reason}"[:2000]), command_id=cid)
+                if self._genuine(payload):
+                    self._emit_loose(CommandAckEvent(command_id=cid, action=str(self._raw_field(payload, "action") or "unknown"),
+                                                     accepted=False, detail=f"schema: {exc.reason}"[:2000]), command_id=cid)
+                else:
+                    self._emit_loose(RejectedEvent(reason="schema", detail=f"command {cid}: {exc.reason}"[:2000]))
             return
         cmd: Command = env.body
+        auth = self._authenticate(payload, env, current=cmd.mission_id is not None and self._is_current(cmd.mission_id))
+        if auth.verdict == "redelivery":
+            self.log.info("command %s: redelivered copy of message %s ignored", cmd.command_id, env.id)
+            return
+        if auth.verdict == "refuse":
+            if auth.trusted_ids and not self.outbox.command_seen(cmd.command_id):
+                self._emit_loose(CommandAckEvent(command_id=cmd.command_id, action=cmd.action.value, accepted=False,
+                                                 detail=f"{auth.reason}: {auth.detail}"[:2000]),
+                                 command_id=cmd.command_id)
+                self.log.warning("refusing command %s: %s: %s", cmd.command_id, auth.reason, auth.detail)
+            elif not auth.trusted_ids:
+                self._refuse("command", cmd.command_id, auth)
+            else:
+                self.log.info("command %s already handled; ignoring a stale copy", cmd.command_id)
+            return
+        nonce = auth.nonce
         if self.outbox.command_seen(cmd.command_id):
             self.log.info("command %s already handled; ignoring the redelivery", cmd.command_id)
+            self._apply(None, [], nonce=nonce)
             return
         run = self.run_state
         if run is None or run.state in FINAL:
             self._emit_loose(CommandAckEvent(command_id=cmd.command_id, action=cmd.action.value, accepted=False,
-                                             detail="no active mission"), command_id=cmd.command_id)
+                                             detail="no active mission"), command_id=cmd.command_id, nonce=nonce)
             return
         before = run.state_label
-        self._apply(run, run.on_command(cmd, time.time()), before=before, command_id=cmd.command_id)
+        self._apply(run, run.on_command(cmd, time.time()), before=before, command_id=cmd.command_id, nonce=nonce)
+
+    # ---- signatures --------------------------------------------------------------------------------
+    def _is_current(self, mission_id: str) -> bool:
+        run = self.run_state
+        return run is not None and run.mission_id == mission_id and run.state not in FINAL
+
+    def _authenticate(self, payload: bytes, env: Any, *, current: bool) -> Decision:
+        raw = json.loads(payload)   # parse_message accepted it: a JSON object
+        self.outbox.prune_nonces(time.time())   # expired messages are refused by their time anyway
+        return authenticate(raw, env, self.trusted, datetime.now(timezone.utc), skew_s=self.cfg.clock_skew_s,
+                            allow_unsigned=self.cfg.allow_unsigned, seen_digest=self.outbox.nonce_digest(str(env.id)),
+                            current=current)
+
+    def _genuine(self, payload: bytes) -> bool:
+        """Signed by a pinned key (or unsigned messages are allowed): for a message that failed
+        validation, whether its ids may be named in the answer."""
+        if self.cfg.allow_unsigned:
+            return True
+        try:
+            raw = json.loads(payload)
+        except ValueError:
+            return False
+        return isinstance(raw, dict) and verify_signature(raw, self.trusted).ok
+
+    def _refuse(self, what: str, claimed_id: str, auth: Decision) -> None:
+        """A ``rejected`` event for a mission or command not taken. Its mission id is given only
+        when the message is genuine (see :mod:`edge_agent.inbound_auth`)."""
+        self.log.warning("refusing a %s message (%s %s): %s: %s", what, what, claimed_id, auth.reason, auth.detail)
+        mid = claimed_id if what == "mission" and auth.trusted_ids else None
+        self._emit_loose(RejectedEvent(mission_id=mid, reason=auth.reason,
+                                       detail=f"{what} {claimed_id}: {auth.detail}"[:2000]))
 
     # ---- flying ------------------------------------------------------------------------------------
     async def _resume_preflight(self, run: MissionRun) -> None:

@@ -45,18 +45,42 @@ from fleet_protocol import VehicleType
                    "<id>-mavlink.key beside the outbox, generated on first start.")
 @click.option("--no-mavlink-signing", is_flag=True,
               help="Talk to the autopilot unsigned (for autopilots that cannot sign MAVLink 2).")
+@click.option("--gc-public-key", "gc_public_keys", type=click.Path(exists=True, dir_okay=False), multiple=True,
+              envvar="FLEET_GC_PUBLIC_KEYS", help="Ground control's public key file (PEM, from 'fleet keys show'; or env FLEET_GC_PUBLIC_KEYS); "
+              "repeat to trust an old and a new key during a rotation. Missions and commands signed by "
+              "no pinned key are refused.")
+@click.option("--allow-unsigned", is_flag=True,
+              help="Also act on UNSIGNED missions and commands (migration from unsigned ground control only).")
+@click.option("--signing-key", "signing_key_path", default=None,
+              help="This agent's private key file (created 0600 on first start; default beside the outbox: <outbox>.key).")
+@click.option("--show-public-key", is_flag=True,
+              help="Print this agent's public key (creating the key pair if needed) and exit; register it with "
+                   "PUT /vehicles/{id}/public-key.")
 def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str | None, mqtt_password: str | None,
           tls: bool, ca_cert: str | None, client_cert: str | None, client_key: str | None, vehicle_type: str,
           max_payload_kg: float, battery_wh: float | None, wh_per_km: float | None, telemetry_hz: float,
           outbox_path: str | None, handover_timeout_s: float | None, release_servos: tuple[int, ...],
           servo_release_pwm: int, servo_hold_pwm: int, no_gripper_reboot: bool, mavlink_key_path: str | None,
-          no_mavlink_signing: bool) -> None:
+          no_mavlink_signing: bool, gc_public_keys: tuple[str, ...], allow_unsigned: bool,
+          signing_key_path: str | None, show_public_key: bool) -> None:
     """Run the edge agent for one vehicle: MQTT <-> MAVLink."""
     if mavlink_key_path and no_mavlink_signing:
         raise click.UsageError("--mavlink-key and --no-mavlink-signing contradict each other")
-    from edge_agent.agent import Agent, AgentConfig
+    from edge_agent.agent import Agent, AgentConfig, default_key_path, default_outbox_path
     from edge_agent.mavlink_key import KeyFileError, read_key
     from edge_agent.mqtt_link import MqttConfig
+    from fleet_keys.keyfile import load_or_create, read_public_keys
+    from fleet_protocol.signing import key_id, public_pem
+
+    if show_public_key:
+        path = signing_key_path or default_key_path(outbox_path or default_outbox_path(vehicle_id))
+        if path is None:
+            raise click.ClickException("an in-memory outbox has no key file: give --signing-key")
+        key, created = load_or_create(path)
+        click.echo(f"# vehicle {vehicle_id} key id {key_id(key)} ({'new' if created else 'existing'} key in {path})",
+                   err=True)
+        click.echo(public_pem(key), nl=False)
+        return
 
     if mavlink_key_path:
         try:
@@ -73,6 +97,8 @@ def agent(vehicle_id: str, mavlink_url: str, mqtt_url: str, mqtt_username: str |
         release_servos=tuple(release_servos), servo_release_pwm=servo_release_pwm, servo_hold_pwm=servo_hold_pwm,
         reboot_for_gripper=not no_gripper_reboot, mavlink_signing=not no_mavlink_signing,
         mavlink_key_path=mavlink_key_path,
+        gc_public_keys=tuple(read_public_keys(gc_public_keys)), allow_unsigned=allow_unsigned,
+        signing_key_path=signing_key_path,
     )
 
     async def main() -> None:

@@ -1,5 +1,7 @@
 """Durable agent state in one SQLite file: the event outbox, the missions already taken, the
-processed command ids and the active mission's state snapshot.
+processed command ids, the nonces of signed messages already handled (replay protection; kept
+until their ``valid_until`` has passed, after which the message is refused as expired anyway)
+and the active mission's state snapshot.
 
 An event is written here (with its envelope id and encoded payload) BEFORE anything tries to
 send it, in the same transaction as the mission-state snapshot that produced it, so a crash can
@@ -36,6 +38,7 @@ CREATE TABLE IF NOT EXISTS missions (
 );
 CREATE TABLE IF NOT EXISTS commands (command_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, digest TEXT NOT NULL, until REAL NOT NULL);
 """
 
 _KEEP = object()
@@ -71,9 +74,11 @@ class Outbox:
         mission: tuple[str, str] | None = None,
         outcome: tuple[str, str] | None = None,
         command_id: str | None = None,
+        nonce: tuple[str, str, float] | None = None,
     ) -> None:
         """Atomically: queue ``events`` (id, topic, payload), replace the active snapshot (a dict,
-        or ``None`` to clear it), record a mission (id, digest) or its outcome, a command id."""
+        or ``None`` to clear it), record a mission (id, digest) or its outcome, a command id, the
+        nonce of the signed message handled (nonce, digest, valid_until as epoch seconds)."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -89,6 +94,8 @@ class Outbox:
                 db.execute("UPDATE missions SET outcome = ? WHERE mission_id = ?", (outcome[1], outcome[0]))
             if command_id is not None:
                 db.execute("INSERT OR IGNORE INTO commands(command_id) VALUES (?)", (command_id,))
+            if nonce is not None:
+                db.execute("INSERT OR IGNORE INTO nonces(nonce, digest, until) VALUES (?, ?, ?)", nonce)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -115,6 +122,15 @@ class Outbox:
 
     def command_seen(self, command_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM commands WHERE command_id = ?", (command_id,)).fetchone() is not None
+
+    def nonce_digest(self, nonce: str) -> str | None:
+        """The digest of the signed message already handled under ``nonce``, if any."""
+        row = self._db.execute("SELECT digest FROM nonces WHERE nonce = ?", (nonce,)).fetchone()
+        return row[0] if row else None
+
+    def prune_nonces(self, before: float) -> int:
+        """Forget nonces whose message stopped being valid before ``before`` (epoch seconds)."""
+        return self._db.execute("DELETE FROM nonces WHERE until < ?", (before,)).rowcount
 
     def active_snapshot(self) -> dict[str, Any] | None:
         row = self._db.execute("SELECT v FROM kv WHERE k = 'active'").fetchone()

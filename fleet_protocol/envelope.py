@@ -1,8 +1,11 @@
 """The envelope every MQTT payload travels in, and strict parsing of raw payloads.
 
-``{v, type, id, vehicle_id, ts, seq, body}``: ``v`` is the protocol version (a receiver refuses
-versions it does not know), ``id`` a UUID unique per message (for events: the event id used for
-de-duplication), ``seq`` a per-sender counter that lets a receiver spot gaps and reordering.
+``{v, type, id, vehicle_id, ts, seq, body, valid_until?, sig?}``: ``v`` is the protocol version
+(a receiver refuses versions it does not know), ``id`` a UUID unique per message (for events: the
+event id used for de-duplication; for signed missions and commands: the nonce a receiver
+remembers against replays), ``seq`` a per-sender counter that lets a receiver spot gaps and
+reordering. ``valid_until`` and ``sig`` are the signature (see :mod:`fleet_protocol.signing`):
+optional in the model, required by a receiver that pins keys.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ class ProtocolError(ValueError):
         self.reason = reason
 
 
+class Signature(WireModel):
+    """Ed25519 over the envelope's canonical bytes (:func:`fleet_protocol.signing.canonical_bytes`)."""
+
+    alg: Literal["ed25519"] = "ed25519"
+    kid: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+    value: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class Envelope(WireModel, Generic[B]):
     v: Literal[1] = PROTOCOL_VERSION
     type: MessageType
@@ -45,6 +56,8 @@ class Envelope(WireModel, Generic[B]):
     ts: UtcTimestamp = Field(default_factory=lambda: datetime.now(timezone.utc))
     seq: int = Field(default=0, ge=0, le=INT64_MAX)   # the database column is 64-bit
     body: B
+    valid_until: UtcTimestamp | None = None   # signed messages: act on it only until then
+    sig: Signature | None = None
 
 
 BODY_MODELS: dict[str, Any] = {

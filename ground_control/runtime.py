@@ -15,6 +15,7 @@ from ground_control.dispatch.mission_builder import make_dispatch_planner
 from ground_control.ingest.service import Ingest, subscriptions
 from ground_control.mqtt.link import MqttLink
 from ground_control.settings import Settings
+from ground_control.signing.keys import Signer, load_gc_key
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ class Runtime:
         # flight profile = the missions' cruise/drop altitudes, so planned energy is the agent's
         planner = make_dispatch_planner(settings)
         self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner,
-                                     listening=lambda: self.link.connected.is_set())
+                                     listening=lambda: self.link.connected.is_set(),
+                                     signer=Signer(load_gc_key(settings), settings.signed_message_ttl_s))
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -90,6 +91,20 @@ class Settings(BaseSettings):
     # wrong codes per parcel before its handover is locked and the robot told to move on
     handover_max_attempts: int = Field(default=5, ge=1, le=100)
 
+    # --- signed messages (ground_control.signing, docs/security.md "Signed messages")
+    # ground control's Ed25519 private key (PEM, 0600), created on first start; replicas must
+    # share it (one file on a shared volume, or the same file provisioned to each).
+    # Unset: "gc-signing.key" beside a SQLite database file, else ./var/gc-signing.key
+    signing_key_file: str | None = None
+    # where to write ground control's PUBLIC key (PEM) on start, for agents to pin (a volume
+    # they mount read-only); unset: nowhere ("fleet keys show" prints it)
+    signing_public_key_export: str | None = None
+    # a signed mission/command is acted on until this long after it was signed (valid_until)
+    signed_message_ttl_s: float = Field(default=600.0, ge=5, le=86_400)
+    # events of a vehicle with a registered public key must always carry its valid signature;
+    # true: vehicles with NO registered key are refused too (their events dead-lettered)
+    require_signed_events: bool = False
+
     # --- ingest / liveness
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
     telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
@@ -136,6 +151,13 @@ class Settings(BaseSettings):
         """Every node of the broker, in the order the link tries them (``mqtt_url`` may list the
         nodes of a clustered broker, comma-separated)."""
         return parse_broker_urls(self.mqtt_url, force_tls=self.mqtt_tls)
+    def signing_key_path(self) -> str:
+        if self.signing_key_file:
+            return self.signing_key_file
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return str(Path(self.database_url[len(prefix):].split("?")[0]).parent / "gc-signing.key")
+        return "./var/gc-signing.key"
 
     @property
     def mqtt_host(self) -> str:

@@ -17,6 +17,8 @@ import httpx
 
 from chaoslib.database import RoundDatabase
 from chaoslib.procs import FLEET, Child, Children
+from fleet_keys.keyfile import load_or_create
+from fleet_protocol.signing import public_pem
 from ground_control.demo.scenario import HUBS, Scenario
 from ground_control.embedded.broker import free_port, mosquitto_binary, port_open
 
@@ -91,9 +93,12 @@ class Fleet:
     def start_gc(self) -> None:
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
+        # signed messages: ground control's key made here, so its public half can be pinned
+        gc_key_file = self.folder / "gc-signing.key"
+        (self.folder / "gc-public.pem").write_text(public_pem(load_or_create(gc_key_file)[0]))
         env = {**GC_ENV, "FLEET_DATABASE_URL": self.db.url, "FLEET_MQTT_URL": self.mqtt_url,
                "FLEET_MQTT_CLIENT_ID": f"ground-control-chaos-{port}", "FLEET_HOST": "127.0.0.1",
-               "FLEET_PORT": str(port)}
+               "FLEET_PORT": str(port), "FLEET_SIGNING_KEY_FILE": str(gc_key_file)}
         self.gc = self.children.add(Child("ground-control", [*FLEET, "serve"], self.folder / "ground-control.log", env))
         self.gc.start()
 
@@ -133,14 +138,23 @@ class Fleet:
         for v in self.scenario.vehicles:
             state = self.folder / "agents" / v["id"]
             state.mkdir(parents=True, exist_ok=True)
+            await self._register_agent_key(v["id"], state / "outbox.key")   # the agent's default key file
             agent = self.children.add(Child(f"agent-{v['id']}", [
                 *FLEET, "agent", "--vehicle-id", v["id"], "--vehicle-type", v["type"],
                 "--mavlink", f"tcp:{ports[v['id']]}", "--mqtt", self.mqtt_url,
                 "--max-payload-kg", str(v["payload_kg"]), "--battery-wh", str(v["battery_wh"]),
                 "--wh-per-km", str(v["wh_per_km"]), "--telemetry-hz", "1",
+                "--gc-public-key", str(self.folder / "gc-public.pem"),
                 "--outbox", str(state / "outbox.db")], self.folder / f"agent-{v['id']}.log"))
             agent.start()
             self.agents[v["id"]] = agent
+
+    async def _register_agent_key(self, vehicle_id: str, key_file: Path) -> None:
+        """Create the agent's key pair where the agent will find it and register its public half."""
+        key, _ = load_or_create(key_file)
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=10) as api:
+            r = await api.put(f"/vehicles/{vehicle_id}/public-key", json={"public_key": public_pem(key)})
+            r.raise_for_status()
 
     @staticmethod
     async def _sim_addresses(sim: Child, n: int, timeout: float = 60) -> list[str]:

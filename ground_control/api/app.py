@@ -16,7 +16,7 @@ from sqlalchemy import text
 from ground_control.api import errors
 from ground_control.api.body_limit import BodySizeLimit
 from ground_control.api.routers import dashboard, dead_letters, geofences, hubs, missions, parcels, plans, vehicles
-from ground_control.api.routers import broker_credentials, vehicle_costs
+from ground_control.api.routers import broker_credentials, signing, vehicle_costs
 from ground_control.broker_admin.factory import make_broker_admin
 from ground_control.broker_admin.provisioner import BrokerAdmin
 from ground_control.db.session import make_engine, make_sessionmaker
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        limits={"/parcels/import": settings.max_import_body_bytes})
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
               missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router,
-              broker_credentials.router):
+              broker_credentials.router, signing.router):
         app.include_router(r)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})

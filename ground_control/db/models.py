@@ -85,6 +85,10 @@ class Vehicle(Base):
     # an operator's explicit "lost" decision (POST /vehicles/{id}/declare-lost); offline is not lost
     lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lost_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # Ed25519 public key (PEM) the vehicle's agent signs its events with, and its key id
+    # (PUT /vehicles/{id}/public-key); with a key, unsigned or wrongly signed events are refused
+    public_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    public_key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Geofence(Base):
@@ -148,6 +152,12 @@ class Parcel(Base):
     waiting_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     proof: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the vehicle's signed statement behind ``proof``: the exact signed bytes (its delivered
+    # event), the signature, key id and public key (GET /parcels/{id}/proof, fleet verify-proof)
+    proof_signed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    proof_signature: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    proof_key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    proof_public_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

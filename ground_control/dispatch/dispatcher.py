@@ -26,7 +26,8 @@ from typing import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, encode, make_envelope, topics
+from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, make_envelope, topics
+from fleet_protocol.signing import generate_key
 from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, TelemetryLatest, Vehicle, utcnow
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
@@ -39,6 +40,7 @@ from ground_control.domain.parcel_lifecycle import ParcelState
 from ground_control.domain.waiting import FleetVehicle, fleet_reason, planner_reason
 from ground_control.planning import RoutePlanner
 from ground_control.settings import Settings
+from ground_control.signing.keys import Signer
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,12 @@ REPLAN_UNCHANGED_S = 30.0
 
 class Dispatcher:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], publish: Publish,
-                 planner: RoutePlanner, listening: Callable[[], bool] = lambda: True) -> None:
+                 planner: RoutePlanner, listening: Callable[[], bool] = lambda: True,
+                 signer: Signer | None = None) -> None:
         self.settings = settings
+        # every mission and command goes out signed; without a configured key (unit tests) a
+        # throwaway one, which no agent trusts
+        self.sign = signer or Signer(generate_key(), settings.signed_message_ttl_s)
         self.sessionmaker = sessionmaker
         self.publish = publish
         self.planner = planner
@@ -130,7 +136,7 @@ class Dispatcher:
 
     async def _publish_mission(self, vehicle_id: str, mission: ProtoMission) -> bool:
         try:
-            await self.publish(topics.mission(vehicle_id), encode(make_envelope("mission", vehicle_id, mission)), 1)
+            await self.publish(topics.mission(vehicle_id), self.sign(make_envelope("mission", vehicle_id, mission)), 1)
             return True
         except Exception as exc:  # noqa: BLE001 - broker down: the resend step retries
             log.warning("could not publish mission %s to %s: %s", mission.mission_id, vehicle_id, exc)
@@ -145,7 +151,7 @@ class Dispatcher:
                 body = ProtoCommand(command_id=c.id, action=CommandAction(c.action), mission_id=c.mission_id,
                                     parcel_id=c.parcel_id, handover_code=c.handover_code)
                 try:
-                    await self.publish(topics.command(c.vehicle_id), encode(make_envelope("command", c.vehicle_id, body)), 1)
+                    await self.publish(topics.command(c.vehicle_id), self.sign(make_envelope("command", c.vehicle_id, body)), 1)
                 except Exception as exc:  # noqa: BLE001
                     log.warning("command %s to %s not sent yet: %s", c.id, c.vehicle_id, exc)
                     break

@@ -45,6 +45,7 @@ class Rules:
     max_attempts: int
     proof_tolerance_m: float = 50.0
     exclusion_expiry_s: float = 600.0
+    signed: Any = None   # the event's verified signature (signing.events.EventAuth), if any
 
 
 def _ids(body: Any) -> tuple[str | None, str | None]:
@@ -52,7 +53,8 @@ def _ids(body: Any) -> tuple[str | None, str | None]:
 
 
 async def store_and_apply(session: AsyncSession, env: Envelope[Any], *, max_attempts: int,
-                          proof_tolerance_m: float = 50.0, exclusion_expiry_s: float = 600.0) -> Outcome:
+                          proof_tolerance_m: float = 50.0, exclusion_expiry_s: float = 600.0,
+                          signed: Any = None) -> Outcome:
     """One transaction: insert the event row (unique id) and apply it. Commits on success."""
     eid = str(env.id)
     if await session.get(Event, eid) is not None:
@@ -70,7 +72,7 @@ async def store_and_apply(session: AsyncSession, env: Envelope[Any], *, max_atte
     out = Outcome()
     handler = _HANDLERS.get(body.kind)
     if handler is not None:
-        await handler(session, env, out, Rules(max_attempts, proof_tolerance_m, exclusion_expiry_s))
+        await handler(session, env, out, Rules(max_attempts, proof_tolerance_m, exclusion_expiry_s, signed))
     row.note = "; ".join(out.notes)[:2000] or None
     await session.commit()
     return out
@@ -184,7 +186,7 @@ async def _apply_delivered(session: AsyncSession, env: Envelope[Any], out: Outco
     if p.state == S.lost.value:
         reason = f"late proof of delivery from {env.vehicle_id} (it had been declared lost)"
     if _move(session, p, S.delivered, reason, str(env.id), out):
-        _store_proof(p, env, check.distance_m)
+        _store_proof(p, env, check.distance_m, rules.signed)
 
 
 def _refuse_proof(session: AsyncSession, env: Envelope[Any], p: Parcel, m: Mission, refusal: str,
@@ -202,12 +204,18 @@ def _refuse_proof(session: AsyncSession, env: Envelope[Any], p: Parcel, m: Missi
         p.waiting_since = utcnow()
 
 
-def _store_proof(p: Parcel, env: Envelope[Any], distance_m: float | None) -> None:
-    """The vehicle's proof, with ground control's own distance (its claim kept beside it)."""
+def _store_proof(p: Parcel, env: Envelope[Any], distance_m: float | None, signed: Any = None) -> None:
+    """The vehicle's proof, with ground control's own distance (its claim kept beside it), and
+    when the event was signed the statement itself: signed bytes, signature, key."""
     p.proof = {**env.body.proof.model_dump(mode="json"), "distance_m": distance_m,
                "reported_distance_m": env.body.proof.distance_m, "vehicle_id": env.vehicle_id,
                "mission_id": env.body.mission_id, "event_id": str(env.id)}
     p.attempts += 1
+    if signed is not None:
+        p.proof_signed = signed.signed.decode("utf-8")
+        p.proof_signature = signed.signature
+        p.proof_key_id = signed.kid
+        p.proof_public_key = signed.public_key
 
 
 async def _late_proof(session: AsyncSession, env: Envelope[Any], p: Parcel, m: Mission, distance_m: float | None,
@@ -232,7 +240,7 @@ async def _late_proof(session: AsyncSession, env: Envelope[Any], p: Parcel, m: M
         apply_transitions(session, p, S.planned, reason, event_id=str(env.id))
     if not _move(session, p, S.delivered, reason, str(env.id), out):
         return
-    _store_proof(p, env, distance_m)
+    _store_proof(p, env, distance_m, rules.signed)
     out.notes.append(f"parcel {p.id}: {reason} (mission {m.id})")
     log.warning("parcel %s: %s on mission %s (%s)", p.id, reason, m.id, m.state)
     if other is not None and other.state in ACTIVE_MISSION_STATES:

@@ -10,6 +10,7 @@ the database refuses, a handler bug) is set aside in ``dead_letters`` and acknow
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from datetime import datetime
@@ -21,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleet_protocol import ProtocolError, parse_message, topics
-from ground_control.db.models import Vehicle, VehiclePresence, utcnow
+from ground_control.db.models import Mission, Vehicle, VehiclePresence, utcnow
 from ground_control.dispatch.liveness import update_liveness
 from ground_control.ingest import dead_letters
 from ground_control.ingest.batches import write_isolating
@@ -29,8 +30,15 @@ from ground_control.ingest.events import Outcome, store_and_apply
 from ground_control.ingest.failures import Failure, backoff_s, classify, summary
 from ground_control.ingest.telemetry import TelemetryBuffer, telemetry_row
 from ground_control.settings import Settings
+from ground_control.signing.events import EventAuth, check_event
 
 log = logging.getLogger(__name__)
+
+
+class EventRefused(ProtocolError):
+    """A well-formed event ground control does not believe (signature, or a claim about a parcel
+    the sender does not carry): set aside with the reason, never applied."""
+
 
 def subscriptions(settings: Settings) -> list[tuple[str, int]]:
     """Events and telemetry may be shared between replicas (v5); status stays unshared because
@@ -84,7 +92,8 @@ class Ingest:
                 # a flood of bad telemetry must not flood the log either: it is counted per vehicle
                 quiet = topic.endswith(("/telemetry", "/status"))
                 log.log(logging.DEBUG if quiet else logging.WARNING, "dropped message on %s: %s", topic, exc.reason)
-                await self._dead_letter(topic, payload, f"invalid message: {exc.reason}")
+                refused = isinstance(exc, EventRefused)
+                await self._dead_letter(topic, payload, f"refused: {exc.reason}" if refused else f"invalid message: {exc.reason}")
                 return
             except Exception as exc:  # noqa: BLE001 - every failure is classified
                 if classify(exc) is Failure.transient:
@@ -114,7 +123,7 @@ class Ingest:
             if len(self.telemetry) >= self.settings.telemetry_flush_max:
                 await self.telemetry.flush()
         elif env.type == "event":
-            out = await self._store_event(env)
+            out = await self._store_event(env, payload)
             self.counts["duplicate" if out.duplicate else "event"] += 1
             if out.duplicate:
                 log.debug("duplicate event %s from %s ignored", env.id, env.vehicle_id)
@@ -126,11 +135,32 @@ class Ingest:
         else:
             raise ProtocolError(f"unexpected {env.type} message on {topic}")
 
-    async def _store_event(self, env: Any) -> Outcome:
+    async def _store_event(self, env: Any, payload: bytes | str) -> Outcome:
         async with self.sessionmaker() as session:
+            auth = await self._authenticate(session, env, payload)
             return await store_and_apply(session, env, max_attempts=self.settings.max_delivery_attempts,
                                          proof_tolerance_m=self.settings.proof_tolerance_m,
-                                         exclusion_expiry_s=self.settings.exclusion_expiry_s)
+                                         exclusion_expiry_s=self.settings.exclusion_expiry_s,
+                                         signed=auth if auth.signed is not None else None)
+
+    async def _authenticate(self, session: AsyncSession, env: Any, payload: bytes | str) -> EventAuth:
+        """Raises :class:`EventRefused` for an event signed wrongly (or unsigned from a vehicle
+        with a registered key), and for a ``delivered`` about a parcel that is not on a mission
+        of the sender: that is a forgery whatever its signature."""
+        vehicle = await session.get(Vehicle, env.vehicle_id)
+        auth = check_event(json.loads(payload), vehicle.public_key if vehicle is not None else None,
+                           require_signed=self.settings.require_signed_events)
+        if not auth.ok:
+            raise EventRefused(f"event {env.id} from {env.vehicle_id}: {auth.reason}")
+        if vehicle is not None and vehicle.public_key is None:
+            log.debug("event %s from %s taken unsigned (no registered key)", env.id, env.vehicle_id)
+        if env.body.kind == "delivered":
+            m = await session.get(Mission, env.body.mission_id)
+            if m is None or m.vehicle_id != env.vehicle_id or env.body.parcel_id not in (m.parcel_ids or []):
+                where = "an unknown mission" if m is None else f"mission {m.id} of {m.vehicle_id}"
+                raise EventRefused(f"delivered from {env.vehicle_id} for parcel {env.body.parcel_id} on {where}: "
+                                   f"the parcel is not on a mission of this vehicle")
+        return auth
 
     async def _database_answers(self) -> bool:
         try:

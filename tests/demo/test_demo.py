@@ -31,6 +31,28 @@ async def test_demo_delivers_every_parcel_with_drones_and_robots(tmp_path):
     assert result.lost == 0, result.as_json()
     assert result.delivered + result.returned == 8 and not result.timed_out
     assert result.delivered >= 7, result.as_json()
+    # signed end to end: ground control signed the missions the agents flew, and every delivery
+    # left a proof signed by its vehicle that verifies with the public key alone
+    assert _verified_proofs(tmp_path / "fleet.db") == result.delivered
+
+
+def _verified_proofs(db_path) -> int:
+    import sqlite3
+
+    from fleet_keys.verify_proof import check_document
+
+    db = sqlite3.connect(db_path)
+    rows = db.execute("SELECT id, proof, proof_signed, proof_signature, proof_key_id, proof_public_key "
+                      "FROM parcels WHERE state = 'delivered'").fetchall()
+    db.close()
+    ok = 0
+    for pid, proof, statement, signature, kid, public_key in rows:
+        doc = {**json.loads(proof), "parcel_id": pid, "signed": {
+            "statement": statement, "signature": signature, "key_id": kid, "public_key": public_key}}
+        check = check_document(doc)
+        assert check.ok, (pid, check.reason)
+        ok += 1
+    return ok
 
 
 def test_headless_cli_prints_one_json_summary_line_last(monkeypatch):

@@ -5,9 +5,14 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 
-from fleet_protocol import Command, Mission, encode, make_envelope
+from fleet_protocol import Command, Mission, make_envelope
+from fleet_protocol.signing import generate_key, public_pem, sign_envelope
 
 HOME = (52.37, 4.89)
+#: the tests' ground-control key: every agent in these tests pins it (edge_harness.RunningAgent)
+GC_KEY = generate_key()
+GC_PUBLIC = public_pem(GC_KEY)
+TTL_S = 600.0
 
 
 def offset(lat: float, lon: float, north_m: float, east_m: float) -> dict:
@@ -50,11 +55,14 @@ def make_mission(vehicle_id: str = "v1", kind: str = "drone", **kw) -> Mission:
 
 
 def mission_payload(vehicle_id: str, kind: str = "drone", **kw) -> bytes:
-    return encode(make_envelope("mission", vehicle_id, make_mission(vehicle_id, kind, **kw)))
+    """A mission signed by :data:`GC_KEY`, valid for :data:`TTL_S`."""
+    return sign_envelope(make_envelope("mission", vehicle_id, make_mission(vehicle_id, kind, **kw)), GC_KEY, ttl_s=TTL_S)
 
 
 def command_payload(vehicle_id: str, action: str, command_id: str = "c1", **kw) -> bytes:
-    return encode(make_envelope("command", vehicle_id, Command(command_id=command_id, action=action, **kw)))
+    """A command signed by :data:`GC_KEY`, valid for :data:`TTL_S`."""
+    return sign_envelope(make_envelope("command", vehicle_id, Command(command_id=command_id, action=action, **kw)),
+                         GC_KEY, ttl_s=TTL_S)
 
 
 def future(seconds: float) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import aiomqtt
 
 from edge_agent.agent import Agent
+from edge_factories import GC_PUBLIC
 from fleet_protocol import topics
 
 
@@ -89,7 +90,10 @@ async def publish(host: str, port: int, topic: str, payload: bytes | str) -> Non
 
 
 class RunningAgent:
+    """An agent on the test's loop; it pins the tests' ground-control key unless told otherwise."""
+
     def __init__(self, **kw: Any) -> None:
+        kw.setdefault("gc_public_keys", (GC_PUBLIC,))
         self.kw = kw
         self.agent: Agent | None = None
         self.task: asyncio.Task[None] | None = None

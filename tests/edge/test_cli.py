@@ -13,7 +13,8 @@ def test_agent_command_is_wired_and_documents_its_options():
                 "--client-cert", "--client-key", "--vehicle-type", "--max-payload-kg", "--battery-wh", "--wh-per-km",
                 "--telemetry-hz", "--outbox", "--handover-timeout", "FLEET_MQTT_PASSWORD", "--release-servo",
                 "--servo-release-pwm", "--servo-hold-pwm", "--no-gripper-reboot", "--mavlink-key",
-                "--no-mavlink-signing"):
+                "--no-mavlink-signing", "--gc-public-key", "--allow-unsigned",
+                "--signing-key", "--show-public-key", "FLEET_GC_PUBLIC_KEYS"):
         assert opt in out
 
 

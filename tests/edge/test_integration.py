@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from edge_factories import HOME, command_payload, mission_payload, square
+from edge_factories import GC_KEY, HOME, command_payload, mission_payload, square
+from fleet_protocol.signing import sign_raw
 from edge_harness import Events, RunningAgent, publish
 from fleet_protocol import topics
 from sitl import SimFleet
@@ -211,13 +212,14 @@ async def test_no_fly_zone_and_bad_messages_then_a_good_mission(fleet, mqtt_brok
             # unknown version, wrong vehicle, wrong schema (with identifiable ids)
             await publish(host, port, topics.mission(vid), json.dumps({**good_env, "v": 99}))
             await publish(host, port, topics.mission(vid), json.dumps({**good_env, "vehicle_id": "someone-else"}))
+            # (signed by ground control: a bug there; the agent answers it under its ids)
             bad = json.loads(json.dumps(good_env))
             bad["body"]["mission_id"] = "m-schema"
             bad["body"]["cruise_alt_m"] = "high"
-            await publish(host, port, topics.mission(vid), json.dumps(bad))
+            await publish(host, port, topics.mission(vid), json.dumps(sign_raw(bad, GC_KEY)))
             bad_cmd = json.loads(command_payload(vid, "hold", "c-bad"))
             bad_cmd["body"]["action"] = "self_destruct"
-            await publish(host, port, topics.command(vid), json.dumps(bad_cmd))
+            await publish(host, port, topics.command(vid), json.dumps(sign_raw(bad_cmd, GC_KEY)))
             await ev.wait(lambda e: len(e.of("rejected")) >= 2 and e.of("command_ack"))
             # a command with nothing to command
             await publish(host, port, topics.command(vid), command_payload(vid, "resume", "c-idle"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_factories import HOME, mission_payload
+from edge_factories import GC_PUBLIC, HOME, mission_payload
 from edge_harness import Events, RunningAgent, publish
 from edge_agent.outbox import Outbox
 from fleet_protocol import topics
@@ -111,9 +111,12 @@ async def test_broker_restart_mid_flight(fleet, unique_id, tmp_path):
 
 def _spawn_agent(vid: str, port: int, broker_url: str, outbox: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    gc_public = outbox.parent / "gc-public.pem"   # the tests' ground-control key, pinned
+    gc_public.write_text(GC_PUBLIC)
     return subprocess.Popen(
         [sys.executable, str(REPO / "fleet_cli.py"), "--log-level", "INFO", "agent", "--vehicle-id", vid,
          "--mavlink", f"tcp:127.0.0.1:{port}", "--mqtt", broker_url, "--outbox", str(outbox),
+         "--gc-public-key", str(gc_public),
          *(a for ch in SERVOS for a in ("--release-servo", str(ch)))],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 

@@ -200,15 +200,15 @@ async def test_a_foreign_vehicles_delivered_is_refused(gc_factory, unique_id):
     proof = ProofOfDelivery(method=StopAction.release, position=drop, target=drop, distance_m=0,
                             delivered_at=datetime.now(timezone.utc), confirmed=True)
     await intruder.event(DeliveredEvent(mission_id=p["mission_id"], parcel_id=pid, proof=proof))
-    await wait_for(lambda: _event_noted(c, intruder.vid), 40, "the intruder's event stored")
-    ev = (await c.get("/events", params={"vehicle_id": intruder.vid, "kind": "delivered"})).json()["items"][0]
-    assert f"belongs to {holder.vid}" in ev["note"]
+    await wait_for(lambda: _dead_lettered(c, intruder.vid), 40, "the intruder's event set aside")
+    [dl] = (await c.get("/dead-letters", params={"vehicle_id": intruder.vid})).json()["items"]
+    assert dl["reason"].startswith("refused:") and f"mission {p['mission_id']} of {holder.vid}" in dl["reason"]
     p = await _parcel(c, pid)
     assert p["state"] == "in_transit" and p["proof"] is None
 
 
-async def _event_noted(c, vid):
-    return (await c.get("/events", params={"vehicle_id": vid, "kind": "delivered"})).json()["total"] >= 1
+async def _dead_lettered(c, vid):
+    return (await c.get("/dead-letters", params={"vehicle_id": vid})).json()["items"] != []
 
 
 async def test_a_proof_far_from_the_drop_off_is_refused(gc_factory, unique_id):

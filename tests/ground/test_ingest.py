@@ -160,10 +160,10 @@ async def test_transient_failures_are_retried_in_place_not_dead_lettered(ingest,
     real = ingest._store_event
     failures = [OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))] * 3
 
-    async def flaky(env):
+    async def flaky(env, payload):
         if failures:
             raise failures.pop()
-        return await real(env)
+        return await real(env, payload)
 
     monkeypatch.setattr(ingest, "_store_event", flaky)
     env = make_envelope("event", "v1", AcceptedEvent(mission_id="m-1"))
@@ -184,7 +184,7 @@ async def test_a_transient_failure_that_persists_while_the_database_answers_is_d
     ing = Ingest(Settings(database_url=db_url, ingest_transient_max_attempts=3, ingest_retry_max_backoff_s=0.05),
                  make_sessionmaker(engine))
 
-    async def always_stale(env):
+    async def always_stale(env, payload):
         raise StaleDataError("UPDATE statement on table 'missions' expected to update 1 row(s); 0 were matched.")
 
     monkeypatch.setattr(ing, "_store_event", always_stale)

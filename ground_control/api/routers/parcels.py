@@ -190,11 +190,17 @@ async def parcel_history(parcel_id: PathId, session: Session, limit: Limit = 50,
 
 @router.get("/{parcel_id}/proof", responses=ERR)
 async def proof_of_delivery(parcel_id: PathId, session: Session) -> dict[str, Any]:
-    """The vehicle's proof of delivery (position, distance from target, time, method, confirmed)."""
+    """The vehicle's proof of delivery (position, distance from target, time, method, confirmed),
+    and ``signed``: the vehicle's signed statement (the exact bytes of its ``delivered`` event),
+    signature, key id and public key, which ``fleet verify-proof`` checks with nothing else;
+    ``null`` when the vehicle had no registered key."""
     parcel = await get_or_404(session, Parcel, parcel_id, "parcel")
     if parcel.proof is None:
         raise NotFound(f"parcel {parcel_id!r} has no proof of delivery (state {parcel.state})")
-    return parcel.proof
+    signed = None if parcel.proof_signature is None else {
+        "alg": "ed25519", "statement": parcel.proof_signed, "signature": parcel.proof_signature,
+        "key_id": parcel.proof_key_id, "public_key": parcel.proof_public_key}
+    return {**parcel.proof, "parcel_id": parcel.id, "signed": signed}
 
 
 @router.post("/{parcel_id}/transitions", response_model=ParcelOut, responses=ERR)
