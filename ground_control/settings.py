@@ -151,6 +151,8 @@ class Settings(BaseSettings):
         """Every node of the broker, in the order the link tries them (``mqtt_url`` may list the
         nodes of a clustered broker, comma-separated)."""
         return parse_broker_urls(self.mqtt_url, force_tls=self.mqtt_tls)
+
+    @property
     def signing_key_path(self) -> str:
         if self.signing_key_file:
             return self.signing_key_file

@@ -13,8 +13,10 @@ import pytest
 
 from broker_harness import ADMIN_PASSWORD, ADMIN_USER
 from edge_agent.agent import Agent
+from fleet_protocol.signing import public_pem
 from ground_control.api.app import create_app
 from ground_control.settings import Settings
+from ground_control.signing.keys import load_gc_key
 from sitl import SimFleet
 
 pytestmark = pytest.mark.timeout(300)
@@ -50,7 +52,10 @@ async def test_agent_delivers_with_its_issued_credential_over_tls(tls_broker, tl
                 creds = r.json()["broker_credentials"]
                 agent = Agent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{fleet.vehicles[0].port}", mqtt_url=url,
                               mqtt_username=creds["username"], mqtt_password=creds["password"],
-                              ca_cert=str(tls_files.ca.cert), outbox_path=str(tmp_path / "outbox.db"))
+                              ca_cert=str(tls_files.ca.cert), outbox_path=str(tmp_path / "outbox.db"),
+                              gc_public_keys=(public_pem(load_gc_key(settings)),))
+                r = await c.put(f"/vehicles/{vid}/public-key", json={"public_key": public_pem(agent.signing_key)})
+                assert r.status_code == 200, r.text
                 task = asyncio.create_task(agent.run())
                 try:
                     await wait_for(lambda: _online(c, vid), 60, "the vehicle online")
