@@ -111,11 +111,12 @@ class Settings(BaseSettings):
     # browser origins allowed to call the API (comma-separated); empty: no cross-origin calls
     cors_origins: str = ""
 
-    @field_validator("bootstrap_api_key")
+    @field_validator("bootstrap_api_key", "auth_secret")
     @classmethod
     def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        """Both guard the whole API: a short one can be guessed (openssl rand -hex 32)."""
         if v is not None and len(v.get_secret_value()) < 32:
-            raise ValueError("FLEET_BOOTSTRAP_API_KEY must be at least 32 characters")
+            raise ValueError("must be at least 32 characters (e.g. openssl rand -hex 32)")
         return v
 
     @property

@@ -244,6 +244,14 @@ async def test_cors_closed_unless_configured(tmp_path):
         assert "access-control-allow-origin" not in r.headers
 
 
+def test_short_secrets_are_refused_at_start():
+    from pydantic import ValidationError
+
+    for field in ("auth_secret", "bootstrap_api_key"):
+        with pytest.raises(ValidationError, match="at least 32 characters"):
+            Settings(**{field: "too-short"})
+
+
 async def test_bootstrap_key_from_the_environment_is_an_admin(tmp_path):
     key = "k" * 40
     async for api in _started(f"sqlite+aiosqlite:///{tmp_path}/b.db", bootstrap_api_key=key):
