@@ -20,6 +20,7 @@ from ground_control.api.routers import dashboard, dead_letters, geofences, hubs,
 from ground_control.api.routers import vehicle_costs
 from ground_control.audit.middleware import AuditTrail
 from ground_control.audit.router import router as audit_router
+from ground_control.audit.writer import AuditWriter
 from ground_control.auth.dependencies import authorize
 from ground_control.auth.openapi import install_public_security
 from ground_control.auth.router import LoginLimits, router as auth_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.wake_dispatch = None
     app.state.login_limits = LoginLimits.from_settings(settings)
+    app.state.audit_writer = AuditWriter(lambda: app.state.sessionmaker)
     errors.install(app)
     app.add_middleware(AuditTrail)
     app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,

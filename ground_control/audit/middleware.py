@@ -97,21 +97,20 @@ class AuditTrail:
         path_params = scope.get("path_params") or {}
         route = scope.get("route")
         try:
-            async with app.state.sessionmaker() as session:
-                if names_resource(path_params):
+            if names_resource(path_params):
+                async with app.state.sessionmaker() as session:
                     after = await snapshot(session, path_params)
-                else:
-                    after = _json_or_size(response_body, len(response_body), "json") if 200 <= status < 300 else None
-                client = scope.get("client")
-                session.add(AuditEntry(
-                    at=utcnow(), actor=principal.name, actor_kind=principal.kind, role=principal.role.value,
-                    method=scope["method"], path=scope["path"][:512],
-                    operation=f"{scope['method']} {getattr(route, 'path', scope['path'])}"[:256],
-                    status=status, client=(client[0] if client else None),
-                    request=_json_or_size(request_body, request_total, _header(scope, b"content-type")),
-                    before=state.get("audit_before"), after=after,
-                ))
-                await session.commit()
+            else:
+                after = _json_or_size(response_body, len(response_body), "json") if 200 <= status < 300 else None
+            client = scope.get("client")
+            await app.state.audit_writer.write(AuditEntry(
+                at=utcnow(), actor=principal.name, actor_kind=principal.kind, role=principal.role.value,
+                method=scope["method"], path=scope["path"][:512],
+                operation=f"{scope['method']} {getattr(route, 'path', scope['path'])}"[:256],
+                status=status, client=(client[0] if client else None),
+                request=_json_or_size(request_body, request_total, _header(scope, b"content-type")),
+                before=state.get("audit_before"), after=after,
+            ))
         except Exception:  # noqa: BLE001 - the call itself has happened; say loudly that its trail is missing
             log.exception("audit: could not record %s %s by %s", scope.get("method"), scope.get("path"),
                           principal.name)
