@@ -20,8 +20,9 @@ from ground_control.auth.ratelimit import FailureLimiter
 from ground_control.auth.schemas import (
     ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut, TokenOut, UserCreate, UserCreated, UserOut, UserUpdate,
 )
+from ground_control.auth.roles import Role
 from ground_control.db.models import ApiKey, Hub, User, utcnow
-from ground_control.db.repositories import Invalid, NotFound, SortOrder, get_or_404, paginate
+from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
 
 router = APIRouter(tags=["auth"])
 ERR = {404: {"description": "unknown user or key"}, 409: {"description": "name taken"},
@@ -116,6 +117,10 @@ async def update_user(user_name: str, body: UserUpdate, session: Session) -> Use
     """Disable (``enabled: false``: its tokens stop working at once), re-enable, change role,
     hubs or password."""
     user = await get_or_404(session, User, user_name[:64], "user")
+    loses_admin = user.role == Role.admin.value and user.enabled and (
+        (body.role is not None and body.role is not Role.admin) or body.enabled is False)
+    if loses_admin and not await _another_admin(session, user.name):
+        raise Conflict("this is the last enabled admin; create another admin first (nobody could manage users)")
     if body.role is not None:
         user.role = body.role.value
     if body.enabled is not None:
@@ -129,6 +134,15 @@ async def update_user(user_name: str, body: UserUpdate, session: Session) -> Use
         user.hubs = sorted(set(body.hubs))
     await session.commit()
     return user
+
+
+async def _another_admin(session: Session, besides: str) -> bool:
+    """Is there an admin left (user or unrevoked key) when ``besides`` stops being one?"""
+    user = await session.scalar(select(User.name).where(
+        User.role == Role.admin.value, User.enabled.is_(True), User.name != besides).limit(1))
+    key = await session.scalar(select(ApiKey.id).where(
+        ApiKey.role == Role.admin.value, ApiKey.revoked_at.is_(None)).limit(1))
+    return user is not None or key is not None
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, responses=ERR)

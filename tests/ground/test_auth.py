@@ -132,6 +132,17 @@ async def test_revoked_key_and_disabled_user_stop_at_once(api):
     assert r.status_code == 403 and "viewer" in r.json()["detail"]
 
 
+async def test_the_last_admin_cannot_lock_everyone_out(api):
+    await add_user(api, "root", Role.admin)
+    root = bearer((await login(api, "root")).json()["access_token"])
+    for change in ({"enabled": False}, {"role": "viewer"}):
+        r = await api.patch("/users/root", json=change, headers=root)
+        assert r.status_code == 409 and "last enabled admin" in r.json()["detail"]
+    r = await api.post("/users", json={"name": "second", "role": "admin"}, headers=root)
+    assert r.status_code == 201 and len(r.json()["password"]) >= 16     # generated, shown once
+    assert (await api.patch("/users/root", json={"role": "viewer"}, headers=root)).status_code == 200
+
+
 async def test_password_brute_force_is_rate_limited_and_the_real_user_gets_back_in(api):
     await add_user(api, "gus")
     await add_user(api, "hal")

@@ -116,6 +116,8 @@ async def test_public_operations_need_no_credential(app_client) -> None:
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/token"
     assert schemes["APIKey"] == {**schemes["APIKey"], "type": "http", "scheme": "bearer"}
     assert {"OAuth2PasswordBearer": []} in spec["paths"]["/parcels"]["post"]["security"]
+    answers = spec["paths"]["/vehicles/{vehicle_id}/declare-lost"]["post"]["responses"]
+    assert "401" in answers and "allowed: admin" in answers["403"]["description"]
 
 
 def test_policy_has_no_rule_for_a_route_that_does_not_exist() -> None:
