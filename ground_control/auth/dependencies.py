@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy import select
 
+from ground_control.audit.snapshots import snapshot
 from ground_control.auth import store, tokens
 from ground_control.auth.policy import Scope, decide, is_public
 from ground_control.auth.principal import Principal
@@ -116,8 +117,7 @@ async def authorize(
         found = await _hub_of_path_resource(request, dict(request.path_params))
         if found is not None and not principal.may_touch_hub(found[1]):
             raise forbidden(f"{found[0]} belongs to hub {found[1]!r}, outside this principal's hubs")
-    if method in STATE_CHANGING:
-        from ground_control.audit.snapshots import snapshot
+    if method in STATE_CHANGING:   # the audit log's "before"
         async with request.app.state.sessionmaker() as session:
             request.state.audit_before = await snapshot(session, dict(request.path_params))
 
