@@ -125,3 +125,28 @@ def test_policy_has_no_rule_for_a_route_that_does_not_exist() -> None:
     app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", mqtt_enabled=False))
     live = set(operations(app.openapi()))
     assert set(RULES) <= live, sorted(set(RULES) - live)
+
+
+async def test_a_new_route_without_a_rule_is_refused_and_track_pages_are_public(tmp_path):
+    """What another branch's router meets when it is included: /track/... needs no credential;
+    anything else without a rule in auth.policy is refused for every role, admin included."""
+    from fastapi import APIRouter
+
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/fleet.db", mqtt_enabled=False))
+    extra = APIRouter()
+
+    @extra.get("/track/{token}")
+    async def track(token: str) -> dict:
+        return {"token": token}
+
+    @extra.post("/webhooks")
+    async def webhooks() -> dict:
+        return {}
+
+    app.include_router(extra)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            assert (await c.get("/track/abc")).json() == {"token": "abc"}
+            assert (await c.post("/webhooks")).status_code == 401
+            r = await c.post("/webhooks", headers=await headers_for(app, "admin"))
+            assert r.status_code == 403 and "no access rule" in r.json()["detail"]
