@@ -16,6 +16,8 @@ import click
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ground_control.cli:serve", "Run the ground-control API service."),
     "db": ("ground_control.cli:db", "Database migrations (Alembic)."),
+    "users": ("ground_control.auth.cli:users", "Operators who log in: create, list, disable."),
+    "api-keys": ("ground_control.auth.cli:api_keys", "API keys for integrations: create, list, revoke."),
     "demo": ("ground_control.demo.cli:demo", "Everything embedded on one machine: broker, ground control, simulated fleet."),
     "agent": ("edge_agent.cli:agent", "Run the edge agent for one vehicle."),
     "sim": ("sitl.cli:sim", "Simulated MAVLink vehicles (or real ArduPilot SITL)."),

@@ -222,7 +222,11 @@ async def _api_latency(db_url: str, parcels: int, concurrency: int) -> dict:
     import httpx
 
     port = free_port()
-    env = {**os.environ, "FLEET_DATABASE_URL": db_url, "FLEET_MQTT_ENABLED": "false", "PYTHONPATH": str(ROOT)}
+    from ground_control.auth.bootstrap import bearer, new_bootstrap_key
+
+    key = new_bootstrap_key()   # the server's admin key (FLEET_BOOTSTRAP_API_KEY): the API needs a credential
+    env = {**os.environ, "FLEET_DATABASE_URL": db_url, "FLEET_MQTT_ENABLED": "false", "PYTHONPATH": str(ROOT),
+           "FLEET_BOOTSTRAP_API_KEY": key}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "ground_control.api.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -234,7 +238,7 @@ async def _api_latency(db_url: str, parcels: int, concurrency: int) -> dict:
                 raise RuntimeError("uvicorn did not start")
             await asyncio.sleep(0.1)
         base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=bearer(key)) as c:
             r = await c.post("/hubs", json={"id": "bench-hub", "lat": 52.52, "lon": 13.405})
             assert r.status_code in (201, 409), r.text
         lat: list[float] = []
@@ -243,7 +247,7 @@ async def _api_latency(db_url: str, parcels: int, concurrency: int) -> dict:
 
         async def worker() -> None:
             nonlocal errors
-            async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            async with httpx.AsyncClient(base_url=base, timeout=30, headers=bearer(key)) as c:
                 for i in counter:
                     body = {"id": f"bp-{i}-{uuid.uuid4().hex[:6]}", "weight_kg": 1.0, "size": "small", "hub_id": "bench-hub",
                             "lat": 52.52 + (i % 100) * 1e-4, "lon": 13.405, "recipient": {"name": "B", "phone": "+4930123456"}}

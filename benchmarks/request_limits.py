@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from ground_control.auth.bootstrap import bearer, new_bootstrap_key
+
 from ground_control.embedded.broker import free_port
 
 MB = 1_000_000
@@ -60,7 +62,9 @@ async def measure(c: httpx.AsyncClient, name: str, **request: object) -> dict[st
 async def main() -> None:
     port = free_port()
     db = Path(tempfile.mkdtemp(prefix="lmf-limits-")) / "fleet.db"
-    env = {**os.environ, "FLEET_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "FLEET_MQTT_ENABLED": "false"}
+    key = new_bootstrap_key()   # an admin key the server is started with: the API needs a credential
+    env = {**os.environ, "FLEET_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "FLEET_MQTT_ENABLED": "false",
+           "FLEET_BOOTSTRAP_API_KEY": key}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "ground_control.api.app:create_app",
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env)
     big = b"[" + b" " * (40 * MB) + b"]"
@@ -70,7 +74,7 @@ async def main() -> None:
             yield big[i:i + MB]
 
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, headers=bearer(key)) as c:
             deadline = time.monotonic() + 60
             while True:
                 try:

@@ -133,6 +133,32 @@ class Settings(BaseSettings):
         parse_broker_urls(v)
         return v
 
+    # --- authentication (ground_control.auth; docs/security.md)
+    # signs access tokens; unset: one is generated and stored in the database (shared by replicas)
+    auth_secret: SecretStr | None = None
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    # an admin API key named "bootstrap" with exactly this value is ensured at start (scripts,
+    # benchmarks, first set-up); at least 32 characters
+    bootstrap_api_key: SecretStr | None = None
+    # failed logins before POST /auth/token answers 429, per user name and per client address
+    login_max_failures_per_user: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_client: int = Field(default=20, ge=1, le=100_000)
+    login_failure_window_s: float = Field(default=300.0, gt=0, le=86_400)
+    # browser origins allowed to call the API (comma-separated); empty: no cross-origin calls
+    cors_origins: str = ""
+
+    @field_validator("bootstrap_api_key", "auth_secret")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        """Both guard the whole API: a short one can be guessed (openssl rand -hex 32)."""
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. openssl rand -hex 32)")
+        return v
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, v: str) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from ground_control.auth.bootstrap import bearer, new_bootstrap_key
+
 from chaoslib.database import RoundDatabase
 from chaoslib.procs import FLEET, Child, Children
 from fleet_keys.keyfile import load_or_create
@@ -59,6 +61,13 @@ class Fleet:
     down: set[str] = field(default_factory=set)      # children a fault holds down on purpose
     broker_port: int = 0
     api_url: str = ""
+    # the admin API key ground control is started with (FLEET_BOOTSTRAP_API_KEY) and the harness
+    # sends; the same key across ground-control restarts
+    api_key: str = field(default_factory=new_bootstrap_key)
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return bearer(self.api_key)
 
     def note(self, text: str) -> None:
         self.timeline.append((time.time(), text))
@@ -98,7 +107,8 @@ class Fleet:
         (self.folder / "gc-public.pem").write_text(public_pem(load_or_create(gc_key_file)[0]))
         env = {**GC_ENV, "FLEET_DATABASE_URL": self.db.url, "FLEET_MQTT_URL": self.mqtt_url,
                "FLEET_MQTT_CLIENT_ID": f"ground-control-chaos-{port}", "FLEET_HOST": "127.0.0.1",
-               "FLEET_PORT": str(port), "FLEET_SIGNING_KEY_FILE": str(gc_key_file)}
+               "FLEET_PORT": str(port), "FLEET_SIGNING_KEY_FILE": str(gc_key_file),
+               "FLEET_BOOTSTRAP_API_KEY": self.api_key}
         self.gc = self.children.add(Child("ground-control", [*FLEET, "serve"], self.folder / "ground-control.log", env))
         self.gc.start()
 

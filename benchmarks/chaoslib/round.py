@@ -110,7 +110,7 @@ class Round:
         await asyncio.to_thread(self.recorder.start)
         fleet.start_gc()
         await fleet.wait_gc()
-        self.api = httpx.AsyncClient(base_url=fleet.api_url, timeout=10)
+        self.api = httpx.AsyncClient(base_url=fleet.api_url, timeout=10, headers=fleet.api_headers)
         await seed_city(self.api, self.scenario)
         await fleet.start_vehicles()
         self.tasks.append(asyncio.create_task(fleet.watchdog(), name="watchdog"))

@@ -8,7 +8,8 @@ import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -19,6 +20,12 @@ from ground_control.api.routers import dashboard, dead_letters, geofences, hubs,
 from ground_control.api.routers import broker_credentials, signing, vehicle_costs
 from ground_control.broker_admin.factory import make_broker_admin
 from ground_control.broker_admin.provisioner import BrokerAdmin
+from ground_control.audit.middleware import AuditTrail
+from ground_control.audit.router import router as audit_router
+from ground_control.audit.writer import AuditWriter
+from ground_control.auth.dependencies import authorize
+from ground_control.auth.openapi import install_public_security
+from ground_control.auth.router import LoginLimits, router as auth_router
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -37,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        if settings.bootstrap_api_key is not None:
+            from ground_control.auth.bootstrap import apply_bootstrap_key
+            await apply_bootstrap_key(app.state.sessionmaker, settings.bootstrap_api_key.get_secret_value())
         runtime = None
         if broker_admin.managed:
             await _ensure_own_broker_account(broker_admin, settings)
@@ -63,16 +73,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Parcels, vehicles, hubs, geofences, missions and events of a last-mile delivery fleet.",
         lifespan=lifespan,
         swagger_ui_parameters={"validatorUrl": None},   # no call to the online validator either
+        # every route of the app, present and future, passes the one policy table (auth.policy):
+        # a route without a rule is refused for everyone
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     app.state.broker_admin = broker_admin
     app.state.wake_dispatch = None
+    app.state.login_limits = LoginLimits.from_settings(settings)
+    app.state.audit_writer = AuditWriter(lambda: app.state.sessionmaker)
     errors.install(app)
+    app.add_middleware(AuditTrail)
     app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,
                        limits={"/parcels/import": settings.max_import_body_bytes})
-    for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
+    if settings.cors_origin_list:   # closed unless configured: no Access-Control-* headers at all
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    for r in (auth_router, hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
               missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router,
-              broker_credentials.router, signing.router):
+              broker_credentials.router, signing.router, audit_router):
         app.include_router(r)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})
@@ -92,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"ok": not down, "down": down, "database": db_ok, "mqtt": mqtt_ok, "mqtt_enabled": settings.mqtt_enabled}
         return JSONResponse(body, status_code=503 if down else 200)
 
+    install_public_security(app)
     return app
 
 

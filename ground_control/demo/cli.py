@@ -53,7 +53,7 @@ def demo(headless: bool, drones: int, robots: int, parcels: int, speedup: float,
     logging.getLogger("edge_agent.mavlink").setLevel(logging.ERROR)  # "link lost" at shutdown is expected
     opts = DemoOptions(drones=drones, robots=robots, parcels=parcels, speedup=speedup, seed=seed,
                        timeout_s=timeout_s, planner=planner, broker=broker, workdir=workdir, port=port,
-                       kill_broker_node=kill_broker_node)
+                       kill_broker_node=kill_broker_node, on_login=_print_login)
     how = "--timeout" if timeout_s is not None else "scaled to the work; change with --timeout"
     click.echo(f"demo: {parcels} parcels, {drones} drones, {robots} robots; giving up after "
                f"{opts.effective_timeout_s:.0f} s ({how})", err=True)
@@ -68,6 +68,12 @@ def demo(headless: bool, drones: int, robots: int, parcels: int, speedup: float,
         click.echo(f"demo: {pid} still waiting to be planned: {reason}", err=True)
     click.echo(json.dumps(result.as_json()))
     sys.exit(0 if ok else 1)
+
+
+def _print_login(api_url: str, user: str, password: str) -> None:
+    """How a person gets in while the demo runs (Swagger's Authorize button takes these)."""
+    click.echo(f"demo: ground control at {api_url}/docs; log in as user {user!r} with password {password!r} "
+               f"(POST {api_url}/auth/token)", err=True)
 
 
 def _progress_printer():

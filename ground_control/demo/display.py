@@ -50,5 +50,6 @@ def render(s: Snapshot) -> Panel:
                 waiting.add_row(f"{n} parcels", reason)
         parts.append(waiting)
     end = "  (finished)" if s.final else ""
-    title = f"lastmile-fleet demo  {s.elapsed_s:5.1f} s{end}   API {s.api_url}/docs   broker: {s.broker}"
+    login = f"   log in: {s.login}" if s.login else ""
+    title = f"lastmile-fleet demo  {s.elapsed_s:5.1f} s{end}   API {s.api_url}/docs{login}   broker: {s.broker}"
     return Panel(Group(*parts), title=title)

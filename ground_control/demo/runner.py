@@ -22,6 +22,7 @@ import httpx
 import uvicorn
 
 from ground_control.api.app import create_app
+from ground_control.auth.bootstrap import bearer, ensure_admin_user, ensure_api_key_async
 from ground_control.demo.activity import describe
 from ground_control.demo.operator import confirm_handovers, paged, post, seed_city
 from ground_control.demo.outcome import Outcome, classify, default_timeout_s, verdict
@@ -33,6 +34,7 @@ from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
 
+DEMO_ADMIN = "admin"
 TERMINAL = frozenset({"delivered", "returned"})
 STATES = ("created", "planned", "dispatched", "in_transit", "delivery_failed", "delivered", "returned", "lost")
 
@@ -51,6 +53,8 @@ class DemoOptions:
     kill_broker_node: bool = False
     workdir: Path | None = None
     port: int = 0                    # HTTP port of ground control; 0 = a free one
+    # told (API URL, admin user, its generated password) once ground control is up
+    on_login: Callable[[str, str, str], None] | None = None
 
     @property
     def effective_timeout_s(self) -> float:
@@ -71,6 +75,7 @@ class Snapshot:
     broker: str = ""
     waiting: dict[str, str] = field(default_factory=dict)   # parcel id -> why it is not planned
     final: bool = False
+    login: str = ""                  # "user / password" of the demo's admin
 
 
 @dataclass
@@ -163,7 +168,7 @@ def _waiting(parcels: list[dict[str, Any]]) -> dict[str, str]:
 
 
 async def _snapshot(api: httpx.AsyncClient, parcels: list[dict[str, Any]], elapsed_s: float,
-                    api_url: str, broker: str, final: bool = False) -> Snapshot:
+                    api_url: str, broker: str, final: bool = False, login: str = "") -> Snapshot:
     """Fresh state for the view: each vehicle's detail and its newest event, so what it shows is
     what ground control knows now, never a state a vehicle has left."""
     last_event: dict[str, dict[str, Any]] = {}
@@ -178,7 +183,7 @@ async def _snapshot(api: httpx.AsyncClient, parcels: list[dict[str, Any]], elaps
                                  at_hub=_near(tel, HUBS.get(d["hub_id"])))
         details.append(d)
     return Snapshot(elapsed_s, Counter(p["state"] for p in parcels), details, api_url, broker,
-                    waiting=_waiting(parcels), final=final)
+                    waiting=_waiting(parcels), final=final, login=login)
 
 
 async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | None = None) -> DemoResult:
@@ -215,7 +220,13 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 server_task.result()
                 raise RuntimeError("ground control exited during start-up")
             await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=api_url, timeout=30) as api:
+        # the demo sets itself up: an admin a person logs in as, and a key for its own calls
+        password = await ensure_admin_user(app.state.sessionmaker, DEMO_ADMIN)
+        login = f"{DEMO_ADMIN} / {password}"
+        if opts.on_login is not None:
+            opts.on_login(api_url, DEMO_ADMIN, password)
+        key = await ensure_api_key_async(app.state.sessionmaker, "demo-operator", "admin")
+        async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=bearer(key)) as api:
             await seed_city(api, scenario)
 
             drones = [v for v in scenario.vehicles if v["type"] == "drone"]
@@ -257,14 +268,15 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                     log.warning("demo: killed broker node %s at %.1f s", cluster.nodes[0].name, killed_at)
                 if not done:
                     if on_update is not None:
-                        on_update(await _snapshot(api, parcels, time.monotonic() - t0, api_url, broker.kind))
+                        on_update(await _snapshot(api, parcels, time.monotonic() - t0, api_url, broker.kind,
+                                                  login=login))
                     await asyncio.sleep(0.5)
             wall_s = time.monotonic() - t0
             if not done:   # the deadline passed while sleeping: count what is there now
                 parcels = await paged(api, "/parcels")
                 done = _all_done(parcels, expected)
             if on_update is not None:   # the last view shows the end state, not the last poll
-                on_update(await _snapshot(api, parcels, wall_s, api_url, broker.kind, final=True))
+                on_update(await _snapshot(api, parcels, wall_s, api_url, broker.kind, final=True, login=login))
             missions = (await api.get("/missions", params={"limit": 1})).json()["total"]
             events = (await api.get("/events", params={"limit": 1})).json()["total"]
             dead = (await api.get("/dead-letters", params={"limit": 1})).json()["total"]

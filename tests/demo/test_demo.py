@@ -26,8 +26,29 @@ def test_scenario_is_deterministic_and_keeps_customers_out_of_the_no_fly_zone():
 
 @pytest.mark.slow
 async def test_demo_delivers_every_parcel_with_drones_and_robots(tmp_path):
+    import threading
+
+    import httpx
+
+    checks: list[threading.Thread] = []
+    seen: dict[str, object] = {}
+
+    def check(api_url: str, user: str, password: str) -> None:
+        with httpx.Client(base_url=api_url, timeout=60) as c:
+            seen["anonymous"] = c.get("/parcels").status_code
+            token = c.post("/auth/token", data={"username": user, "password": password}).json()["access_token"]
+            seen["role"] = c.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["role"]
+
+    def on_login(*args: str) -> None:
+        """The printed login works against the running API (checked from a thread: the API runs
+        on this event loop)."""
+        checks.append(threading.Thread(target=check, args=args))
+        checks[-1].start()
+
     result = await run_demo(DemoOptions(drones=2, robots=1, parcels=8, speedup=25, timeout_s=150,
-                                        planner="pyvrp", workdir=tmp_path))
+                                        planner="pyvrp", workdir=tmp_path, on_login=on_login))
+    [t.join(60) for t in checks]
+    assert len(checks) == 1 and seen == {"anonymous": 401, "role": "admin"}
     assert result.lost == 0, result.as_json()
     assert result.delivered + result.returned == 8 and not result.timed_out
     assert result.delivered >= 7, result.as_json()

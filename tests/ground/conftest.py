@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ground_control.api.app import create_app
-from gc_helpers import create_pg_database, drop_pg_database, postgres_available
+from gc_helpers import create_pg_database, drop_pg_database, headers_for, postgres_available
 from ground_control.settings import Settings
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -32,11 +32,13 @@ async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]
 
 @pytest.fixture()
 async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """API only (MQTT off): for validation and CRUD tests."""
+    """API only (MQTT off): for validation and CRUD tests. Authenticated as an admin (an API
+    key); other roles: ``gc_helpers.headers_for``."""
     app = create_app(Settings(database_url=db_url, mqtt_enabled=False))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     headers=await headers_for(app, "admin")) as c:
             c.app = app  # type: ignore[attr-defined]
             yield c
 

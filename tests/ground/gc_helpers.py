@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from ground_control.embedded.broker import port_open
 
 PG_URL = os.environ.get("FLEET_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def headers_for(client_or_app: Any, role: str, hubs: list[str] | None = None) -> dict[str, str]:
+    """``Authorization`` headers of a new API key with ``role`` (and optional hub limit) on the
+    running app behind a test client (or the app itself): to act as another role than the
+    admin the shared clients authenticate as."""
+    from ground_control.auth.bootstrap import bearer, ensure_api_key_async
+
+    app = getattr(client_or_app, "app", client_or_app)
+    key = await ensure_api_key_async(app.state.sessionmaker, f"test-{role}-{uuid.uuid4().hex[:8]}", role, hubs)
+    return bearer(key)
 
 
 def postgres_available() -> bool:

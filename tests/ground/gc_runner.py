@@ -36,7 +36,10 @@ class GroundControl:
         self.app = create_app(self.settings)
         self._cm = self.app.router.lifespan_context(self.app)
         await self._cm.__aenter__()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gc")
+        from gc_helpers import headers_for   # the client acts as an admin
+
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gc",
+                                        headers=await headers_for(self.app, "admin"))
         return self
 
     async def stop(self) -> None:

@@ -17,9 +17,13 @@ from hypothesis.errors import Unsatisfiable
 
 from gc_helpers import create_pg_database, drop_pg_database, postgres_available
 from ground_control.api.app import create_app
+from ground_control.auth.bootstrap import bearer, new_bootstrap_key
 from schemathesis.generation.modes import GenerationMode
 from ground_control.embedded.broker import free_port, port_open
 from ground_control.settings import Settings
+
+
+ADMIN_KEY = new_bootstrap_key()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def api_schema(tmp_path_factory):
     pg_url = asyncio.run(create_pg_database()) if postgres_available() else None
     db_url = pg_url or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz')}/fuzz.db"
     port = free_port()
-    app = create_app(Settings(database_url=db_url, mqtt_enabled=False))
+    app = create_app(Settings(database_url=db_url, mqtt_enabled=False, bootstrap_api_key=ADMIN_KEY))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -37,7 +41,7 @@ def api_schema(tmp_path_factory):
         time.sleep(0.05)
     import httpx
     base = f"http://127.0.0.1:{port}"
-    httpx.post(f"{base}/hubs", json={"id": "hub-1", "lat": 52.5, "lon": 13.4})
+    httpx.post(f"{base}/hubs", json={"id": "hub-1", "lat": 52.5, "lon": 13.4}, headers=bearer(ADMIN_KEY))
     yield schemathesis.openapi.from_url(f"{base}/openapi.json")
     server.should_exit = True
     thread.join(10)
@@ -64,7 +68,7 @@ def test_no_server_errors(api_schema):
         @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None, derandomize=True)
         def run(case):
-            response = case.call(timeout=10)
+            response = case.call(timeout=10, headers=bearer(ADMIN_KEY))   # as admin: every operation runs
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}")
         try:

@@ -1,5 +1,9 @@
 """Parcels: creation (one or bulk import), tracking, history, proof of delivery, and the few
-state changes an operator may make by hand (all checked by the lifecycle state machine)."""
+state changes an operator may make by hand (all checked by the lifecycle state machine).
+
+Roles (auth.policy): create/import admin, dispatcher, integrator; read admin, dispatcher,
+viewer, integrator; transitions and delete admin, dispatcher. A principal limited to hubs only
+sees and creates its hubs' parcels."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from starlette.exceptions import HTTPException
 from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
 from ground_control.api.handover import issue_codes
 from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
+from ground_control.auth.dependencies import hub_scope, require_hub
 from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
 from ground_control.db.models import Hub, Mission, Parcel, ParcelHistory, utcnow
 from ground_control.db.repositories import (
@@ -61,6 +66,7 @@ def _created_history(p: Parcel) -> ParcelHistory:
 async def create_parcel(body: ParcelCreate, session: Session, request: Request) -> ParcelOut:
     """The answer carries the parcel's ``handover_code`` (for the recipient of a robot delivery),
     the only time it is shown."""
+    require_hub(request, body.hub_id, "origin hub")
     if await session.get(Parcel, body.id) is not None:
         raise Conflict(f"parcel {body.id!r} already exists")
     if await session.get(Hub, body.hub_id) is None:
@@ -136,6 +142,8 @@ async def import_parcels(request: Request, session: Session) -> dict:
     ids = [p.id for p in parsed.parcels]
     existing = set((await session.scalars(select(Parcel.id).where(Parcel.id.in_(ids)))).all()) if ids else set()
     named = set(parsed.hub_ids.values())
+    for hub_id in sorted(named):
+        require_hub(request, hub_id, "origin hub")
     hubs = set((await session.scalars(select(Hub.id).where(Hub.id.in_(named)))).all()) if named else set()
     parsed.check_references(hubs, existing)
     errors = parsed.errors
@@ -155,13 +163,15 @@ async def import_parcels(request: Request, session: Session) -> dict:
 
 @router.get("", response_model=Page[ParcelOut])
 async def list_parcels(
-    session: Session, limit: Limit = 50, offset: Offset = 0, state: ParcelState | None = None,
+    request: Request, session: Session, limit: Limit = 50, offset: Offset = 0, state: ParcelState | None = None,
     hub_id: QueryId = None, vehicle_id: QueryId = None, mission_id: QueryId = None,
     waiting: bool | None = None, waiting_reason: QueryId = None, order: Order = SortOrder.asc,
 ) -> dict:
     """``waiting=true``: parcels that say why they wait; ``waiting_reason=CODE``: those whose
     reason has that code (no_vehicle, excluded, busy, too_heavy, proof_rejected, ...)."""
     stmt = select(Parcel)
+    if (hubs := hub_scope(request)) is not None:
+        stmt = stmt.where(Parcel.hub_id.in_(hubs))
     if waiting is not None:
         stmt = stmt.where(Parcel.waiting_reason.is_not(None) if waiting else Parcel.waiting_reason.is_(None))
     if waiting_reason is not None:

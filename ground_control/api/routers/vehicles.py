@@ -1,5 +1,9 @@
 """Vehicles, their latest telemetry, and operator commands (published on MQTT through the
-command outbox by the dispatcher, so a POST never waits on the broker)."""
+command outbox by the dispatcher, so a POST never waits on the broker).
+
+Roles (auth.policy): register, change, delete and declare-lost admin; commands admin and
+dispatcher; reads admin, dispatcher, viewer. A principal limited to hubs only sees and
+touches its hubs' vehicles."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from ground_control.api.schemas import (
 )
 from ground_control.api.handover import check_handover_code
 from ground_control.api.routers import broker_credentials as broker
+from ground_control.auth.dependencies import hub_scope, require_hub
 from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence, utcnow
 from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, declare_lost
@@ -32,7 +37,8 @@ class VehicleRegistered(VehicleOut):
     broker_credentials: broker.BrokerCredentialsOut
 
 
-async def _hub_exists(session: Session, hub_id: str) -> None:
+async def _hub_exists(session: Session, hub_id: str, request: Request) -> None:
+    require_hub(request, hub_id, "home hub")
     if await session.get(Hub, hub_id) is None:
         raise Invalid(f"home hub {hub_id!r} does not exist")
 
@@ -44,7 +50,7 @@ async def create_vehicle(body: VehicleCreate, session: Session, request: Request
     with the reason: the vehicle is kept, issue it later with POST .../broker-credentials)."""
     if await session.get(Vehicle, body.id) is not None:
         raise Conflict(f"vehicle {body.id!r} already exists")
-    await _hub_exists(session, body.hub_id)
+    await _hub_exists(session, body.hub_id, request)
     v = Vehicle(**body.model_dump(mode="json"), status_state="offline", online=False)
     if v.type == VehicleType.drone.value and v.release_bays is None:
         v.release_bays = 1   # one gripper, one parcel per trip (what the edge agent assumes)
@@ -60,11 +66,14 @@ async def create_vehicle(body: VehicleCreate, session: Session, request: Request
 
 @router.get("", response_model=Page[VehicleOut])
 async def list_vehicles(
-    session: Session, limit: Limit = 50, offset: Offset = 0, type: VehicleType | None = None,
+    request: Request, session: Session, limit: Limit = 50, offset: Offset = 0, type: VehicleType | None = None,
     hub_id: QueryId = None, enabled: bool | None = None, online: bool | None = None,
     order: Order = SortOrder.asc,
 ) -> dict:
-    return await paginate(session, select(Vehicle), limit, offset, {
+    stmt = select(Vehicle)
+    if (hubs := hub_scope(request)) is not None:
+        stmt = stmt.where(Vehicle.hub_id.in_(hubs))
+    return await paginate(session, stmt, limit, offset, {
         Vehicle.type: type,
         Vehicle.hub_id: hub_id,
         Vehicle.enabled: enabled,
@@ -91,7 +100,7 @@ async def update_vehicle(vehicle_id: PathId, body: VehicleUpdate, session: Sessi
     v = await get_or_404(session, Vehicle, vehicle_id, "vehicle")
     changes = body.model_dump(exclude_none=True)
     if "hub_id" in changes:
-        await _hub_exists(session, changes["hub_id"])
+        await _hub_exists(session, changes["hub_id"], request)
     if "release_bays" in changes and v.type != VehicleType.drone.value:
         raise Invalid("release_bays applies to drones only")
     for k, val in changes.items():

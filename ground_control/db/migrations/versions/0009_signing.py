@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0009_signing'
-down_revision = '0007'
+down_revision = '0008_auth'
 branch_labels = None
 depends_on = None
 
