@@ -79,6 +79,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/vehicles/{vehicle_id}/telemetry"): Rule(READ, Scope.path),
     ("POST", "/vehicles/{vehicle_id}/commands"): Rule(OPERATE, Scope.path),
     ("GET", "/vehicles/{vehicle_id}/commands"): Rule(READ, Scope.path),
+    # the vehicle's broker password (re-issue) and the Ed25519 key its agent signs events with
+    ("POST", "/vehicles/{vehicle_id}/broker-credentials"): Rule(ADMIN, Scope.path),
+    ("PUT", "/vehicles/{vehicle_id}/public-key"): Rule(ADMIN, Scope.path),
+    ("DELETE", "/vehicles/{vehicle_id}/public-key"): Rule(ADMIN, Scope.path),
+    ("GET", "/vehicles/{vehicle_id}/public-key"): Rule(READ, Scope.path),
     ("GET", "/telemetry"): Rule(READ),
     ("PUT", "/vehicle-types/{kind}/costs"): Rule(ADMIN),
     ("GET", "/vehicle-types/{kind}/costs"): Rule(READ, Scope.none),
