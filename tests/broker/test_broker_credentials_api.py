@@ -10,6 +10,7 @@ import pytest
 
 from broker_harness import ADMIN_PASSWORD, ADMIN_USER
 from ground_control.api.app import create_app
+from ground_control.auth.bootstrap import bearer, ensure_api_key_async
 from ground_control.embedded.broker import free_port
 from ground_control.settings import Settings
 from fleet_protocol import topics
@@ -30,7 +31,8 @@ async def api(tmp_path, db: str | None = None, **kw):
     app = create_app(settings)
     cm = app.router.lifespan_context(app)
     await cm.__aenter__()
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc")
+    key = await ensure_api_key_async(app.state.sessionmaker, f"test-admin-{uuid.uuid4().hex[:8]}", "admin")
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc", headers=bearer(key))
     await c.post("/hubs", json=HUB)   # 201, or 409 when the database is reused
 
     async def close() -> None:

@@ -15,6 +15,7 @@ from broker_harness import ADMIN_PASSWORD, ADMIN_USER
 from edge_agent.agent import Agent
 from fleet_protocol.signing import public_pem
 from ground_control.api.app import create_app
+from ground_control.auth.bootstrap import bearer, ensure_api_key_async
 from ground_control.settings import Settings
 from ground_control.signing.keys import load_gc_key
 from sitl import SimFleet
@@ -43,7 +44,9 @@ async def test_agent_delivers_with_its_issued_credential_over_tls(tls_broker, tl
     vid = f"d-{uuid.uuid4().hex[:6]}"
     with SimFleet(copters=1, home=HOME, speedup=20.0, base_port=0) as fleet:
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc") as c:
+            key = await ensure_api_key_async(app.state.sessionmaker, f"test-admin-{vid}", "admin")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc",
+                                         headers=bearer(key)) as c:
                 await wait_for(lambda: _true(app.state.runtime.connected), 60, "ground control on its own account")
                 assert (await c.post("/hubs", json={"id": "hub", "lat": HOME[0], "lon": HOME[1]})).status_code == 201
                 r = await c.post("/vehicles", json={"id": vid, "type": "drone", "hub_id": "hub", "payload_kg": 2.5,
