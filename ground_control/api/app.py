@@ -15,8 +15,10 @@ from sqlalchemy import text
 
 from ground_control.api import errors
 from ground_control.api.body_limit import BodySizeLimit
-from ground_control.api.routers import dashboard, dead_letters, geofences, hubs, missions, parcels, plans, vehicles
+from ground_control.api.routers import dead_letters, geofences, hubs, missions, parcels, plans, vehicles
 from ground_control.api.routers import vehicle_costs
+from ground_control.console import router as console
+from ground_control.console.live import LiveFeed
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -34,6 +36,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # the console's one live feed: runs from the start in a real deployment (it also derives
+        # alerts), otherwise from the first console that connects
+        app.state.console_feed = LiveFeed(app.state.sessionmaker, settings)
+        if settings.mqtt_enabled:
+            app.state.console_feed.start()
         runtime = None
         if settings.mqtt_enabled:
             from ground_control.runtime import Runtime
@@ -46,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.console_feed.stop()
             if runtime is not None:
                 await runtime.stop()
             await engine.dispose()
@@ -65,8 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,
                        limits={"/parcels/import": settings.max_import_body_bytes})
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
-              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router):
+              missions.router, plans.router, dead_letters.router, vehicle_costs.router):
         app.include_router(r)
+    console.install(app)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})
     async def health() -> JSONResponse:

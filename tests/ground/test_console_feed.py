@@ -1,0 +1,117 @@
+"""The console's server side: the one live feed per process reads the database and pushes only
+what changed; alerts are derived once however many replicas derive them, and an acknowledgement
+(who, when) persists."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from ground_control.console.alerts import AlertKind, VehicleView, from_event, from_vehicle
+from ground_control.console.feed import diff
+from ground_control.console.live import LiveFeed
+from ground_control.db.models import Event, TelemetryLatest, Vehicle
+from gc_helpers import HUB, VEHICLE
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+
+
+def telemetry(vid: str, lat: float, battery: float = 80.0, at: datetime | None = None) -> TelemetryLatest:
+    at = at or datetime.now(timezone.utc)
+    return TelemetryLatest(vehicle_id=vid, lat=lat, lon=13.405, alt_m=40.0, heading_deg=90.0, ground_speed_mps=10.0,
+                           battery_pct=battery, mode="AUTO", armed=True, gps_fix=3, agent_state="flying",
+                           mission_id="m-1", ts=at, received_at=at)
+
+
+def test_a_changed_record_is_sent_as_its_changed_fields_only() -> None:
+    prev = {"a": {"id": "a", "lat": 1.0, "lon": 2.0, "bat": 90}, "gone": {"id": "gone"}}
+    cur = {"a": {"id": "a", "lat": 1.5, "lon": 2.0, "bat": 90}, "new": {"id": "new", "lat": 0.0}}
+    upd, removed = diff(prev, cur)
+    assert {"id": "a", "lat": 1.5} in upd and {"id": "new", "lat": 0.0} in upd
+    assert removed == ["gone"]
+
+
+def test_alert_rules() -> None:
+    fence = from_event("d1", "e1", "failsafe", NOW, {"reason": "fence", "action": "rtl", "mission_id": "m"})
+    assert fence is not None and fence.kind is AlertKind.geofence_breach and fence.key == "event:e1"
+    assert from_event("d1", "e2", "failsafe", NOW, {"reason": "battery", "action": "rtl"}).kind is AlertKind.failsafe
+    assert from_event("d1", "e3", "rejected", NOW, {"reason": "energy"}).kind is AlertKind.mission_not_accepted
+    assert from_event("d1", "e4", "delivery_failed", NOW, {"reason": "x", "parcel_id": "p"}).parcel_id == "p"
+    assert from_event("d1", "e5", "delivered", NOW, {}) is None
+    on = VehicleView("d1", True, NOW, 50.0, "m")
+    off = VehicleView("d1", False, NOW + timedelta(seconds=30), 50.0, "m")
+    [alert] = from_vehicle(on, off, 20.0, NOW)
+    assert alert.kind is AlertKind.vehicle_offline
+    assert from_vehicle(None, off, 20.0, NOW) == []          # already off when first seen: not news
+    low = VehicleView("d1", True, NOW, 15.0, "m")
+    assert [a.kind for a in from_vehicle(on, low, 20.0, NOW)] == [AlertKind.low_battery]
+    assert from_vehicle(low, low, 20.0, NOW) == []            # once per mission, not every sample
+
+
+async def _frames(stream, want: int) -> list[tuple[str, dict]]:
+    out = []
+    async for chunk in stream:
+        text = chunk.decode()
+        for block in text.split("\n\n"):
+            lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+            if "event" in lines:
+                out.append((lines["event"], json.loads(lines["data"])))
+        if len(out) >= want:
+            return out
+    return out
+
+
+async def test_feed_pushes_moves_and_alerts_once_across_two_replicas(client) -> None:
+    app = client.app
+    assert (await client.post("/hubs", json=HUB)).status_code == 201
+    assert (await client.post("/vehicles", json=VEHICLE)).status_code == 201
+    sm = app.state.sessionmaker
+    async with sm() as s:
+        s.add(telemetry("drone-1", 52.52))
+        v = await s.get(Vehicle, "drone-1")
+        v.online = True
+        await s.commit()
+    feed: LiveFeed = app.state.console_feed
+    other_replica = LiveFeed(sm, app.state.settings)
+    await feed.tick()
+    await other_replica.tick()
+    stream = feed.stream()
+    [(kind, snap)] = await _frames(stream, 1)
+    assert kind == "snapshot" and snap["vehicles"][0]["lat"] == 52.52 and snap["vehicles"][0]["online"] is True
+
+    eid = str(uuid.uuid4())
+    async with sm() as s:
+        tel = await s.get(TelemetryLatest, "drone-1")
+        tel.lat, tel.received_at = 52.53, datetime.now(timezone.utc)
+        s.add(Event(id=eid, vehicle_id="drone-1", kind="failsafe", mission_id="m-1", seq=1, ts=datetime.now(timezone.utc),
+                    received_at=datetime.now(timezone.utc), body={"kind": "failsafe", "reason": "fence", "action": "rtl"}))
+        await s.commit()
+    await other_replica.tick()
+    await feed.tick()
+    frames = dict(await _frames(stream, 3))
+    moved = frames["vehicles"]["upd"][0]
+    assert moved["id"] == "drone-1" and moved["lat"] == 52.53 and "type" not in moved   # only what changed
+    assert [e["id"] for e in frames["events"]] == [eid]
+    [alert] = frames["alerts"]["upd"]
+    assert alert["kind"] == "geofence_breach"
+    await stream.aclose()
+
+    listed = (await client.get("/alerts", params={"state": "open"})).json()
+    assert listed["total"] == 1   # two replicas derived it, one stored
+    r = await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "dana"})
+    assert r.status_code == 200 and r.json()["acknowledged_by"] == "dana"
+    again = await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "eve"})
+    assert again.json()["acknowledged_by"] == "dana"               # the first acknowledgement stays
+    assert (await client.get("/alerts", params={"state": "open"})).json()["total"] == 0
+    assert (await client.post("/alerts/999999/acknowledge")).status_code == 404
+    assert (await client.post("/alerts/0/acknowledge")).status_code == 422
+    assert (await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": ""})).status_code == 422
+
+
+async def test_console_config_and_page(client) -> None:
+    cfg = (await client.get("/console/config")).json()
+    assert cfg["tile_url"] == "" and cfg["feed_interval_s"] > 0
+    page = await client.get("/")
+    assert page.status_code == 200 and "/console/static/js/main.js" in page.text
+    assert (await client.get("/console/static/js/main.js")).status_code == 200
