@@ -95,6 +95,7 @@ function setMode(next) {
   $("#zone-controls").hidden = next !== "zone";
   $("#mode-hint").textContent = next === "parcel" ? "Click the map where the parcel goes." : next === "zone" ? "Click the corners of the no-fly zone, then Finish." : "";
   if (next !== "zone") { zonePoints = []; layer("draft") && layer("draft").clearLayers(); }
+  if (next) $("#detail").hidden = true;   // the whole map is needed to place points
 }
 
 export function initTools() {
@@ -138,13 +139,15 @@ export async function createParcelAt(pt) {
     <label>hub <select name="hub_id">${[...state.hubs.values()].map((h) => `<option ${hub && h.id === hub.id ? "selected" : ""}>${esc(h.id)}</option>`).join("")}</select></label>
     <label>weight kg <input name="weight_kg" type="number" step="0.1" value="1.0"></label>
     <label>size <select name="size"><option>small</option><option>medium</option><option>large</option></select></label>
-    <label>recipient <input name="recipient" value="Recipient"></label>
+    <label>recipient <input name="recipient" value="Recipient" required></label>
+    <label>phone <input name="phone" value="" placeholder="phone or email needed"></label>
+    <label>email <input name="email" type="email" value=""></label>
     <label>address <input name="address" value=""></label>
     <p>at ${pt[0].toFixed(5)}, ${pt[1].toFixed(5)}</p></form>`, "Create");
   if (!form) return;
   try {
     const p = await api("/parcels", { method: "POST", json: { id: form.id, hub_id: form.hub_id, weight_kg: Number(form.weight_kg),
-      size: form.size, lat: pt[0], lon: pt[1], address: form.address, recipient: { name: form.recipient } } });
+      size: form.size, lat: pt[0], lon: pt[1], address: form.address, recipient: { name: form.recipient, phone: form.phone || null, email: form.email || null } } });
     state.parcels.set(p.id, p);
     emit("parcels");
     toast(`parcel ${p.id} created${p.handover_code ? `; handover code ${p.handover_code}` : ""}`, "ok");

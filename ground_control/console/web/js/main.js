@@ -3,7 +3,7 @@
 import { api, all, can, login, onLoginNeeded, setToken, whoami } from "./api.js";
 import { connect } from "./feed.js";
 import { state, emit, merge } from "./state.js";
-import { initMap, fitAll, onSelect, markerPositions } from "./map.js";
+import { initMap, fitAll, onSelect, markerPositions, getMap } from "./map.js";
 import { initPanels, wireClicks, selectVehicle, selectParcel, showTab } from "./panels.js";
 import { initTools, noteEvent, toast } from "./actions.js";
 
@@ -136,7 +136,7 @@ async function boot() {
   fitAll();
   const feed = connect(onFrame, (s) => { const el = $("#feed-status"); el.textContent = s; el.className = `status ${s}`; });
   setInterval(() => all("/geofences").then((fs) => { state.geofences = new Map(fs.map((g) => [g.id, g])); emit("geofences"); }).catch(() => {}), 30000);
-  window.lmfConsole = { state, markerPositions, feed, ready: true };
+  window.lmfConsole = { state, markerPositions, feed, map: getMap(), ready: true };
   document.body.dataset.ready = "true";
 }
 

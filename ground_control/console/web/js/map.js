@@ -5,9 +5,11 @@
 import { state, on, isStale, linkAge, esc, STALE_S } from "./state.js";
 import { missionLegs, stopEtas } from "./geo.js";
 
+// the edge agent's mission states (edge_agent.mission_state.State)
 export const STATE_COLOURS = {
-  idle: "#2e7d32", flying: "#1565c0", driving: "#1565c0", delivering: "#6a1b9a", returning: "#00838f",
-  failsafe: "#c62828", holding: "#ef6c00", landed: "#2e7d32",
+  idle: "#2e7d32", validating: "#f9a825", uploading: "#f9a825", arming: "#f9a825", starting: "#f9a825",
+  in_flight: "#1565c0", at_dropoff: "#6a1b9a", holding: "#ef6c00", returning: "#00838f", completed: "#2e7d32",
+  aborted: "#c62828", failed: "#c62828", rejected: "#c62828",
 };
 export const PARCEL_COLOURS = {
   created: "#9e9e9e", planned: "#fbc02d", dispatched: "#fb8c00", in_transit: "#1e88e5",
@@ -24,7 +26,6 @@ const missionLines = new Map();     // mission id -> layer group
 export function vehicleColour(v) {
   if (v.lost) return "#000";
   if (isStale(v)) return "#9e9e9e";
-  if (v.mode && /RTL|LAND|SMART_RTL/.test(v.mode) && v.state !== "returning" && v.state !== "idle") return STATE_COLOURS.failsafe;
   return STATE_COLOURS[v.state] || "#1565c0";
 }
 
