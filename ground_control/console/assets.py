@@ -84,8 +84,9 @@ def present(dest: Path = VENDOR, lockfile: Path = LOCKFILE) -> bool:
                for n, p in pinned(lockfile).items())
 
 
-def ensure(dest: Path = VENDOR, lockfile: Path = LOCKFILE, timeout: float = 60.0) -> None:
-    """Download, verify and extract whatever is missing or stale."""
+def ensure(dest: Path = VENDOR, lockfile: Path = LOCKFILE, timeout: float = 60.0) -> list[str]:
+    """Download, verify and extract whatever is missing or stale; returns what was fetched."""
+    fetched: list[str] = []
     for name, pin in pinned(lockfile).items():
         if stamp_path(dest, name).is_file() and stamp_path(dest, name).read_text() == pin["integrity"]:
             continue
@@ -94,15 +95,18 @@ def ensure(dest: Path = VENDOR, lockfile: Path = LOCKFILE, timeout: float = 60.0
         verify(data, pin["integrity"])
         extract(data, name, dest)
         stamp_path(dest, name).write_text(pin["integrity"])
+        fetched.append(f"{name}@{pin['version']}")
+    return fetched
 
 
 def main() -> int:
     try:
-        ensure()
+        fetched = ensure()
     except (AssetError, OSError) as exc:
         print(f"console assets: {exc}", file=sys.stderr)
         return 1
-    print(f"console assets ready in {VENDOR}")
+    if fetched:
+        print(f"console assets: {', '.join(fetched)} verified and extracted into {VENDOR}")
     return 0
 
 

@@ -50,5 +50,5 @@ def render(s: Snapshot) -> Panel:
                 waiting.add_row(f"{n} parcels", reason)
         parts.append(waiting)
     end = "  (finished)" if s.final else ""
-    title = f"lastmile-fleet demo  {s.elapsed_s:5.1f} s{end}   API {s.api_url}/docs   broker: {s.broker}"
+    title = f"lastmile-fleet demo  {s.elapsed_s:5.1f} s{end}   console {s.api_url}/   API {s.api_url}/docs   broker: {s.broker}"
     return Panel(Group(*parts), title=title)

@@ -64,10 +64,11 @@ def console_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningF
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Screenshots of the main views (FLEET_TEST_ARTIFACTS chooses the folder)."""
+def artifacts() -> Path:
+    """Screenshots of the main views, in var/test-artifacts/console (git-ignored; not pytest's
+    rotating temporary folders, which later runs delete) or FLEET_TEST_ARTIFACTS."""
     chosen = os.environ.get("FLEET_TEST_ARTIFACTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("console-artifacts")
+    folder = Path(chosen) if chosen else Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "console"
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nconsole screenshots in {folder}")
     return folder

@@ -75,7 +75,7 @@ function onFrame(kind, data) {
     if (!state.fitted && state.vehicles.size) { state.fitted = true; fitAll(); }
   } else if (kind === "vehicles") {
     merge(state.vehicles, data.upd, data.del);
-    emit("vehicles");
+    emit("vehicles", data.del.length ? undefined : data.upd.map((r) => String(r.id)));
   } else if (kind === "missions") {
     merge(state.missions, data.upd, data.del);
     for (const id of data.del) state.missionDetail.delete(id);

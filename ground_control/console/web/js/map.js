@@ -45,10 +45,11 @@ export function initMap(el, config) {
   map.setView([52.37, 4.89], 14);
   on("hubs", drawHubs);
   on("geofences", drawGeofences);
-  on("vehicles", drawVehicles);
+  on("vehicles", (ids) => drawVehicles(ids));
   on("missions", drawMissions);
   on("parcels", drawParcels);
   setInterval(() => drawVehicles(), 1000);   // link age and staleness move with the clock
+  map.on("zoomend", () => drawVehicles());
   return map;
 }
 
@@ -99,35 +100,58 @@ function nosePoint(v, metres) {
   return [v.lat + dLat, v.lon + dLon];
 }
 
-export function drawVehicles() {
+function vehicleTooltip(id) {
+  const v = state.vehicles.get(id);
+  if (!v) return esc(id);
+  const age = linkAge(v);
+  return `${esc(id)} (${esc(v.type)}) ${esc(v.state || "")}<br>battery ${v.bat ?? "?"}%, link ${age == null ? "none" : age.toFixed(0) + " s"}${isStale(v) ? " <b>STALE</b>" : ""}`;
+}
+
+function vehicleStyle(v, stale) {
+  return { color: (v.bat != null && v.bat < (state.config.low_battery_pct || 20)) ? "#ff6f00" : "#fff",
+    weight: 2, fillColor: vehicleColour(v), fillOpacity: stale ? 0.35 : 0.95, opacity: stale ? 0.5 : 1,
+    radius: v.type === "drone" ? 7 : 6, dashArray: stale ? "2 3" : null };
+}
+
+// Redraws the vehicles named in `ids` (all when omitted); a marker's style is only touched
+// when its colour or staleness changed, its tooltip is built when it opens.
+export function drawVehicles(ids) {
   if (!map) return;
   const L = window.L;
   const noseM = 40 * Math.pow(2, 15 - map.getZoom());
-  for (const [id, v] of state.vehicles) {
-    if (v.lat == null) continue;
-    const colour = vehicleColour(v);
+  for (const id of ids || state.vehicles.keys()) {
+    const v = state.vehicles.get(id);
+    if (!v || v.lat == null) continue;
     const stale = isStale(v);
-    const style = { color: (v.bat != null && v.bat < (state.config.low_battery_pct || 20)) ? "#ff6f00" : "#fff",
-      weight: 2, fillColor: colour, fillOpacity: stale ? 0.35 : 0.95, opacity: stale ? 0.5 : 1,
-      radius: v.type === "drone" ? 7 : 6, dashArray: stale ? "2 3" : null };
+    const look = `${vehicleColour(v)}|${stale}|${v.bat != null && v.bat < (state.config.low_battery_pct || 20)}`;
     let m = vehicleMarkers.get(id);
     if (!m) {
       m = {
-        dot: L.circleMarker([v.lat, v.lon], { renderer, ...style }).addTo(layers.vehicles),
-        nose: L.polyline([[v.lat, v.lon], nosePoint(v, noseM)], { renderer, color: colour, weight: 3 }).addTo(layers.vehicles),
+        dot: L.circleMarker([v.lat, v.lon], { renderer, ...vehicleStyle(v, stale) }).addTo(layers.vehicles),
+        nose: L.polyline([[v.lat, v.lon], nosePoint(v, noseM)], { renderer, color: vehicleColour(v), weight: 3 }).addTo(layers.vehicles),
+        look,
       };
+      m.dot.bindTooltip(() => vehicleTooltip(id));
       m.dot.on("click", () => selectVehicle(id));
       vehicleMarkers.set(id, m);
     }
-    m.dot.setLatLng([v.lat, v.lon]);
-    m.dot.setStyle(style);
-    m.nose.setLatLngs([[v.lat, v.lon], nosePoint(v, noseM)]);
-    m.nose.setStyle({ color: colour, opacity: stale ? 0.4 : 1 });
-    const age = linkAge(v);
-    m.dot.bindTooltip(`${esc(id)} (${esc(v.type)}) ${esc(v.state || "")}<br>battery ${v.bat ?? "?"}%, link ${age == null ? "none" : age.toFixed(0) + " s"}${stale ? " <b>STALE</b>" : ""}`);
+    const ll = m.dot.getLatLng();
+    if (ll.lat !== v.lat || ll.lng !== v.lon || m.hdg !== v.hdg || m.zoom !== map.getZoom()) {
+      m.dot.setLatLng([v.lat, v.lon]);
+      m.nose.setLatLngs([[v.lat, v.lon], nosePoint(v, noseM)]);
+      m.hdg = v.hdg;
+      m.zoom = map.getZoom();
+    }
+    if (m.look !== look) {
+      m.dot.setStyle(vehicleStyle(v, stale));
+      m.nose.setStyle({ color: vehicleColour(v), opacity: stale ? 0.4 : 1 });
+      m.look = look;
+    }
   }
-  for (const [id, m] of vehicleMarkers) {
-    if (!state.vehicles.has(id)) { layers.vehicles.removeLayer(m.dot); layers.vehicles.removeLayer(m.nose); vehicleMarkers.delete(id); }
+  if (!ids) {
+    for (const [id, m] of vehicleMarkers) {
+      if (!state.vehicles.has(id)) { layers.vehicles.removeLayer(m.dot); layers.vehicles.removeLayer(m.nose); vehicleMarkers.delete(id); }
+    }
   }
 }
 
