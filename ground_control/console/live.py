@@ -48,8 +48,14 @@ class _Cursor:
 
     since: datetime
     seen: dict[Any, datetime] = field(default_factory=dict)
+    full: bool = False   # the last read hit MAX_ROWS: read on from ``since`` without looking back
+
+    @property
+    def floor(self) -> datetime:
+        return self.since if self.full else self.since - LOOKBACK
 
     def fresh(self, rows: list[Any], at: str) -> list[Any]:
+        self.full = len(rows) >= MAX_ROWS
         out = [r for r in rows if r.id not in self.seen]
         for r in out:
             self.seen[r.id] = getattr(r, at)
@@ -127,9 +133,9 @@ class LiveFeed:
             pairs = (await s.execute(select(Vehicle, TelemetryLatest).outerjoin(
                 TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id).order_by(Vehicle.id))).all()
             missions = (await s.scalars(select(Mission).where(Mission.state.in_(ACTIVE_MISSION_STATES)))).all()
-            events = (await s.scalars(select(Event).where(Event.received_at >= self._events.since - LOOKBACK)
+            events = (await s.scalars(select(Event).where(Event.received_at >= self._events.floor)
                                       .order_by(Event.received_at, Event.id).limit(MAX_ROWS))).all()
-            history = (await s.scalars(select(ParcelHistory).where(ParcelHistory.at >= self._history.since - LOOKBACK)
+            history = (await s.scalars(select(ParcelHistory).where(ParcelHistory.at >= self._history.floor)
                                        .order_by(ParcelHistory.at, ParcelHistory.id).limit(MAX_ROWS))).all()
             drafts = []
             new_events = self._events.fresh(list(events), "received_at")

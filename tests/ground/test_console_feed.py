@@ -115,3 +115,17 @@ async def test_console_config_and_page(client) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and "/console/static/js/main.js" in page.text
     assert (await client.get("/console/static/js/main.js")).status_code == 200
+
+
+def test_the_event_cursor_never_stalls_on_a_burst_larger_than_one_read() -> None:
+    from types import SimpleNamespace
+
+    from ground_control.console import live
+
+    cursor = live._Cursor(NOW)
+    burst = [SimpleNamespace(id=i, at=NOW + timedelta(milliseconds=i)) for i in range(live.MAX_ROWS)]
+    assert len(cursor.fresh(burst, "at")) == live.MAX_ROWS
+    assert cursor.floor == burst[-1].at                   # the next read starts after the burst
+    late = [burst[-1], SimpleNamespace(id="late", at=burst[-1].at)]
+    assert [r.id for r in cursor.fresh(late, "at")] == ["late"]   # sent once, nothing twice
+    assert cursor.floor == burst[-1].at - live.LOOKBACK
