@@ -108,7 +108,9 @@ function vehicleTooltip(id) {
 }
 
 function vehicleStyle(v, stale) {
-  return { color: (v.bat != null && v.bat < (state.config.low_battery_pct || 20)) ? "#ff6f00" : "#fff",
+  // ring: orange when the battery is low, else white for a drone and dark for a robot
+  const low = v.bat != null && v.bat < (state.config.low_battery_pct || 20);
+  return { color: low ? "#ff6f00" : v.type === "robot" ? "#263238" : "#fff",
     weight: 2, fillColor: vehicleColour(v), fillOpacity: stale ? 0.35 : 0.95, opacity: stale ? 0.5 : 1,
     radius: v.type === "drone" ? 7 : 6, dashArray: stale ? "2 3" : null };
 }
