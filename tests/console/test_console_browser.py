@@ -167,6 +167,19 @@ def test_an_imported_file_creates_parcels_and_row_errors_are_shown(page, console
     page.fill("#parcel-search", "")
 
 
+def test_a_parcel_is_created_by_clicking_the_map(page, console_fleet) -> None:
+    where = (52.3760, 4.8990)
+    page.click("#tool-parcel")
+    page.locator("#map").click(position=map_point(page, *where))
+    page.locator("#dialog[open]").wait_for(timeout=10_000)
+    page.fill("#dialog input[name=id]", "c-clicked")
+    page.fill("#dialog input[name=phone]", "+31 20 555 0199")
+    page.click("#dialog-ok")
+    page.locator("#toasts .toast.ok", has_text="parcel c-clicked created").wait_for(timeout=20_000)
+    p = console_fleet.api.get("/parcels/c-clicked").json()
+    assert metres((p["lat"], p["lon"]), where) < 15 and p["recipient"]["phone"]
+
+
 def test_killing_a_vehicle_raises_an_alert_that_is_acknowledged(page, console_fleet, artifacts) -> None:
     console_fleet.fleet.down.add("agent-robot-1")
     console_fleet.fleet.agents["robot-1"].kill9()
