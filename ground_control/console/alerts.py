@@ -77,6 +77,17 @@ def from_event(vehicle_id: str, event_id: str, kind: str, ts: datetime, body: Ma
     return None
 
 
+def from_mission_end(mission_id: str, vehicle_id: str, state: str, fail_reason: str | None,
+                     at: datetime) -> AlertDraft | None:
+    """A mission that left the active set: an alert when the vehicle never acknowledged it (the
+    dispatcher's "not accepted after N sends"; a refusal comes as a ``rejected`` event instead)."""
+    if state == "failed" and (fail_reason or "").startswith("not accepted"):
+        return AlertDraft(f"mission:{mission_id}:not_accepted", AlertKind.mission_not_accepted,
+                          f"{vehicle_id} never acknowledged mission {mission_id} ({fail_reason})", at,
+                          vehicle_id, mission_id)
+    return None
+
+
 def from_vehicle(prev: VehicleView | None, cur: VehicleView, low_battery_pct: float, now: datetime) -> list[AlertDraft]:
     """Alerts for a change seen between two reads of the same vehicle (``prev`` None: first
     read; going offline is only reported when it was seen happening, not for a vehicle that was

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ground_control.console import alert_store
-from ground_control.console.alerts import VehicleView, from_event, from_vehicle
+from ground_control.console.alerts import VehicleView, from_event, from_mission_end, from_vehicle
 from ground_control.console.feed import (
     Records, alert_record, by_id, diff, epoch, event_record, history_record, mission_record, sse, vehicle_record,
 )
@@ -133,6 +133,8 @@ class LiveFeed:
             pairs = (await s.execute(select(Vehicle, TelemetryLatest).outerjoin(
                 TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id).order_by(Vehicle.id))).all()
             missions = (await s.scalars(select(Mission).where(Mission.state.in_(ACTIVE_MISSION_STATES)))).all()
+            ended_ids = set(self.missions) - {m.id for m in missions}
+            ended = (await s.scalars(select(Mission).where(Mission.id.in_(ended_ids)))).all() if ended_ids else []
             events = (await s.scalars(select(Event).where(Event.received_at >= self._events.floor)
                                       .order_by(Event.received_at, Event.id).limit(MAX_ROWS))).all()
             history = (await s.scalars(select(ParcelHistory).where(ParcelHistory.at >= self._history.floor)
@@ -141,6 +143,10 @@ class LiveFeed:
             new_events = self._events.fresh(list(events), "received_at")
             for e in new_events:
                 d = from_event(e.vehicle_id, e.id, e.kind, e.ts, e.body if isinstance(e.body, dict) else {})
+                if d is not None:
+                    drafts.append(d)
+            for m in ended:
+                d = from_mission_end(m.id, m.vehicle_id, m.state, m.fail_reason, m.updated_at or now)
                 if d is not None:
                     drafts.append(d)
             views = {}

@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from ground_control.console.alerts import AlertKind, VehicleView, from_event, from_vehicle
+from ground_control.console.alerts import AlertKind, VehicleView, from_event, from_mission_end, from_vehicle
 from ground_control.console.feed import diff
 from ground_control.console.live import LiveFeed
 from ground_control.db.models import Event, TelemetryLatest, Vehicle
@@ -39,6 +39,9 @@ def test_alert_rules() -> None:
     assert from_event("d1", "e3", "rejected", NOW, {"reason": "energy"}).kind is AlertKind.mission_not_accepted
     assert from_event("d1", "e4", "delivery_failed", NOW, {"reason": "x", "parcel_id": "p"}).parcel_id == "p"
     assert from_event("d1", "e5", "delivered", NOW, {}) is None
+    silent = from_mission_end("m1", "d1", "failed", "not accepted after 4 sends", NOW)
+    assert silent is not None and silent.kind is AlertKind.mission_not_accepted
+    assert from_mission_end("m2", "d1", "completed", None, NOW) is None
     on = VehicleView("d1", True, NOW, 50.0, "m")
     off = VehicleView("d1", False, NOW + timedelta(seconds=30), 50.0, "m")
     [alert] = from_vehicle(on, off, 20.0, NOW)
