@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -128,6 +129,15 @@ class LiveFeed:
 
     # ---- one read -----------------------------------------------------------------------------
     async def tick(self) -> None:
+        """One read; a read that fails leaves the cursors where they were, so its rows come again."""
+        saved = (copy.deepcopy(self._events), copy.deepcopy(self._history))
+        try:
+            await self._tick()
+        except BaseException:
+            self._events, self._history = saved
+            raise
+
+    async def _tick(self) -> None:
         now = utcnow()
         async with self._sm() as s:
             pairs = (await s.execute(select(Vehicle, TelemetryLatest).outerjoin(

@@ -132,3 +132,29 @@ def test_the_event_cursor_never_stalls_on_a_burst_larger_than_one_read() -> None
     late = [burst[-1], SimpleNamespace(id="late", at=burst[-1].at)]
     assert [r.id for r in cursor.fresh(late, "at")] == ["late"]   # sent once, nothing twice
     assert cursor.floor == burst[-1].at - live.LOOKBACK
+
+
+async def test_a_failed_read_sends_its_events_with_the_next_one(client, monkeypatch) -> None:
+    app = client.app
+    feed: LiveFeed = app.state.console_feed
+    await feed.tick()
+    eid = str(uuid.uuid4())
+    async with app.state.sessionmaker() as s:
+        s.add(Event(id=eid, vehicle_id="drone-9", kind="delivery_failed", mission_id="m-9", parcel_id="p-9", seq=1,
+                    ts=datetime.now(timezone.utc), received_at=datetime.now(timezone.utc),
+                    body={"kind": "delivery_failed", "reason": "wind", "parcel_id": "p-9"}))
+        await s.commit()
+    from ground_control.console import live
+
+    async def refused(*_a, **_k):
+        raise RuntimeError("database went away")
+    monkeypatch.setattr(live.alert_store, "store", refused)
+    try:
+        await feed.tick()
+    except RuntimeError:
+        pass
+    assert eid not in [e["id"] for e in feed.recent_events]
+    monkeypatch.undo()
+    await feed.tick()
+    assert [e["id"] for e in feed.recent_events] == [eid]
+    assert [a["kind"] for a in feed.alerts.values()] == ["delivery_failed"]
