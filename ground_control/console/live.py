@@ -90,6 +90,7 @@ class LiveFeed:
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._lock = asyncio.Lock()   # one read at a time, whoever asks (the loop, a test)
         self.vehicles: Records = {}
         self.missions: Records = {}
         self.alerts: Records = {}
@@ -130,12 +131,13 @@ class LiveFeed:
     # ---- one read -----------------------------------------------------------------------------
     async def tick(self) -> None:
         """One read; a read that fails leaves the cursors where they were, so its rows come again."""
-        saved = (copy.deepcopy(self._events), copy.deepcopy(self._history))
-        try:
-            await self._tick()
-        except BaseException:
-            self._events, self._history = saved
-            raise
+        async with self._lock:
+            saved = (copy.deepcopy(self._events), copy.deepcopy(self._history))
+            try:
+                await self._tick()
+            except BaseException:
+                self._events, self._history = saved
+                raise
 
     async def _tick(self) -> None:
         now = utcnow()

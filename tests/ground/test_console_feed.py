@@ -4,6 +4,7 @@ what changed; alerts are derived once however many replicas derive them, and an 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -53,6 +54,19 @@ def test_alert_rules() -> None:
 
 
 async def _frames(stream, want: int) -> list[tuple[str, dict]]:
+    return await asyncio.wait_for(_read_frames(stream, want), 30)
+
+
+async def _until(stream, names: set[str]) -> dict[str, dict]:
+    """Frames by name (the first of each) until every name in ``names`` arrived."""
+    got: dict[str, dict] = {}
+    while not names <= got.keys():
+        for name, data in await _frames(stream, 1):
+            got.setdefault(name, data)
+    return got
+
+
+async def _read_frames(stream, want: int) -> list[tuple[str, dict]]:
     out = []
     async for chunk in stream:
         text = chunk.decode()
@@ -91,8 +105,8 @@ async def test_feed_pushes_moves_and_alerts_once_across_two_replicas(client) -> 
                     received_at=datetime.now(timezone.utc), body={"kind": "failsafe", "reason": "fence", "action": "rtl"}))
         await s.commit()
     await other_replica.tick()
-    await feed.tick()
-    frames = dict(await _frames(stream, 3))
+    await feed.tick()   # (the feed's own loop, started by the stream, may have read it already)
+    frames = await _until(stream, {"vehicles", "events", "alerts"})
     moved = frames["vehicles"]["upd"][0]
     assert moved["id"] == "drone-1" and moved["lat"] == 52.53 and "type" not in moved   # only what changed
     assert [e["id"] for e in frames["events"]] == [eid]
