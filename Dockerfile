@@ -1,7 +1,8 @@
 # One image for every role: `fleet serve`, `fleet agent`, `fleet sim`.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md fleet_cli.py ./
+# setup.py's build hook fetches the console's pinned Leaflet files (sha512-checked) into the package
+COPY pyproject.toml setup.py README.md fleet_cli.py ./
 COPY fleet_protocol ./fleet_protocol
 COPY fleet_keys ./fleet_keys
 COPY ground_control ./ground_control

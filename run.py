@@ -49,12 +49,21 @@ def ensure_env() -> None:
     STAMP.write_text(digest)
 
 
+def ensure_console_assets() -> None:
+    """The console's pinned Leaflet files (sha512-checked, from the npm registry; no Node needed).
+    A failure is reported, not fatal: the console page then says its map files are missing."""
+    script = ROOT / "ground_control" / "console" / "assets.py"
+    if script.exists() and subprocess.call([str(PY), str(script)]) != 0:
+        print("run.py: could not fetch the console's map files; the console will say so", flush=True)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"demo", "test", "fleet"}:
         print(__doc__)
         print("usage: python3 run.py demo [fleet demo options] | test [pytest options] | fleet ARGS")
         return 2
     ensure_env()
+    ensure_console_assets()
     what, rest = argv[0], argv[1:]
     os.chdir(ROOT)
     if what == "test":

@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     # invalid telemetry/status are counted per vehicle in memory and written at most this often
     dead_letter_flush_interval_s: float = Field(default=5.0, gt=0)
 
+    # --- operator console (ground_control.console)
+    # basemap tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: a plain
+    # background with the GeoJSON layers (works with no internet)
+    console_tile_url: str = ""
+    console_tile_attribution: str = ""
+    # the one live feed per process reads the database this often and pushes the differences
+    console_feed_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # a low_battery alert when a vehicle's battery falls below this (once per mission)
+    console_low_battery_pct: float = Field(default=20.0, ge=0, le=100)
+
     # --- HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from ground_control.api import errors
 from ground_control.api.body_limit import BodySizeLimit
-from ground_control.api.routers import dashboard, dead_letters, geofences, hubs, missions, parcels, plans, vehicles
+from ground_control.api.routers import dead_letters, geofences, hubs, missions, parcels, plans, vehicles
 from ground_control.api.routers import broker_credentials, signing, vehicle_costs
 from ground_control.broker_admin.factory import make_broker_admin
 from ground_control.broker_admin.provisioner import BrokerAdmin
@@ -26,6 +26,8 @@ from ground_control.audit.writer import AuditWriter
 from ground_control.auth.dependencies import authorize
 from ground_control.auth.openapi import install_public_security
 from ground_control.auth.router import LoginLimits, router as auth_router
+from ground_control.console import router as console
+from ground_control.console.live import LiveFeed
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -47,6 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.bootstrap_api_key is not None:
             from ground_control.auth.bootstrap import apply_bootstrap_key
             await apply_bootstrap_key(app.state.sessionmaker, settings.bootstrap_api_key.get_secret_value())
+        # the console's one live feed: runs from the start in a real deployment (it also derives
+        # alerts), otherwise from the first console that connects
+        app.state.console_feed = LiveFeed(app.state.sessionmaker, settings)
+        if settings.mqtt_enabled:
+            app.state.console_feed.start()
         runtime = None
         if broker_admin.managed:
             await _ensure_own_broker_account(broker_admin, settings)
@@ -61,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.console_feed.stop()
             if runtime is not None:
                 await runtime.stop()
             await engine.dispose()
@@ -91,9 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
     for r in (auth_router, hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
-              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router,
+              missions.router, plans.router, dead_letters.router, vehicle_costs.router,
               broker_credentials.router, signing.router, audit_router):
         app.include_router(r)
+    console.install(app)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})
     async def health() -> JSONResponse:

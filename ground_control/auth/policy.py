@@ -50,7 +50,7 @@ PUBLIC_OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"), ("GET", "/openapi.json"),
 })
 #: path prefixes that are public as a whole (static files, recipient tracking pages)
-PUBLIC_PREFIXES: tuple[str, ...] = ("/track/", "/console/", "/static-offline-docs/")
+PUBLIC_PREFIXES: tuple[str, ...] = ("/track/", "/console/static/", "/static-offline-docs/")
 
 RULES: dict[tuple[str, str], Rule] = {
     # --- identity and credentials
@@ -80,6 +80,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/vehicles/{vehicle_id}/commands"): Rule(OPERATE, Scope.path),
     ("GET", "/vehicles/{vehicle_id}/commands"): Rule(READ, Scope.path),
     # the vehicle's broker password (re-issue) and the Ed25519 key its agent signs events with
+    # the operator console's data: fleet-wide, so not for a hub-limited principal
+    ("GET", "/console/config"): Rule(READ),
+    ("GET", "/console/feed"): Rule(READ),
+    ("GET", "/alerts"): Rule(READ),
+    ("GET", "/alerts/{alert_id}"): Rule(READ),
+    ("POST", "/alerts/{alert_id}/acknowledge"): Rule(OPERATE),
     ("POST", "/vehicles/{vehicle_id}/broker-credentials"): Rule(ADMIN, Scope.path),
     ("PUT", "/vehicles/{vehicle_id}/public-key"): Rule(ADMIN, Scope.path),
     ("DELETE", "/vehicles/{vehicle_id}/public-key"): Rule(ADMIN, Scope.path),

@@ -337,6 +337,23 @@ class AuditEntry(Base):
     request: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     before: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     after: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+class Alert(Base):
+    """Something an operator must see (ground_control.console.alerts), kept until acknowledged.
+    ``key`` makes derivation idempotent: every ground-control replica derives alerts from the
+    same database rows and only the first insert of a key lands."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    vehicle_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    mission_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parcel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str] = mapped_column(String(2000))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)

@@ -80,6 +80,8 @@ def _progress_printer():
     last = [-10.0]
 
     def show(s: Snapshot) -> None:
+        if last[0] < 0 and s.api_url:
+            click.echo(f"demo: operator console at {s.api_url}/", err=True)
         if s.elapsed_s - last[0] >= 5 or s.final:
             last[0] = s.elapsed_s
             counts = " ".join(f"{k}={v}" for k, v in sorted(s.by_state.items()))

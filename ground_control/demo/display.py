@@ -51,5 +51,5 @@ def render(s: Snapshot) -> Panel:
         parts.append(waiting)
     end = "  (finished)" if s.final else ""
     login = f"   log in: {s.login}" if s.login else ""
-    title = f"lastmile-fleet demo  {s.elapsed_s:5.1f} s{end}   API {s.api_url}/docs{login}   broker: {s.broker}"
+    title = f"lastmile-fleet demo  {s.elapsed_s:5.1f} s{end}   console {s.api_url}/{login}   API {s.api_url}/docs   broker: {s.broker}"
     return Panel(Group(*parts), title=title)

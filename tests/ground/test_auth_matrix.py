@@ -33,6 +33,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/vehicles/{vehicle_id}/declare-lost"): ADM,
     ("GET", "/vehicles/{vehicle_id}/telemetry"): READ,
     ("POST", "/vehicles/{vehicle_id}/commands"): OPS, ("GET", "/vehicles/{vehicle_id}/commands"): READ,
+    ("GET", "/console/config"): READ, ("GET", "/console/feed"): READ, ("GET", "/alerts"): READ,
+    ("GET", "/alerts/{alert_id}"): READ, ("POST", "/alerts/{alert_id}/acknowledge"): OPS,
     ("POST", "/vehicles/{vehicle_id}/broker-credentials"): ADM,
     ("PUT", "/vehicles/{vehicle_id}/public-key"): ADM, ("DELETE", "/vehicles/{vehicle_id}/public-key"): ADM,
     ("GET", "/vehicles/{vehicle_id}/public-key"): READ,

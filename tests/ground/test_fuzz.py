@@ -56,7 +56,8 @@ def test_no_server_errors(api_schema):
     """Every operation, generated cases (schemathesis strategies driven by hypothesis directly:
     its pytest plugin does not load under this pytest). Collects all failing operations."""
     failures: list[str] = []
-    operations = [r.ok() for r in api_schema.get_all_operations()]
+    # the console's live feed is an endless Server-Sent Events stream: no response to check
+    operations = [op for op in (r.ok() for r in api_schema.get_all_operations()) if op.path != "/console/feed"]
     assert len(operations) >= 20
     for op, mode in [(op, mode) for op in operations for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]:
         try:
