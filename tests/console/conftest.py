@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,8 +27,13 @@ class RunningFleet:
     def __init__(self, fleet: Any) -> None:
         self.fleet = fleet
         self.url = fleet.api_url
-        self.api = httpx.Client(base_url=fleet.api_url, timeout=30)
+        self.api = httpx.Client(base_url=fleet.api_url, timeout=30, headers=fleet.api_headers)
         self.scenario = fleet.scenario
+        # the dispatcher who logs in to the browser (a real user: password, access token)
+        self.credentials = ("dispatcher-1", secrets.token_urlsafe(12))
+        r = self.api.post("/users", json={"name": self.credentials[0], "role": "dispatcher",
+                                          "password": self.credentials[1]})
+        assert r.status_code == 201, r.text
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +57,7 @@ def console_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningF
             asyncio.run(fleet.wait_gc())
 
             async def seed() -> None:
-                async with httpx.AsyncClient(base_url=fleet.api_url, timeout=30) as api:
+                async with httpx.AsyncClient(base_url=fleet.api_url, timeout=30, headers=fleet.api_headers) as api:
                     await seed_city(api, scenario)
             asyncio.run(seed())
             asyncio.run(fleet.start_vehicles())

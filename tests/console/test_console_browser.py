@@ -60,7 +60,7 @@ def page(console_fleet) -> Iterator[Any]:
         pg = browser.new_page(viewport={"width": 1400, "height": 860})
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
-        open_console(pg, console_fleet.url)
+        open_console(pg, console_fleet.url, console_fleet.credentials)
         pg.errors = errors   # type: ignore[attr-defined]
         yield pg
         browser.close()
