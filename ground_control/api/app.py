@@ -19,6 +19,8 @@ from ground_control.api.routers import dashboard, dead_letters, geofences, hubs,
 from ground_control.api.routers import vehicle_costs
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
+from ground_control.footprint.router import router as footprint_router
+from ground_control.webhooks.router import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,
                        limits={"/parcels/import": settings.max_import_body_bytes})
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
-              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router):
+              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router,
+              webhooks_router, footprint_router):
         app.include_router(r)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})
