@@ -34,13 +34,19 @@ async def fan_out(session: AsyncSession, limit: int = 500) -> int:
         await session.rollback()
         return 0
     subs = (await session.scalars(select(WebhookSubscription))).all()
+    table = WebhookEvent.__table__
     for ev in events:
+        # compare-and-set, as in claim: without SKIP LOCKED (SQLite) another worker may have
+        # read the same events; only the one that flips the flag fans the event out
+        flipped = await session.execute(update(table).where(table.c.seq == ev.seq, table.c.fanned_out.is_(False))
+                                         .values(fanned_out=True).execution_options(synchronize_session=False))
+        if flipped.rowcount != 1:
+            continue
         for sub in subs:
             if wants(sub, ev):
                 session.add(WebhookDelivery(subscription_id=sub.id, event_seq=ev.seq, parcel_id=ev.parcel_id,
                                             state=PENDING, attempts=0, next_attempt_at=ev.created_at,
                                             created_at=ev.created_at))
-        ev.fanned_out = True
     await session.commit()
     return len(events)
 
@@ -79,8 +85,16 @@ async def claim(session: AsyncSession, now: datetime, limit: int, lease_s: float
     )
     rows = (await session.scalars(stmt)).all()
     out: list[Claimed] = []
+    table = WebhookDelivery.__table__
     for d in rows:
-        d.lease_until = now + timedelta(seconds=lease_s)
+        # compare-and-set: where SKIP LOCKED does not exist (SQLite) two workers may read the
+        # same row; only the one whose update still finds it unleased sends it
+        taken = await session.execute(
+            update(table).where(table.c.id == d.id, table.c.state == PENDING,
+                                (table.c.lease_until.is_(None)) | (table.c.lease_until < now))
+            .values(lease_until=now + timedelta(seconds=lease_s)).execution_options(synchronize_session=False))
+        if taken.rowcount != 1:
+            continue
         sub = await session.get(WebhookSubscription, d.subscription_id)
         ev = await session.get(WebhookEvent, d.event_seq)
         if sub is None or ev is None:

@@ -33,7 +33,7 @@ def check_syntax(url: str, allow_private: bool) -> str:
         raise UrlRefused(f"not a URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise UrlRefused("only http and https URLs are allowed")
-    host = parts.hostname
+    host = (parts.hostname or "").rstrip(".")   # "localhost." is localhost
     if not host:
         raise UrlRefused("the URL has no host")
     if parts.username or parts.password:

@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['event_seq'], ['webhook_events.seq'], ondelete='CASCADE',
                                 name=op.f('fk_webhook_deliveries_event_seq_webhook_events')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
+        sa.UniqueConstraint('subscription_id', 'event_seq', name=op.f('uq_webhook_deliveries_subscription_id')),
     )
     op.create_index(op.f('ix_webhook_deliveries_event_seq'), 'webhook_deliveries', ['event_seq'])
     op.create_index('ix_webhook_deliveries_queue', 'webhook_deliveries', ['subscription_id', 'parcel_id', 'state'])
