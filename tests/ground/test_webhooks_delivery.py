@@ -170,3 +170,169 @@ async def _attempts_at_least(h: Harness, n: int) -> bool:
 async def _attempts_failed_since(h: Harness, _seen: int) -> bool:
     return await h.count(select(func.count()).select_from(WebhookDelivery).where(
         WebhookDelivery.state == "pending", WebhookDelivery.attempts >= 2)) > 0
+
+
+async def test_repeated_failures_disable_the_subscription_until_re_enabled(db_url):
+    rx = Receiver()
+    rx.status = 500
+    rx.start()
+    try:
+        async with Harness(fast_settings(db_url, webhooks_disable_after_failures=3)) as h:
+            sub = await h.subscribe(rx.url, ["parcel.created"])
+            await h.parcels(["d1", "d2"])
+            h.start_workers()
+
+            async def disabled() -> bool:
+                return not (await h.c.get(f"/webhooks/{sub['id']}")).json()["enabled"]
+
+            await wait_for(disabled, what="auto-disable")
+            body = (await h.c.get(f"/webhooks/{sub['id']}")).json()
+            assert "3 consecutive failed deliveries" in body["disabled_reason"] and "500" in body["disabled_reason"]
+            tried = len(rx.requests)
+            rx.status = 200
+            await asyncio.sleep(0.5)
+            assert len(rx.requests) == tried, "a disabled subscription was still called"
+            page = (await h.c.get(f"/webhooks/{sub['id']}/deliveries", params={"state": "pending"})).json()
+            assert page["total"] == 2          # nothing dropped while disabled
+            d = (await h.c.get(f"/webhooks/{sub['id']}/deliveries/{page['items'][0]['id']}")).json()
+            assert d["log"] and all(a["status_code"] == 500 and a["latency_ms"] >= 0 for a in d["log"])
+
+            r = await h.c.post(f"/webhooks/{sub['id']}/enable")
+            assert r.status_code == 200 and r.json()["enabled"] and r.json()["consecutive_failures"] == 0
+            await wait_for(h.all_delivered, what="delivered after re-enable")
+            assert {r.doc["parcel_id"] for r in rx.accepted()} == {"d1", "d2"}
+    finally:
+        rx.stop()
+
+
+async def test_a_dead_delivery_no_longer_holds_back_the_parcels_later_events(db_url):
+    rx = Receiver()
+    rx.status = 503
+    rx.start()
+    try:
+        async with Harness(fast_settings(db_url, webhooks_max_attempts=2)) as h:
+            sub = await h.subscribe(rx.url, ["parcel.created", "parcel.planned"])
+            await h.parcels(["x1"])
+            h.start_workers()
+
+            async def dead() -> bool:
+                page = (await h.c.get(f"/webhooks/{sub['id']}/deliveries", params={"state": "dead"})).json()
+                return page["total"] == 1
+
+            await wait_for(dead, what="the created event to die after 2 attempts")
+            assert len(rx.requests) == 2
+            rx.status = 200
+            async with h.sm() as s:
+                p = await s.get(Parcel, "x1")
+                apply_transitions(s, p, S.planned, "test")
+                await s.commit()
+            await wait_for(lambda: _accepted_types(rx, ["parcel.planned"]), what="the later event")
+    finally:
+        rx.stop()
+
+
+async def _accepted_types(rx: Receiver, types: list[str]) -> bool:
+    return [r.doc["type"] for r in rx.accepted()] == types
+
+
+async def test_replay_one_delivery_and_a_time_range(db_url):
+    rx = Receiver()
+    rx.start()
+    try:
+        async with Harness(fast_settings(db_url)) as h:
+            sub = await h.subscribe(rx.url, ["parcel.created", "parcel.planned"])
+            await h.parcels(["r1", "r2"])
+            await h.deliver(["r1"])
+            h.start_workers()
+            await wait_for(h.all_delivered, what="first deliveries")
+            assert len(rx.accepted()) == 3
+            page = (await h.c.get(f"/webhooks/{sub['id']}/deliveries")).json()
+            first = page["items"][0]
+            r = await h.c.post(f"/webhooks/{sub['id']}/deliveries/{first['id']}/replay")
+            assert r.status_code == 200 and r.json()["state"] == "pending"
+            await wait_for(lambda: _count_is(rx, 4), what="the replayed delivery")
+            again = rx.accepted()[-1]
+            assert again.headers["x-fleet-event-id"] == first["event_id"]   # same id: receivers can de-duplicate
+            assert again.headers["x-fleet-delivery-attempt"] == "1"
+
+            # a subscription made afterwards backfills a time range it did not exist for
+            late = await h.subscribe(rx.url, ["parcel.created"])
+            events = await h.events()
+            r = await h.c.post(f"/webhooks/{late['id']}/replay", json={
+                "since": events[0].created_at.isoformat(), "until": "2200-01-01T00:00:00Z"})
+            assert r.status_code == 200 and r.json() == {"replayed": 2}
+            await wait_for(lambda: _count_is(rx, 6), what="the range replay")
+            assert sorted(x.doc["parcel_id"] for x in rx.accepted()[4:]) == ["r1", "r2"]
+            bad = await h.c.post(f"/webhooks/{late['id']}/replay", json={"since": "2026-01-02T00:00:00Z",
+                                                                        "until": "2026-01-01T00:00:00Z"})
+            assert bad.status_code == 422
+            assert (await h.c.post(f"/webhooks/{late['id']}/deliveries/999999/replay")).status_code == 404
+    finally:
+        rx.stop()
+
+
+async def _count_is(rx: Receiver, n: int) -> bool:
+    return len(rx.accepted()) >= n
+
+
+async def test_the_outbox_commits_and_rolls_back_with_the_parcel_change(db_url):
+    async with Harness(fast_settings(db_url)) as h:
+        await h.parcels(["o1"])
+        async with h.sm() as s:
+            p = await s.get(Parcel, "o1")
+            apply_transitions(s, p, S.planned, "planned, then the transaction fails")
+            await s.rollback()
+        assert [e.type for e in await h.events()] == ["parcel.created"]
+        r = await h.c.post("/parcels/o1/transitions", json={"to": "returned", "reason": "sender cancelled"})
+        assert r.status_code == 200, r.text
+        events = await h.events()
+        assert [e.type for e in events] == ["parcel.created", "parcel.returned"]
+        assert events[1].data["reason"] == "operator: sender cancelled" and events[1].hub_id == HUB["id"]
+
+
+async def test_subscription_input_is_validated_and_the_secret_shown_once(db_url):
+    async with Harness(fast_settings(db_url, webhooks_allow_private=False)) as h:
+        for url, why in [("http://127.0.0.1:9/x", "internal address"), ("http://169.254.169.254/", "internal"),
+                         ("ftp://example.com/", "http and https"), ("http://localhost/", "internal name")]:
+            r = await h.c.post("/webhooks", json={"url": url, "event_types": ["parcel.created"]})
+            assert r.status_code == 422 and why in r.text, (url, r.text)
+        r = await h.c.post("/webhooks", json={"url": "https://hooks.example.com/x", "event_types": ["parcel.nope"]})
+        assert r.status_code == 422
+        r = await h.c.post("/webhooks", json={"url": "https://hooks.example.com/x", "event_types": []})
+        assert r.status_code == 422
+        r = await h.c.post("/webhooks", json={"url": "https://hooks.example.com/x", "event_types": ["parcel.created"],
+                                              "hub_id": "no-such-hub"})
+        assert r.status_code == 422 and "hub" in r.text
+        sub = await h.subscribe("https://hooks.example.com/x", ["parcel.created", "parcel.lost"])
+        assert "secret" in sub
+        got = (await h.c.get(f"/webhooks/{sub['id']}")).json()
+        assert "secret" not in got and got["event_types"] == ["parcel.created", "parcel.lost"]
+        assert all("secret" not in s for s in (await h.c.get("/webhooks")).json()["items"])
+        rotated = (await h.c.post(f"/webhooks/{sub['id']}/rotate-secret")).json()
+        assert rotated["secret"] != sub["secret"]
+        r = await h.c.patch(f"/webhooks/{sub['id']}", json={"url": "http://10.0.0.1/"})
+        assert r.status_code == 422
+        r = await h.c.patch(f"/webhooks/{sub['id']}", json={"enabled": False})
+        assert r.json()["enabled"] is False and r.json()["disabled_reason"] == "disabled by a user"
+        assert (await h.c.get("/webhooks/wh_" + "0" * 32)).status_code == 404
+        assert (await h.c.get("/webhooks/not-an-id")).status_code == 422
+        assert (await h.c.delete(f"/webhooks/{sub['id']}")).status_code == 204
+        assert (await h.c.get(f"/webhooks/{sub['id']}")).status_code == 404
+
+
+async def test_hub_filter_only_takes_that_hubs_parcels(db_url):
+    rx = Receiver()
+    rx.start()
+    try:
+        async with Harness(fast_settings(db_url)) as h:
+            await h.parcels(["h1"])
+            assert (await h.c.post("/hubs", json={**HUB, "id": "hub-2"})).status_code == 201
+            sub = await h.subscribe(rx.url, ["parcel.created"], hub_id="hub-2")
+            assert (await h.c.post("/parcels", json=parcel("h2", hub_id="hub-2"))).status_code == 201
+            assert (await h.c.post("/parcels", json=parcel("h3"))).status_code == 201
+            h.start_workers()
+            await wait_for(h.all_delivered, what="deliveries")
+            assert [r.doc["parcel_id"] for r in rx.accepted()] == ["h2"]
+            assert sub["hub_id"] == "hub-2"
+    finally:
+        rx.stop()
