@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
