@@ -308,7 +308,8 @@ class WebhookDelivery(Base):
     """One event for one subscription: pending until delivered or dead (attempts used up)."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("subscription_id", "event_seq"),)
+    # event first: the claim's per-parcel probe must use ix_webhook_deliveries_queue, not this
+    __table_args__ = (UniqueConstraint("event_seq", "subscription_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
     event_seq: Mapped[int] = mapped_column(ForeignKey("webhook_events.seq", ondelete="CASCADE"), index=True)
@@ -361,5 +362,6 @@ class MissionEnergy(Base):
 
 
 Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)
-Index("ix_webhook_deliveries_queue", WebhookDelivery.subscription_id, WebhookDelivery.parcel_id, WebhookDelivery.state)
+Index("ix_webhook_deliveries_queue", WebhookDelivery.subscription_id, WebhookDelivery.parcel_id, WebhookDelivery.state,
+      WebhookDelivery.event_seq)
 Index("ix_webhook_deliveries_due", WebhookDelivery.state, WebhookDelivery.next_attempt_at)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ground_control.db.models import Parcel, WebhookEvent, utcnow
 from ground_control.webhooks.event_types import EventType, event_for_transition
@@ -21,7 +23,31 @@ def stage(session: AsyncSession, event_type: EventType | str, parcel_id: str, hu
     row = WebhookEvent(id=str(uuid.uuid4()), type=EventType(event_type).value, parcel_id=parcel_id,
                        hub_id=hub_id, data=data, created_at=at, fanned_out=False)
     session.add(row)
+    session.info[_FLAG] = True
     return row
+
+
+_FLAG = "webhook_events_staged"
+_on_commit: list[Callable[[], None]] = []
+
+
+def notify_on_commit(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after any commit that wrote events (the local worker sends them at
+    once instead of at its next poll; other replicas still poll). Returns the unsubscriber."""
+    _on_commit.append(callback)
+    return lambda: _on_commit.remove(callback) if callback in _on_commit else None
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.info.pop(_FLAG, False):
+        for cb in list(_on_commit):
+            cb()
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_FLAG, None)
 
 
 async def enqueue(session: AsyncSession, event_type: EventType | str, parcel_id: str, data: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -34,19 +34,17 @@ async def fan_out(session: AsyncSession, limit: int = 500) -> int:
         await session.rollback()
         return 0
     subs = (await session.scalars(select(WebhookSubscription))).all()
+    # compare-and-set, as in claim: without SKIP LOCKED (SQLite) another worker may have read
+    # the same events; each event is fanned out by the one whose update flips its flag
     table = WebhookEvent.__table__
-    for ev in events:
-        # compare-and-set, as in claim: without SKIP LOCKED (SQLite) another worker may have
-        # read the same events; only the one that flips the flag fans the event out
-        flipped = await session.execute(update(table).where(table.c.seq == ev.seq, table.c.fanned_out.is_(False))
-                                         .values(fanned_out=True).execution_options(synchronize_session=False))
-        if flipped.rowcount != 1:
-            continue
-        for sub in subs:
-            if wants(sub, ev):
-                session.add(WebhookDelivery(subscription_id=sub.id, event_seq=ev.seq, parcel_id=ev.parcel_id,
-                                            state=PENDING, attempts=0, next_attempt_at=ev.created_at,
-                                            created_at=ev.created_at))
+    flipped = set((await session.execute(
+        update(table).where(table.c.seq.in_([e.seq for e in events]), table.c.fanned_out.is_(False))
+        .values(fanned_out=True).returning(table.c.seq).execution_options(synchronize_session=False))).scalars().all())
+    rows = [{"subscription_id": sub.id, "event_seq": ev.seq, "parcel_id": ev.parcel_id, "state": PENDING,
+             "attempts": 0, "next_attempt_at": ev.created_at, "created_at": ev.created_at}
+            for ev in events if ev.seq in flipped for sub in subs if wants(sub, ev)]
+    if rows:
+        await session.execute(insert(WebhookDelivery), rows)
     await session.commit()
     return len(events)
 
@@ -84,19 +82,25 @@ async def claim(session: AsyncSession, now: datetime, limit: int, lease_s: float
         .with_for_update(skip_locked=True, of=WebhookDelivery)
     )
     rows = (await session.scalars(stmt)).all()
-    out: list[Claimed] = []
+    if not rows:
+        await session.rollback()
+        return []
+    # compare-and-set in one statement: where SKIP LOCKED does not exist (SQLite) two workers
+    # may read the same rows; each row goes to the one whose update still finds it unleased
     table = WebhookDelivery.__table__
+    taken = set((await session.execute(
+        update(table).where(table.c.id.in_([d.id for d in rows]), table.c.state == PENDING,
+                            (table.c.lease_until.is_(None)) | (table.c.lease_until < now))
+        .values(lease_until=now + timedelta(seconds=lease_s)).returning(table.c.id)
+        .execution_options(synchronize_session=False))).scalars().all())
+    rows = [d for d in rows if d.id in taken]
+    subs = {x.id: x for x in (await session.scalars(select(WebhookSubscription).where(
+        WebhookSubscription.id.in_({d.subscription_id for d in rows})))).all()} if rows else {}
+    events = {e.seq: e for e in (await session.scalars(select(WebhookEvent).where(
+        WebhookEvent.seq.in_([d.event_seq for d in rows])))).all()} if rows else {}
+    out: list[Claimed] = []
     for d in rows:
-        # compare-and-set: where SKIP LOCKED does not exist (SQLite) two workers may read the
-        # same row; only the one whose update still finds it unleased sends it
-        taken = await session.execute(
-            update(table).where(table.c.id == d.id, table.c.state == PENDING,
-                                (table.c.lease_until.is_(None)) | (table.c.lease_until < now))
-            .values(lease_until=now + timedelta(seconds=lease_s)).execution_options(synchronize_session=False))
-        if taken.rowcount != 1:
-            continue
-        sub = await session.get(WebhookSubscription, d.subscription_id)
-        ev = await session.get(WebhookEvent, d.event_seq)
+        sub, ev = subs.get(d.subscription_id), events.get(d.event_seq)
         if sub is None or ev is None:
             continue
         out.append(Claimed(d.id, sub.id, sub.url, sub.secret, ev.id, ev.type, body_of(ev), d.attempts + 1))
@@ -124,32 +128,41 @@ class RetryPolicy:
     disable_after: int
 
 
-async def record(session: AsyncSession, c: Claimed, o: Outcome, policy: RetryPolicy,
+async def record(session: AsyncSession, results: list[tuple[Claimed, Outcome]], policy: RetryPolicy,
                  rand: random.Random | None = None) -> None:
-    """Log the attempt; mark delivered, schedule a retry, or give up (dead); count the
-    subscription's consecutive failures and disable it at the limit. Commits."""
-    d = await session.get(WebhookDelivery, c.delivery_id)
-    if d is None:       # the subscription was deleted meanwhile
-        await session.rollback()
+    """Log each attempt; mark delivered, schedule a retry, or give up (dead); count each
+    subscription's consecutive failures and disable it at the limit. One transaction. Commits."""
+    if not results:
         return
-    session.add(WebhookAttempt(delivery_id=d.id, at=o.at, status_code=o.status_code,
-                               error=(o.error or None) and o.error[:2000], latency_ms=o.latency_ms))
-    d.attempts = c.attempt
-    d.last_status, d.last_error, d.lease_until = o.status_code, (o.error or None) and o.error[:2000], None
-    subs = WebhookSubscription.__table__
-    if o.ok:
-        d.state, d.delivered_at = DELIVERED, o.at
-        await session.execute(update(subs).where(subs.c.id == c.subscription_id).values(consecutive_failures=0))
-    else:
-        if c.attempt >= policy.max_attempts:
-            d.state = DEAD
+    rows = {d.id: d for d in (await session.scalars(select(WebhookDelivery).where(
+        WebhookDelivery.id.in_([c.delivery_id for c, _ in results])))).all()}
+    streak: dict[str, tuple[int, bool, Outcome]] = {}   # sub -> (failures after its last success, any success, last)
+    for c, o in sorted(results, key=lambda r: r[1].at):
+        d = rows.get(c.delivery_id)
+        if d is None:       # the subscription was deleted meanwhile
+            continue
+        err = (o.error or None) and o.error[:2000]
+        session.add(WebhookAttempt(delivery_id=d.id, at=o.at, status_code=o.status_code, error=err,
+                                   latency_ms=o.latency_ms))
+        d.attempts, d.last_status, d.last_error, d.lease_until = c.attempt, o.status_code, err, None
+        fails, reset, _ = streak.get(c.subscription_id, (0, False, o))
+        if o.ok:
+            d.state, d.delivered_at = DELIVERED, o.at
+            streak[c.subscription_id] = (0, True, o)
         else:
-            d.next_attempt_at = o.at + timedelta(seconds=retry_delay(c.attempt, policy.base_s, policy.cap_s, rand))
-        await session.execute(update(subs).where(subs.c.id == c.subscription_id)
-                              .values(consecutive_failures=subs.c.consecutive_failures + 1))
-        await session.execute(
-            update(subs).where(subs.c.id == c.subscription_id, subs.c.enabled.is_(True),
-                               subs.c.consecutive_failures >= policy.disable_after)
-            .values(enabled=False, disabled_reason=f"disabled after {policy.disable_after} consecutive failed "
-                    f"deliveries; last: {o.status_code or o.error}"[:2000]))
+            if c.attempt >= policy.max_attempts:
+                d.state = DEAD
+            else:
+                d.next_attempt_at = o.at + timedelta(seconds=retry_delay(c.attempt, policy.base_s, policy.cap_s, rand))
+            streak[c.subscription_id] = (fails + 1, reset, o)
+    subs = WebhookSubscription.__table__
+    for sub_id, (fails, reset, last) in streak.items():
+        count = subs.c.consecutive_failures if not reset else 0
+        await session.execute(update(subs).where(subs.c.id == sub_id).values(consecutive_failures=count + fails))
+        if fails:
+            await session.execute(
+                update(subs).where(subs.c.id == sub_id, subs.c.enabled.is_(True),
+                                   subs.c.consecutive_failures >= policy.disable_after)
+                .values(enabled=False, disabled_reason=f"disabled after {policy.disable_after} consecutive failed "
+                        f"deliveries; last: {last.status_code or last.error}"[:2000]))
     await session.commit()

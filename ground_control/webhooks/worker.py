@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ground_control.db.models import utcnow
 from ground_control.settings import Settings
 from ground_control.webhooks import url_policy
+from ground_control.webhooks.outbox import notify_on_commit
 from ground_control.webhooks.queue import Claimed, Outcome, RetryPolicy, claim, fan_out, record
 from ground_control.webhooks.signer import HEADER, header_value
 
@@ -49,6 +50,7 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
+        unsubscribe = notify_on_commit(self.wake)
         try:
             while True:
                 try:
@@ -58,7 +60,7 @@ class DeliveryWorker:
                 except Exception:   # noqa: BLE001 - a database hiccup; the rows wait for the next round
                     log.exception("webhook delivery round failed")
                     busy = 0
-                if busy >= self.settings.webhooks_batch:
+                if busy:   # sending one of a parcel's events may have made its next one due
                     continue
                 self._wake.clear()
                 try:
@@ -66,6 +68,7 @@ class DeliveryWorker:
                 except asyncio.TimeoutError:
                     pass
         finally:
+            unsubscribe()
             await self.client.aclose()
 
     async def round(self) -> int:
@@ -76,9 +79,8 @@ class DeliveryWorker:
         async with self.sessionmaker() as s:
             claimed = await claim(s, utcnow(), self.settings.webhooks_batch, self.settings.webhooks_lease_s)
         outcomes = await asyncio.gather(*(self.send(c) for c in claimed))
-        for c, o in zip(claimed, outcomes):
-            async with self.sessionmaker() as s:
-                await record(s, c, o, self.policy)
+        async with self.sessionmaker() as s:
+            await record(s, list(zip(claimed, outcomes)), self.policy)
         return len(claimed)
 
     async def send(self, c: Claimed) -> Outcome:

@@ -71,10 +71,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['event_seq'], ['webhook_events.seq'], ondelete='CASCADE',
                                 name=op.f('fk_webhook_deliveries_event_seq_webhook_events')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
-        sa.UniqueConstraint('subscription_id', 'event_seq', name=op.f('uq_webhook_deliveries_subscription_id')),
+        sa.UniqueConstraint('event_seq', 'subscription_id', name=op.f('uq_webhook_deliveries_event_seq')),
     )
     op.create_index(op.f('ix_webhook_deliveries_event_seq'), 'webhook_deliveries', ['event_seq'])
-    op.create_index('ix_webhook_deliveries_queue', 'webhook_deliveries', ['subscription_id', 'parcel_id', 'state'])
+    op.create_index('ix_webhook_deliveries_queue', 'webhook_deliveries',
+                    ['subscription_id', 'parcel_id', 'state', 'event_seq'])
     op.create_index('ix_webhook_deliveries_due', 'webhook_deliveries', ['state', 'next_attempt_at'])
     op.create_table(
         'webhook_attempts',
