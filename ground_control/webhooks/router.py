@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 
-from ground_control.api.deps import Limit, Offset, Order, Session
+from ground_control.api.deps import Limit, Offset, Order, QueryId, Session
 from ground_control.api.schemas import Page
 from ground_control.db.models import Hub, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from ground_control.db.repositories import Invalid, NotFound, SortOrder, get_or_404, paginate
@@ -118,7 +118,7 @@ async def rotate_secret(subscription_id: SubId, session: Session) -> WebhookSubs
 @router.get("/{subscription_id}/deliveries", response_model=Page[DeliveryOut], responses=ERR)
 async def list_deliveries(subscription_id: SubId, session: Session, limit: Limit = 50, offset: Offset = 0,
                           state: Annotated[str | None, Query(pattern=f"^({PENDING}|{DELIVERED}|{DEAD})$")] = None,
-                          parcel_id: Annotated[str | None, Query(max_length=64)] = None,
+                          parcel_id: QueryId = None,
                           order: Order = SortOrder.asc) -> dict:
     await get_or_404(session, WebhookSubscription, subscription_id, "webhook")
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
