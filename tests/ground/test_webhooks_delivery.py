@@ -336,3 +336,24 @@ async def test_hub_filter_only_takes_that_hubs_parcels(db_url):
             assert sub["hub_id"] == "hub-2"
     finally:
         rx.stop()
+
+
+async def test_a_claim_of_a_dead_replica_is_taken_over_when_its_lease_ends(db_url):
+    from datetime import timedelta
+
+    from ground_control.db.models import utcnow
+    from ground_control.webhooks.queue import claim, fan_out
+
+    async with Harness(fast_settings(db_url)) as h:
+        await h.subscribe("http://127.0.0.1:9/never-called", ["parcel.created"])
+        await h.parcels(["l1"])
+        async with h.sm() as s:
+            assert await fan_out(s) == 1
+        now = utcnow()
+        async with h.sm() as s:
+            first = await claim(s, now, 10, lease_s=30)          # this replica then dies
+        async with h.sm() as s:
+            assert await claim(s, now + timedelta(seconds=29), 10, lease_s=30) == []   # still leased
+        async with h.sm() as s:
+            again = await claim(s, now + timedelta(seconds=31), 10, lease_s=30)
+        assert [c.event_id for c in again] == [c.event_id for c in first] and len(first) == 1
