@@ -28,7 +28,7 @@ def telemetry_energy_wh(start_pct: float, end_pct: float, battery_wh: float) -> 
     """Energy the battery gave over the mission; None when the readings show none (no drop,
     or a battery swapped or charged mid-way), so the caller falls back to the model."""
     used = start_pct - end_pct
-    if used <= 0 or battery_wh <= 0:
+    if start_pct <= 0 or used <= 0 or battery_wh <= 0:
         return None
     return used / 100.0 * battery_wh
 

@@ -25,6 +25,11 @@ ENDED = ("completed", "failed")
 FRESH = timedelta(seconds=60)
 
 
+def start_may_move(mission_state: str, start_pct: float, now_pct: float) -> bool:
+    """Pure: may the mission's start reading be replaced by the reading ``now_pct``?"""
+    return mission_state in ("sent", "accepted") or (start_pct <= 0 < now_pct)
+
+
 def factors(settings: Settings) -> Factors:
     return Factors(settings.grid_gco2_per_kwh, settings.van_gco2_per_km, settings.charge_efficiency)
 
@@ -59,6 +64,11 @@ class FootprintSampler:
                                         start_at=tel.ts, last_pct=tel.battery_pct, last_at=tel.ts))
                 elif tel.ts > row.last_at:
                     row.last_pct, row.last_at = tel.battery_pct, tel.ts
+                    # the start is the reading at take-off: it follows the battery until the
+                    # mission has started, and a 0 % reported before the autopilot's first
+                    # battery message is no reading at all
+                    if start_may_move(m.state, row.start_pct, tel.battery_pct):
+                        row.start_pct, row.start_at = tel.battery_pct, tel.ts
             try:
                 await s.commit()
             except IntegrityError:

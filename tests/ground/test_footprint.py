@@ -25,6 +25,15 @@ def test_energy_from_telemetry_or_the_model():
     assert telemetry_energy_wh(90, 80, 500) == pytest.approx(50.0)
     assert telemetry_energy_wh(80, 80, 500) is None          # no drop: nothing measured
     assert telemetry_energy_wh(50, 95, 500) is None          # charged or swapped mid-way
+    assert telemetry_energy_wh(0, 0, 500) is None             # no battery reading yet (0 %)
+
+
+def test_the_start_reading_is_the_one_at_take_off():
+    from ground_control.footprint.sampler import start_may_move
+
+    assert start_may_move("sent", 95.0, 96.0) and start_may_move("accepted", 95.0, 94.0)
+    assert not start_may_move("started", 95.0, 90.0)           # flying: the start is fixed
+    assert start_may_move("started", 0.0, 88.0)                # the first reading was "unknown"
     assert model_energy_wh(3000, 12) == pytest.approx(36.0)
     assert mission_energy(90, 80, 500, 3000, 12) == (pytest.approx(50.0), "telemetry")
     assert mission_energy(None, 80, 500, 3000, 12) == (pytest.approx(36.0), "model")
