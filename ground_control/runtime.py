@@ -1,5 +1,5 @@
-"""Everything that runs beside the API: one MQTT link feeding ingest, the dispatcher and the
-telemetry flusher. ``fleet serve`` starts it in the app lifespan; ``fleet demo`` can reuse it."""
+"""Everything that runs beside the API: one MQTT link feeding ingest, the dispatcher, the
+telemetry flusher, the webhook delivery worker and ETA watcher, and the footprint sampler. ``fleet serve`` starts it in the app lifespan; ``fleet demo`` can reuse it."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from ground_control.dispatch.dispatcher import Dispatcher
 from ground_control.dispatch.mission_builder import make_dispatch_planner
 from ground_control.ingest.service import Ingest, subscriptions
 from ground_control.mqtt.link import MqttLink
+from ground_control.footprint.sampler import FootprintSampler
 from ground_control.settings import Settings
 from ground_control.signing.keys import Signer, load_gc_key
+from ground_control.webhooks.eta_watch import EtaWatcher
+from ground_control.webhooks.worker import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,9 @@ class Runtime:
         self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner,
                                      listening=lambda: self.link.connected.is_set(),
                                      signer=Signer(load_gc_key(settings), settings.signed_message_ttl_s))
+        self.webhooks = DeliveryWorker(settings, sessionmaker) if settings.webhooks_enabled else None
+        self.eta_watch = EtaWatcher(settings, sessionmaker) if settings.webhooks_enabled else None
+        self.footprint = FootprintSampler(settings, sessionmaker)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
@@ -53,7 +59,11 @@ class Runtime:
             asyncio.create_task(self.link.run(), name="gc-mqtt"),
             asyncio.create_task(self.ingest.flush_loop(), name="gc-telemetry-flush"),
             asyncio.create_task(self.dispatcher.run(), name="gc-dispatch"),
+            asyncio.create_task(self.footprint.run(), name="gc-footprint"),
         ]
+        if self.webhooks is not None and self.eta_watch is not None:
+            self._tasks += [asyncio.create_task(self.webhooks.run(), name="gc-webhooks"),
+                            asyncio.create_task(self.eta_watch.run(), name="gc-eta-watch")]
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.link.connected.wait(), wait_connected)
         if not self.connected:

@@ -127,6 +127,33 @@ class Settings(BaseSettings):
     console_feed_interval_s: float = Field(default=0.5, gt=0, le=60)
     # a low_battery alert when a vehicle's battery falls below this (once per mission)
     console_low_battery_pct: float = Field(default=20.0, ge=0, le=100)
+    # --- webhooks (ground_control.webhooks, docs/webhooks.md)
+    webhooks_enabled: bool = True               # run the delivery worker and the ETA watcher
+    # allow subscription URLs on loopback/private/link-local addresses (SSRF guard off): tests,
+    # or receivers on the same private network
+    webhooks_allow_private: bool = False
+    webhooks_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    webhooks_batch: int = Field(default=50, ge=1, le=1000)     # deliveries claimed per round
+    webhooks_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    webhooks_retry_base_s: float = Field(default=5.0, gt=0)
+    webhooks_retry_cap_s: float = Field(default=3600.0, gt=0)
+    webhooks_max_attempts: int = Field(default=15, ge=1, le=1000)       # then the delivery is dead
+    webhooks_disable_after_failures: int = Field(default=20, ge=1)     # consecutive, per subscription
+    webhooks_lease_s: float = Field(default=60.0, gt=0)                 # a claim outlives the HTTP timeout
+    # ETA events: a change above the threshold (against the last one announced), "arriving soon"
+    # once within the window; at most one eta_changed per parcel per min interval
+    eta_watch_interval_s: float = Field(default=15.0, gt=0)
+    eta_change_threshold_s: float = Field(default=120.0, gt=0)
+    eta_arriving_soon_s: float = Field(default=300.0, gt=0)
+    eta_min_interval_s: float = Field(default=60.0, ge=0)
+
+    # --- energy and carbon per delivery (ground_control.footprint, docs/footprint.md)
+    # grid carbon intensity; default: UK electricity, DESNZ GHG conversion factors 2024 (0.20705 kg/kWh)
+    grid_gco2_per_kwh: float = Field(default=207.05, ge=0, le=2000)
+    # the comparison van, g CO2e per km; default: DESNZ 2024 "Delivery vehicles", average diesel van
+    van_gco2_per_km: float = Field(default=251.0, ge=0, le=5000)
+    charge_efficiency: float = Field(default=0.9, gt=0, le=1)    # grid energy -> battery energy
+    footprint_interval_s: float = Field(default=3.0, gt=0)
 
     # --- HTTP
     host: str = "127.0.0.1"

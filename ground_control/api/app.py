@@ -30,6 +30,8 @@ from ground_control.console import router as console
 from ground_control.console.live import LiveFeed
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
+from ground_control.footprint.router import router as footprint_router
+from ground_control.webhooks.router import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type"])
     for r in (auth_router, hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
               missions.router, plans.router, dead_letters.router, vehicle_costs.router,
-              broker_credentials.router, signing.router, audit_router):
+              broker_credentials.router, signing.router, audit_router, webhooks_router, footprint_router):
         app.include_router(r)
     console.install(app)
 

@@ -271,6 +271,8 @@ class ParcelOut(_Out):
     waiting_reason: str | None = None                # why it is not planned yet ("code: detail")
     waiting_since: datetime | None = None
     proof: dict[str, Any] | None
+    # energy (telemetry or model) and CO2e of its delivery beside a van's, once its mission ended
+    footprint: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
     handover_code: str | None = Field(

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text,
+    JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -166,6 +166,8 @@ class Parcel(Base):
     handover_salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
     handover_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     handover_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # energy and CO2e of its delivery (ground_control.footprint), once its mission has ended
+    footprint: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     __mapper_args__ = {"version_id_col": version}
 
 
@@ -354,6 +356,97 @@ class Alert(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+class WebhookSubscription(Base):
+    """An integrator's endpoint and the parcel events it wants (ground_control.webhooks). The
+    secret is kept as is because every delivery is signed with it; the API shows it only once."""
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    hub_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    secret: Mapped[str] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """The outbox: one row per parcel event, written in the transaction of the change itself.
+    ``seq`` orders a parcel's events; ``fanned_out`` once a delivery row exists per subscriber."""
+
+    __tablename__ = "webhook_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)   # the event id receivers de-duplicate by
+    type: Mapped[str] = mapped_column(String(40))
+    parcel_id: Mapped[str] = mapped_column(String(64), index=True)
+    hub_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: pending until delivered or dead (attempts used up)."""
+
+    __tablename__ = "webhook_deliveries"
+    # event first: the claim's per-parcel probe must use ix_webhook_deliveries_queue, not this
+    __table_args__ = (UniqueConstraint("event_seq", "subscription_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    event_seq: Mapped[int] = mapped_column(ForeignKey("webhook_events.seq", ondelete="CASCADE"), index=True)
+    parcel_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")    # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # a replica that claimed it sends until then; another may take it over afterwards
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per HTTP attempt."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class EtaMark(Base):
+    """What the ETA watcher last told subscribers about a parcel on a mission (no flapping)."""
+
+    __tablename__ = "webhook_eta_marks"
+    parcel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mission_id: Mapped[str] = mapped_column(String(64))
+    notified_eta: Mapped[datetime] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    arriving_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MissionEnergy(Base):
+    """Battery readings at a mission's start and latest (ground_control.footprint): telemetry
+    keeps only the newest sample per vehicle, so the footprint sampler keeps these two."""
+
+    __tablename__ = "mission_energy"
+    mission_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(String(64))
+    start_pct: Mapped[float] = mapped_column(Float)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_pct: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)
+Index("ix_webhook_deliveries_queue", WebhookDelivery.subscription_id, WebhookDelivery.parcel_id, WebhookDelivery.state,
+      WebhookDelivery.event_seq)
+Index("ix_webhook_deliveries_due", WebhookDelivery.state, WebhookDelivery.next_attempt_at)

@@ -1,6 +1,7 @@
 """Small data-access helpers shared by the API, dispatch and ingest. Parcel state changes go
-through :func:`apply_transitions` only, so every change is checked by the pure state machine and
-leaves a history row in the caller's transaction (all or nothing)."""
+through :func:`apply_transitions` only (creation through :func:`record_created`), so every change
+is checked by the pure state machine and leaves a history row and its webhook event (outbox) in
+the caller's transaction (all or nothing)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ground_control.db.models import ParcelHistory, Parcel, utcnow
 from ground_control.domain.parcel_lifecycle import ParcelState, catch_up, transition
+from ground_control.webhooks.outbox import stage_transition
 
 T = TypeVar("T")
 
@@ -82,6 +84,7 @@ def apply_transitions(
             parcel_id=parcel.id, from_state=step.from_state.value, to_state=step.to_state.value,
             reason=step.reason[:2000], at=step.at, event_id=step.event_id, mission_id=parcel.mission_id,
         ))
+        stage_transition(session, parcel, step.from_state.value, step.to_state.value, step.reason, step.at)
     parcel.state = target.value
     parcel.updated_at = at
     if target is ParcelState.created:
@@ -90,3 +93,10 @@ def apply_transitions(
     # a new state, a new story: dispatch (or the caller) says afresh why it waits, if it does
     parcel.waiting_reason = None
     parcel.waiting_since = None
+
+
+def record_created(session: AsyncSession, parcel: Parcel) -> None:
+    """The history row and webhook event of a parcel just added (and flushed) by the caller."""
+    at = utcnow()
+    session.add(ParcelHistory(parcel_id=parcel.id, from_state=None, to_state="created", reason="created", at=at))
+    stage_transition(session, parcel, None, "created", "created", at)

@@ -19,9 +19,9 @@ from ground_control.api.handover import issue_codes
 from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
 from ground_control.auth.dependencies import hub_scope, require_hub
 from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
-from ground_control.db.models import Hub, Mission, Parcel, ParcelHistory, utcnow
+from ground_control.db.models import Hub, Mission, Parcel, ParcelHistory
 from ground_control.db.repositories import (
-    Conflict, Invalid, NotFound, SortOrder, apply_transitions, get_or_404, paginate,
+    Conflict, Invalid, NotFound, SortOrder, apply_transitions, get_or_404, paginate, record_created,
 )
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES
 from ground_control.domain.custody import operator_refusal
@@ -58,10 +58,6 @@ def _answer(p: Parcel, code: str) -> ParcelOut:
     return ParcelOut.model_validate(p).model_copy(update={"handover_code": code})
 
 
-def _created_history(p: Parcel) -> ParcelHistory:
-    return ParcelHistory(parcel_id=p.id, from_state=None, to_state="created", reason="created", at=utcnow())
-
-
 @router.post("", status_code=201, response_model=ParcelOut, responses=ERR)
 async def create_parcel(body: ParcelCreate, session: Session, request: Request) -> ParcelOut:
     """The answer carries the parcel's ``handover_code`` (for the recipient of a robot delivery),
@@ -75,7 +71,7 @@ async def create_parcel(body: ParcelCreate, session: Session, request: Request) 
     [code] = await _with_codes(request, [parcel])
     session.add(parcel)
     await session.flush()
-    session.add(_created_history(parcel))
+    record_created(session, parcel)
     await session.commit()
     wake_dispatch(request)
     return _answer(parcel, code)
@@ -154,7 +150,8 @@ async def import_parcels(request: Request, session: Session) -> dict:
     codes = await _with_codes(request, rows)
     session.add_all(rows)
     await session.flush()
-    session.add_all([_created_history(p) for p in rows])
+    for p in rows:
+        record_created(session, p)
     await session.commit()
     wake_dispatch(request)
     items = [_answer(p, code) for p, code in zip(rows, codes)]
