@@ -41,6 +41,7 @@ OPERATE = frozenset({A, D})                 # change parcels, plans, operator co
 READ = frozenset({A, D, V})                 # read everything operational
 PARCEL_WRITE = frozenset({A, D, I})
 PARCEL_READ = frozenset({A, D, V, I})
+INTEGRATE = frozenset({A, I})                # webhook subscriptions
 
 #: operations anyone may call, no credential: liveness, API docs, console page, recipient tracking
 PUBLIC_OPERATIONS: frozenset[tuple[str, str]] = frozenset({
@@ -80,6 +81,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/vehicles/{vehicle_id}/commands"): Rule(OPERATE, Scope.path),
     ("GET", "/vehicles/{vehicle_id}/commands"): Rule(READ, Scope.path),
     # the vehicle's broker password (re-issue) and the Ed25519 key its agent signs events with
+    # integrations: webhook subscriptions, their deliveries and replays
+    ("DELETE", "/webhooks/{subscription_id}"): Rule(INTEGRATE),
+    ("GET", "/webhooks"): Rule(INTEGRATE),
+    ("GET", "/webhooks/{subscription_id}"): Rule(INTEGRATE),
+    ("GET", "/webhooks/{subscription_id}/deliveries"): Rule(INTEGRATE),
+    ("GET", "/webhooks/{subscription_id}/deliveries/{delivery_id}"): Rule(INTEGRATE),
+    ("PATCH", "/webhooks/{subscription_id}"): Rule(INTEGRATE),
+    ("POST", "/webhooks"): Rule(INTEGRATE),
+    ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/replay"): Rule(INTEGRATE),
+    ("POST", "/webhooks/{subscription_id}/enable"): Rule(INTEGRATE),
+    ("POST", "/webhooks/{subscription_id}/replay"): Rule(INTEGRATE),
+    ("POST", "/webhooks/{subscription_id}/rotate-secret"): Rule(INTEGRATE),
+    # energy and carbon of the day's deliveries
+    ("GET", "/reports/footprint"): Rule(READ),
     # the operator console's data: fleet-wide, so not for a hub-limited principal
     ("GET", "/console/config"): Rule(READ),
     ("GET", "/console/feed"): Rule(READ),

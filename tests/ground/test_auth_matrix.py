@@ -18,6 +18,7 @@ ROLES = ("admin", "dispatcher", "viewer", "integrator")
 ALL, ADM = set(ROLES), {"admin"}
 OPS, READ = {"admin", "dispatcher"}, {"admin", "dispatcher", "viewer"}
 P_WRITE, P_READ = {"admin", "dispatcher", "integrator"}, ALL
+INTEG = {"admin", "integrator"}
 
 #: the intended access matrix, written out independently of auth.policy
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -33,6 +34,18 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/vehicles/{vehicle_id}/declare-lost"): ADM,
     ("GET", "/vehicles/{vehicle_id}/telemetry"): READ,
     ("POST", "/vehicles/{vehicle_id}/commands"): OPS, ("GET", "/vehicles/{vehicle_id}/commands"): READ,
+    ("DELETE", "/webhooks/{subscription_id}"): INTEG,
+    ("GET", "/webhooks"): INTEG,
+    ("GET", "/webhooks/{subscription_id}"): INTEG,
+    ("GET", "/webhooks/{subscription_id}/deliveries"): INTEG,
+    ("GET", "/webhooks/{subscription_id}/deliveries/{delivery_id}"): INTEG,
+    ("PATCH", "/webhooks/{subscription_id}"): INTEG,
+    ("POST", "/webhooks"): INTEG,
+    ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/replay"): INTEG,
+    ("POST", "/webhooks/{subscription_id}/enable"): INTEG,
+    ("POST", "/webhooks/{subscription_id}/replay"): INTEG,
+    ("POST", "/webhooks/{subscription_id}/rotate-secret"): INTEG,
+    ("GET", "/reports/footprint"): READ,
     ("GET", "/console/config"): READ, ("GET", "/console/feed"): READ, ("GET", "/alerts"): READ,
     ("GET", "/alerts/{alert_id}"): READ, ("POST", "/alerts/{alert_id}/acknowledge"): OPS,
     ("POST", "/vehicles/{vehicle_id}/broker-credentials"): ADM,
@@ -150,7 +163,7 @@ async def test_a_new_route_without_a_rule_is_refused_and_track_pages_are_public(
     async def track(token: str) -> dict:
         return {"token": token}
 
-    @extra.post("/webhooks")
+    @extra.post("/not-yet-ruled")
     async def webhooks() -> dict:
         return {}
 
@@ -158,6 +171,6 @@ async def test_a_new_route_without_a_rule_is_refused_and_track_pages_are_public(
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
             assert (await c.get("/track/abc")).json() == {"token": "abc"}
-            assert (await c.post("/webhooks")).status_code == 401
-            r = await c.post("/webhooks", headers=await headers_for(app, "admin"))
+            assert (await c.post("/not-yet-ruled")).status_code == 401
+            r = await c.post("/not-yet-ruled", headers=await headers_for(app, "admin"))
             assert r.status_code == 403 and "no access rule" in r.json()["detail"]
