@@ -1,5 +1,7 @@
-"""Everything that runs beside the API: one MQTT link feeding ingest, the dispatcher and the
-telemetry flusher. ``fleet serve`` starts it in the app lifespan; ``fleet demo`` can reuse it."""
+"""Everything that runs beside the API: one MQTT link feeding ingest, the dispatcher, the
+telemetry flusher and, with several replicas on PostgreSQL, the hub-lease loop that decides which
+hubs this replica dispatches. ``fleet serve`` starts it in the app lifespan; ``fleet demo`` can
+reuse it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ground_control.cluster.ownership import HubOwnership, Ownership, SoleOwner
 from ground_control.db.models import utcnow
+from ground_control.db.session import is_sqlite
 from ground_control.dispatch.dispatcher import Dispatcher
 from ground_control.dispatch.mission_builder import make_dispatch_planner
 from ground_control.ingest.service import Ingest, subscriptions
@@ -28,8 +32,13 @@ class Runtime:
         self.link = MqttLink(settings, self.ingest.handle, subscriptions(settings), on_connect=self._connected)
         # flight profile = the missions' cruise/drop altitudes, so planned energy is the agent's
         planner = make_dispatch_planner(settings)
+        self.leases: HubOwnership | None = None
+        if uses_leases(settings):
+            self.leases = HubOwnership(sessionmaker, settings.replica, settings.lease_ttl_s,
+                                       settings.lease_renew_interval_s, on_change=self.wake)
+        ownership: Ownership = self.leases or SoleOwner()
         self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner,
-                                     listening=lambda: self.link.connected.is_set())
+                                     listening=lambda: self.link.connected.is_set(), ownership=ownership)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
@@ -48,6 +57,7 @@ class Runtime:
 
     async def start(self, wait_connected: float = 5.0) -> None:
         self._tasks = [
+            *([asyncio.create_task(self.leases.run(), name="gc-leases")] if self.leases else []),
             asyncio.create_task(self.link.run(), name="gc-mqtt"),
             asyncio.create_task(self.ingest.flush_loop(), name="gc-telemetry-flush"),
             asyncio.create_task(self.dispatcher.run(), name="gc-dispatch"),
@@ -66,3 +76,13 @@ class Runtime:
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.ingest.flush_all(force_dead_letters=True)
+        if self.leases is not None:   # a graceful stop hands our hubs over at once
+            await self.leases.release_all()
+
+
+def uses_leases(settings: Settings) -> bool:
+    """Hub leases on PostgreSQL (any number of replicas); SQLite is one process, which owns
+    every hub."""
+    if settings.dispatch_leases == "auto":
+        return not is_sqlite(settings.database_url)
+    return settings.dispatch_leases == "on"

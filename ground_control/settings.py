@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     replan_on_vehicle_lost: bool = True
     replan_on_mission_failed: bool = True
 
+    # --- several replicas on one PostgreSQL (ground_control.cluster)
+    # auto: hub leases on PostgreSQL, none on SQLite (one process owns every hub)
+    dispatch_leases: Literal["auto", "on", "off"] = "auto"
+    # a dead replica's hubs are taken over within lease_ttl_s + lease_renew_interval_s
+    lease_ttl_s: float = Field(default=10.0, ge=1.0, le=600.0)
+    lease_renew_interval_s: float = Field(default=2.0, gt=0, le=300.0)
+    # this replica's name in the lease table (default: mqtt_client_id, which must differ per replica)
+    replica_name: str = Field(default="", max_length=100)
+
     # --- robot handover codes (domain.handover_code)
     # derives each parcel's code from its stored salt; unset: a random one per process (codes
     # still verify after a restart, but cannot be shown again). Set it in production.
@@ -109,6 +118,18 @@ class Settings(BaseSettings):
         if v.startswith("sqlite://") and not v.startswith("sqlite+aiosqlite://"):
             v = "sqlite+aiosqlite://" + v[len("sqlite://"):]
         return v
+
+    @model_validator(mode="after")
+    def _renew_well_within_ttl(self) -> "Settings":
+        """A lease must be renewed at least twice per TTL, or one slow round loses it."""
+        if self.lease_renew_interval_s * 2 > self.lease_ttl_s:
+            raise ValueError(f"lease_renew_interval_s ({self.lease_renew_interval_s}) must be at most half of "
+                             f"lease_ttl_s ({self.lease_ttl_s})")
+        return self
+
+    @property
+    def replica(self) -> str:
+        return self.replica_name or self.mqtt_client_id
 
     @property
     def mqtt_host(self) -> str:

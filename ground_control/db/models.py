@@ -270,3 +270,15 @@ class VehicleTypeCosts(Base):
 
 
 Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)
+
+
+class LeaseRow(Base):
+    """A named lease (``hub:<id>``: who dispatches that hub; ``member:<holder>``: a live replica).
+    ``token`` is the fencing token: it grows on every change of holder, and dispatch writes
+    check it in their own transaction (ground_control.cluster)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

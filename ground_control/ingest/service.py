@@ -204,7 +204,8 @@ class Ingest:
         if not self.status_pending:
             return
         pending, self.status_pending = self.status_pending, {}
-        rows = [(vid, st, at) for vid, (st, at, _raw) in pending.items()]
+        # sorted: replicas writing the same vehicles in one order cannot deadlock each other
+        rows = sorted((vid, st, at) for vid, (st, at, _raw) in pending.items())
         try:
             refused = await write_isolating(rows, self._write_status)
         except Exception:
