@@ -15,6 +15,7 @@ from ground_control.cluster.ownership import HubOwnership, Ownership, SoleOwner
 from ground_control.db.models import utcnow
 from ground_control.db.session import is_sqlite
 from ground_control.dispatch.dispatcher import Dispatcher
+from ground_control.history.store import maintain as maintain_history
 from ground_control.dispatch.mission_builder import make_dispatch_planner
 from ground_control.ingest.service import Ingest, subscriptions
 from ground_control.mqtt.link import MqttLink
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
+        self.sessionmaker = sessionmaker
         # replan triggers from the fleet side (mission rejected/failed, vehicle back or lost)
         replan = settings.replan_on_mission_failed or settings.replan_on_vehicle_lost
         self.ingest = Ingest(settings, sessionmaker, on_replan=self.wake if replan else (lambda: None))
@@ -61,11 +63,26 @@ class Runtime:
             asyncio.create_task(self.link.run(), name="gc-mqtt"),
             asyncio.create_task(self.ingest.flush_loop(), name="gc-telemetry-flush"),
             asyncio.create_task(self.dispatcher.run(), name="gc-dispatch"),
+            *([asyncio.create_task(self._history_loop(), name="gc-telemetry-history")]
+              if self.settings.telemetry_history else []),
         ]
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.link.connected.wait(), wait_connected)
         if not self.connected:
             log.warning("MQTT broker %s not reachable yet; will keep trying", self.settings.mqtt_url)
+
+    async def _history_loop(self) -> None:
+        """Telemetry retention (and the coming days' partitions) at start, then periodically.
+        Every replica runs it; the database serialises them and each run is idempotent."""
+        while True:
+            try:
+                async with self.sessionmaker() as session:
+                    await maintain_history(session, utcnow(), self.settings.telemetry_retention_days)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried next interval; samples go to the default partition
+                log.warning("telemetry history maintenance failed: %s", exc)
+            await asyncio.sleep(self.settings.telemetry_history_maintenance_s)
 
     async def stop(self) -> None:
         for t in self._tasks:

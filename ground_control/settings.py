@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
     telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
     telemetry_flush_max: int = Field(default=2000, ge=1)
+    # every flushed sample is kept this many days (PostgreSQL: one partition per day, dropped
+    # whole; SQLite: deleted); the retention job runs at start and every maintenance interval
+    telemetry_history: bool = True
+    telemetry_retention_days: int = Field(default=7, ge=1, le=3650)
+    telemetry_history_maintenance_s: float = Field(default=3600.0, ge=10)
     # a message ingest cannot handle: transient failures are retried in place with backoff up to
     # this cap; after ingest_transient_max_attempts, if the database answers a probe, it is the
     # message's fault after all and it is dead-lettered (while the database is down: never)

@@ -56,7 +56,8 @@ class Ingest:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.on_replan = on_replan
-        self.telemetry = TelemetryBuffer(sessionmaker, on_refused=self._telemetry_refused)
+        self.telemetry = TelemetryBuffer(sessionmaker, on_refused=self._telemetry_refused,
+                                         history=settings.telemetry_history)
         self.status_pending: dict[str, tuple[str, datetime, bytes]] = {}
         self.dead_letters = dead_letters.Aggregator()   # invalid telemetry/status, written in bulk
         self._dead_letters_flushed = 0.0
