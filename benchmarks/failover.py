@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--speedup", type=float, default=20.0)
     ap.add_argument("--lease-ttl", type=float, default=5.0, help="FLEET_LEASE_TTL_S of the replicas")
     ap.add_argument("--lease-renew", type=float, default=1.0, help="FLEET_LEASE_RENEW_INTERVAL_S")
+    ap.add_argument("--sim-battery-wh", type=float, default=None,
+                    help="simulated pack energy (the simulator never recharges; default: 148 Wh per "
+                         "10 parcels per vehicle, at least the simulator's 148 Wh)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds for the whole delivery (default: scaled)")
     ap.add_argument("--keep", action="store_true", help="keep logs and recordings")
     args = ap.parse_args(argv)
@@ -79,7 +82,7 @@ class FailoverRound(Round):
         db = await RoundDatabase.create("postgres", f"failover_{int(self.t0)}", cfg.folder)
         self.fleet = ReplicaFleet(cfg.folder, self.scenario, db, cfg.speedup, self.timeline,
                                   replicas=self.args.replicas, lease_ttl_s=self.args.lease_ttl,
-                                  lease_renew_s=self.args.lease_renew)
+                                  lease_renew_s=self.args.lease_renew, sim_battery_wh=sim_battery_wh(self.args))
         self.watch = DatabaseWatch(db.name)
         try:
             await self.bring_up(self.fleet)
@@ -163,6 +166,14 @@ class FailoverRound(Round):
         took = round(time.time() - killed_at, 2) if len(new_owner) == len(hubs) else None
         self.takeovers.append({"replica": victim, "hubs": hubs, "new_owner": new_owner, "takeover_s": took})
         fleet.note(f"kill {n}: {hubs} taken over by {new_owner} after {took} s")
+
+
+def sim_battery_wh(args: argparse.Namespace) -> float | None:
+    """A pack big enough for the run: the simulator's 148 Wh lasts about 10 parcels."""
+    if args.sim_battery_wh:
+        return args.sim_battery_wh
+    per_vehicle = args.parcels / (args.drones + args.robots)
+    return None if per_vehicle <= 8 else round(148 * per_vehicle / 8)
 
 
 def timeout_for(args: argparse.Namespace) -> float:

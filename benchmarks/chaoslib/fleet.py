@@ -57,6 +57,9 @@ class Fleet:
     down: set[str] = field(default_factory=set)      # children a fault holds down on purpose
     broker_port: int = 0
     api_url: str = ""
+    #: the simulated packs' energy (fleet sim --battery-wh); None: the simulator's default. The
+    #: simulator never recharges, so long runs give the vehicles bigger packs (a swap at the hub)
+    sim_battery_wh: float | None = None
 
     def note(self, text: str) -> None:
         self.timeline.append((time.time(), text))
@@ -124,7 +127,9 @@ class Fleet:
             sim = self.children.add(Child(f"sim-{hub}", [
                 *FLEET, "sim", "--copters", str(len(drones)), "--rovers", str(len(robots)),
                 "--home", f"{lat},{lon}", "--speedup", str(self.speedup), "--base-port", "0",
-                "--host", "127.0.0.1"], self.folder / f"sim-{hub}.log"))
+                "--host", "127.0.0.1",
+                *(["--battery-wh", str(self.sim_battery_wh)] if self.sim_battery_wh else [])],
+                self.folder / f"sim-{hub}.log"))
             sim.start()
             self.sims.append(sim)
             addrs = await self._sim_addresses(sim, len(here))

@@ -61,3 +61,17 @@ def test_fair_share_and_choice_converge_to_one_owner_per_hub():
     assert choose(hubs, set(), {"c"}, 2) == (["c"], [])
     # a replica never claims a hub somebody else holds
     assert choose(hubs, {"c"}, set(), 2) == (["c"], [])
+
+
+def test_leases_are_on_for_postgresql_off_for_sqlite_and_renewal_must_fit_twice_in_the_ttl():
+    import pytest
+    from pydantic import ValidationError
+
+    from ground_control.runtime import uses_leases
+    from ground_control.settings import Settings
+
+    assert uses_leases(Settings(database_url="postgresql://u@h/db"))
+    assert not uses_leases(Settings(database_url="sqlite:///x.db"))
+    assert uses_leases(Settings(database_url="sqlite:///x.db", dispatch_leases="on"))
+    with pytest.raises(ValidationError, match="at most half"):
+        Settings(lease_ttl_s=3, lease_renew_interval_s=2)
