@@ -9,7 +9,7 @@ holding a hub lease is killed with SIGKILL, again and again, mid-delivery.
 Everything is a real process on 127.0.0.1 (chaoslib: a private Mosquitto with persistence, the
 replicas on a database of their own with MQTT v5 shared subscriptions, ``fleet sim`` per hub, one
 ``fleet agent`` per vehicle). Once the first mission is started, every ``--every`` seconds (seeded
-jitter) the benchmark reads the lease table, picks a replica that holds a hub, kill -9's it,
+jitter) the benchmark reads the lease table, takes the owner of the next hub in turn, kill -9's it,
 restarts it at once (a new process: it must wait for its old leases to expire like anyone else),
 and times until another live holder has every hub the dead one held (``takeover_s``). A watcher
 reads the missions table twice a second for a parcel on two active missions at once. At the end
@@ -139,11 +139,12 @@ class FailoverRound(Round):
     async def kill_an_owner(self, fleet: ReplicaFleet, n: int) -> None:
         assert self.watch is not None
         holders = await self.watch.hub_holders()
-        owners = sorted({h.replica for h in holders.values() if h.replica})
-        if not owners:
+        held = sorted(h.hub_id for h in holders.values() if h.replica)
+        if not held:
             fleet.note(f"kill {n}: no hub has a live holder; skipped")
             return
-        victim = owners[self.rng.randrange(len(owners))]
+        victim = holders[held[(n - 1) % len(held)]].replica   # the hubs' owners in turn
+        assert victim is not None
         hubs = sorted(h.hub_id for h in holders.values() if h.replica == victim)
         tokens = {h.hub_id: h.token for h in holders.values() if h.replica == victim}
         child = fleet.replica(victim)
