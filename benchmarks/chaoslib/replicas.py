@@ -139,6 +139,7 @@ class DatabaseWatch:
     def __init__(self, database: str) -> None:
         self.database = database
         self._conn: Any = None
+        self._lock: Any = None   # one connection, one query at a time (the watchers run concurrently)
 
     async def _c(self) -> Any:
         import asyncpg
@@ -147,8 +148,15 @@ class DatabaseWatch:
             self._conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=self.database, timeout=10)
         return self._conn
 
+    async def _fetch(self, sql: str) -> list[Any]:
+        import asyncio
+
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            return await (await self._c()).fetch(sql)
+
     async def hub_holders(self) -> dict[str, HubHolder]:
-        rows = await (await self._c()).fetch(
+        rows = await self._fetch(
             "SELECT name, holder, token, expires_at > clock_timestamp() AS live FROM leases WHERE name LIKE 'hub:%'")
         out = {}
         for r in rows:
@@ -158,8 +166,7 @@ class DatabaseWatch:
         return out
 
     async def parcels_on_two_active_missions(self) -> dict[str, list[str]]:
-        rows = await (await self._c()).fetch(
-            "SELECT id, parcel_ids FROM missions WHERE state IN ('sent', 'accepted', 'started')")
+        rows = await self._fetch("SELECT id, parcel_ids FROM missions WHERE state IN ('sent', 'accepted', 'started')")
         seen: dict[str, list[str]] = {}
         for r in rows:
             ids = r["parcel_ids"]
