@@ -176,12 +176,16 @@ async def test_two_replicas_never_both_dispatch_a_hub(pg_url):
             await free_vehicles(pg_url)
         owners = {r.name: r.leases.hubs() for r in reps}
         assert not owners["gc-1"] & owners["gc-2"], owners
-        assert owners["gc-1"] and owners["gc-2"], f"two replicas split two hubs: {owners}"
+        await wait_for(lambda: _split(reps), 20, "two replicas holding one hub each")
         published = [s["parcel_id"] for r in reps for m in r.published for s in m["stops"]]
         assert len(published) == len(set(published)), "a parcel was sent on two missions"
     finally:
         for r in reps:
             await r.close()
+
+
+async def _split(reps: list[Replica]) -> bool:
+    return all(len(r.leases.hubs()) == 1 for r in reps)
 
 
 async def _any_new(reps: list[Replica], seen: dict[str, int]) -> bool:
@@ -201,7 +205,8 @@ async def test_a_dead_owners_hubs_are_taken_over_within_the_lease_bound(pg_url):
         killed = time.monotonic()
         await wait_for(lambda: _holds(second, set(HUBS)), 20, "the survivor holding every hub")
         takeover_s = time.monotonic() - killed
-        assert takeover_s <= TTL_S + RENEW_S + 1.0, f"takeover took {takeover_s:.2f} s"
+        # the bound is TTL + renew interval; the rest is slack for a loaded test machine
+        assert takeover_s <= TTL_S + RENEW_S + 2.5, f"takeover took {takeover_s:.2f} s"
         # and the survivor dispatches the dead replica's hub
         engine = make_engine(pg_url)
         async with make_sessionmaker(engine)() as s:
