@@ -38,6 +38,10 @@ class Runtime:
         if uses_leases(settings):
             self.leases = HubOwnership(sessionmaker, settings.replica, settings.lease_ttl_s,
                                        settings.lease_renew_interval_s, on_change=self.wake)
+            if not (settings.mqtt_shared_group and settings.mqtt_protocol == "5"):
+                log.info("hub leases on; events and telemetry are not shared between replicas (set "
+                         "FLEET_MQTT_PROTOCOL=5 and FLEET_MQTT_SHARED_GROUP to split them): with several "
+                         "replicas each one ingests every message, stored once by id")
         ownership: Ownership = self.leases or SoleOwner()
         self.dispatcher = Dispatcher(settings, sessionmaker, self._publish, planner,
                                      listening=lambda: self.link.connected.is_set(), ownership=ownership)
