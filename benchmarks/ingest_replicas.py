@@ -73,7 +73,7 @@ def _bare(host: str, port: int, prefix: str, ready: "mp.Event", out: "mp.Queue[d
 
 
 def _replica(db_url: str, broker_url: str, name: str, prefix: str, ready: "mp.Event", stop_at: float,
-             out: "mp.Queue[dict]") -> None:
+             out: "mp.Queue[dict]", history: bool = True) -> None:
     """One replica's ingest, counting this run's telemetry (the handler returns after buffering;
     the flusher writes every telemetry_flush_interval_s)."""
     from ground_control.db.session import make_engine, make_sessionmaker
@@ -83,7 +83,7 @@ def _replica(db_url: str, broker_url: str, name: str, prefix: str, ready: "mp.Ev
 
     async def main() -> dict:
         s = Settings(database_url=db_url, mqtt_url=broker_url, mqtt_protocol="5", mqtt_shared_group=GROUP,
-                     mqtt_client_id=name)
+                     mqtt_client_id=name, telemetry_history=history)
         engine = make_engine(db_url)
         ingest = Ingest(s, make_sessionmaker(engine))
         c = {"n": 0, "first": 0.0, "last": 0.0, "cpu0": 0.0, "cpu1": 0.0}
@@ -128,7 +128,8 @@ async def one_run(db_url: str, broker_url: str, host: str, port: int, replicas: 
     stop_at = time.time() + 15 + total_s
     rq: mp.Queue = ctx.Queue()
     readies = [ctx.Event() for _ in range(replicas)]
-    procs = [ctx.Process(target=_replica, args=(db_url, broker_url, f"gc-bench-{prefix}-{i}", prefix, readies[i], stop_at, rq))
+    procs = [ctx.Process(target=_replica, args=(db_url, broker_url, f"gc-bench-{prefix}-{i}", prefix, readies[i], stop_at, rq,
+                                                  not args.no_history))
              for i in range(replicas)]
     for p in procs:
         p.start()
@@ -201,7 +202,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         by_n.setdefault(r["replicas"], []).append(r["ingest_rate"])
     top = max(by_n)
     growth = (statistics.mean(by_n[top]) / statistics.mean(by_n[1])) if 1 in by_n and top != 1 and statistics.mean(by_n[1]) else None
-    return {"benchmark": "ingest_replicas", "vehicles": args.vehicles, "seconds": args.seconds, "cpus": os.cpu_count(),
+    return {"benchmark": "ingest_replicas", "telemetry_history": not args.no_history, "vehicles": args.vehicles, "seconds": args.seconds, "cpus": os.cpu_count(),
             "broker": "mosquitto (private)", "database": "postgresql", "runs": runs,
             "mean_ingest_rate": {str(k): round(statistics.mean(v), 1) for k, v in sorted(by_n.items())},
             "mean_ingest_vs_bare": {str(k): round(statistics.mean([r["ingest_vs_bare"] or 0 for r in runs if r["replicas"] == k]), 3)
@@ -217,6 +218,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--processes", type=int, default=2, help="publisher processes")
     ap.add_argument("--clients", type=int, default=5, help="MQTT clients per publisher process")
+    ap.add_argument("--no-history", action="store_true", help="latest position only (what the history insert costs)")
     args = ap.parse_args()
     args.replica_list = [int(x) for x in args.replicas.split(",") if x.strip()]
     print(json.dumps(asyncio.run(main_async(args))), flush=True)
