@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fleet_protocol.broker_endpoints import BrokerEndpoint, parse_broker_urls
@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     replan_on_vehicle_lost: bool = True
     replan_on_mission_failed: bool = True
 
+    # --- several replicas on one PostgreSQL (ground_control.cluster)
+    # auto: hub leases on PostgreSQL, none on SQLite (one process owns every hub)
+    dispatch_leases: Literal["auto", "on", "off"] = "auto"
+    # a dead replica's hubs are taken over within lease_ttl_s + lease_renew_interval_s
+    lease_ttl_s: float = Field(default=10.0, ge=1.0, le=600.0)
+    lease_renew_interval_s: float = Field(default=2.0, gt=0, le=300.0)
+    # this replica's name in the lease table (default: mqtt_client_id, which must differ per replica)
+    replica_name: str = Field(default="", max_length=100)
+
     # --- robot handover codes (domain.handover_code)
     # derives each parcel's code from its stored salt; unset: a random one per process (codes
     # still verify after a restart, but cannot be shown again). Set it in production.
@@ -109,6 +118,11 @@ class Settings(BaseSettings):
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
     telemetry_flush_interval_s: float = Field(default=0.2, gt=0)
     telemetry_flush_max: int = Field(default=2000, ge=1)
+    # every flushed sample is kept this many days (PostgreSQL: one partition per day, dropped
+    # whole; SQLite: deleted); the retention job runs at start and every maintenance interval
+    telemetry_history: bool = True
+    telemetry_retention_days: int = Field(default=7, ge=1, le=3650)
+    telemetry_history_maintenance_s: float = Field(default=3600.0, ge=10)
     # a message ingest cannot handle: transient failures are retried in place with backoff up to
     # this cap; after ingest_transient_max_attempts, if the database answers a probe, it is the
     # message's fault after all and it is dead-lettered (while the database is down: never)
@@ -208,6 +222,18 @@ class Settings(BaseSettings):
         if v.startswith("sqlite://") and not v.startswith("sqlite+aiosqlite://"):
             v = "sqlite+aiosqlite://" + v[len("sqlite://"):]
         return v
+
+    @model_validator(mode="after")
+    def _renew_well_within_ttl(self) -> "Settings":
+        """A lease must be renewed at least twice per TTL, or one slow round loses it."""
+        if self.lease_renew_interval_s * 2 > self.lease_ttl_s:
+            raise ValueError(f"lease_renew_interval_s ({self.lease_renew_interval_s}) must be at most half of "
+                             f"lease_ttl_s ({self.lease_ttl_s})")
+        return self
+
+    @property
+    def replica(self) -> str:
+        return self.replica_name or self.mqtt_client_id
 
     @property
     def mqtt_endpoints(self) -> list[BrokerEndpoint]:

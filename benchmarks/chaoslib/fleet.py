@@ -64,6 +64,9 @@ class Fleet:
     # the admin API key ground control is started with (FLEET_BOOTSTRAP_API_KEY) and the harness
     # sends; the same key across ground-control restarts
     api_key: str = field(default_factory=new_bootstrap_key)
+    #: the simulated packs' energy (fleet sim --battery-wh); None: the simulator's default. The
+    #: simulator never recharges, so long runs give the vehicles bigger packs (a swap at the hub)
+    sim_battery_wh: float | None = None
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -139,7 +142,9 @@ class Fleet:
             sim = self.children.add(Child(f"sim-{hub}", [
                 *FLEET, "sim", "--copters", str(len(drones)), "--rovers", str(len(robots)),
                 "--home", f"{lat},{lon}", "--speedup", str(self.speedup), "--base-port", "0",
-                "--host", "127.0.0.1"], self.folder / f"sim-{hub}.log"))
+                "--host", "127.0.0.1",
+                *(["--battery-wh", str(self.sim_battery_wh)] if self.sim_battery_wh else [])],
+                self.folder / f"sim-{hub}.log"))
             sim.start()
             self.sims.append(sim)
             addrs = await self._sim_addresses(sim, len(here))

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint,
     TypeDecorator,
+    JSON, BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String,
+    Table, Text, TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -450,3 +452,36 @@ Index("ix_events_vehicle_ts", Event.vehicle_id, Event.ts)
 Index("ix_webhook_deliveries_queue", WebhookDelivery.subscription_id, WebhookDelivery.parcel_id, WebhookDelivery.state,
       WebhookDelivery.event_seq)
 Index("ix_webhook_deliveries_due", WebhookDelivery.state, WebhookDelivery.next_attempt_at)
+
+
+class LeaseRow(Base):
+    """A named lease (``hub:<id>``: who dispatches that hub; ``member:<holder>``: a live replica).
+    ``token`` is the fencing token: it grows on every change of holder, and dispatch writes
+    check it in their own transaction (ground_control.cluster)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+#: Every flushed telemetry sample, kept for ``telemetry_retention_days`` (ground_control.history).
+#: A plain Core table: no primary key, as a PostgreSQL table partitioned by day (on
+#: ``received_at``, the server's clock) would need the partition key in it. Read by vehicle and time.
+telemetry_history = Table(
+    "telemetry_history", Base.metadata,
+    Column("vehicle_id", String(64), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("alt_m", Float, nullable=True),
+    Column("heading_deg", Float, nullable=False),
+    Column("ground_speed_mps", Float, nullable=False),
+    Column("battery_pct", Float, nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("agent_state", String(32), nullable=False),
+    Column("mission_id", String(64), nullable=True),
+    Index("ix_telemetry_history_vehicle_received", "vehicle_id", "received_at"),
+)

@@ -13,6 +13,11 @@ parcels, freed vehicles or failed missions):
    published, so a crash between the two only delays it (step 2 resends). Exclusions that
    expired are lifted first; every parcel left waiting gets its reason stored
    (``waiting_reason``, ``waiting_since``).
+
+With several replicas on one database each step only touches the hubs this replica holds
+(``ownership``: leases in ground_control.cluster), and every mission/parcel write checks the
+hub's fencing token in its own transaction, so a replica that lost a hub (paused, cut off from
+the database) cannot commit a plan made while it still held it. One process alone owns every hub.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from typing import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, make_envelope, topics
+from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, encode, make_envelope, topics
 from fleet_protocol.signing import generate_key
+from ground_control.cluster.lease_store import FencingError
+from ground_control.cluster.ownership import Ownership, SoleOwner
 from ground_control.db.models import Command, Geofence, Hub, Mission, Parcel, TelemetryLatest, Vehicle, utcnow
 from ground_control.db.repositories import apply_transitions
 from ground_control.dispatch.liveness import update_liveness
@@ -52,11 +59,12 @@ REPLAN_UNCHANGED_S = 30.0
 class Dispatcher:
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], publish: Publish,
                  planner: RoutePlanner, listening: Callable[[], bool] = lambda: True,
-                 signer: Signer | None = None) -> None:
+                 signer: Signer | None = None, ownership: Ownership | None = None) -> None:
         self.settings = settings
         # every mission and command goes out signed; without a configured key (unit tests) a
         # throwaway one, which no agent trusts
         self.sign = signer or Signer(generate_key(), settings.signed_message_ttl_s)
+        self.ownership: Ownership = ownership or SoleOwner()
         self.sessionmaker = sessionmaker
         self.publish = publish
         self.planner = planner
@@ -82,11 +90,17 @@ class Dispatcher:
             await self.tick()
 
     async def tick(self) -> None:
+        owned = self.ownership.hubs()
+        if owned is not None and not owned:   # another replica dispatches every hub
+            self.ticks += 1
+            return
         for step in (self.check_liveness, self.resend_or_fail, self.flush_commands, self.plan_and_dispatch):
             try:
                 await step()
             except asyncio.CancelledError:
                 raise
+            except FencingError as exc:   # we lost a hub meanwhile: its new owner carries on
+                log.warning("dispatch step %s refused: %s", step.__name__, exc)
             except Exception:  # noqa: BLE001 - one bad step must not stop dispatch
                 log.exception("dispatch step %s failed", step.__name__)
         self.ticks += 1
@@ -97,7 +111,7 @@ class Dispatcher:
             return
         async with self.sessionmaker() as session:
             up, down = await update_liveness(session, utcnow(), self.settings.telemetry_silence_timeout_s,
-                                             listening_since=self.listening_since)
+                                             listening_since=self.listening_since, hub_ids=self.ownership.hubs())
             await session.commit()
         if up or down:
             log.info("liveness: online %s, offline %s", up, down)
@@ -107,17 +121,22 @@ class Dispatcher:
     async def resend_or_fail(self) -> None:
         now = utcnow()
         timeout = timedelta(seconds=self.settings.mission_ack_timeout_s)
+        owned = self.ownership.hubs()
         async with self.sessionmaker() as session:
-            rows = (await session.execute(
-                select(Mission, Vehicle.online, Vehicle.online_changed_at)
-                .join(Vehicle, Vehicle.id == Mission.vehicle_id)
-                .where(Mission.state == "sent", Mission.last_sent_at < now - timeout))).all()
+            stmt = (select(Mission, Vehicle.online, Vehicle.online_changed_at)
+                    .join(Vehicle, Vehicle.id == Mission.vehicle_id)
+                    .where(Mission.state == "sent", Mission.last_sent_at < now - timeout))
+            if owned is not None:
+                stmt = stmt.where(Mission.hub_id.in_(sorted(owned)))
+            rows = (await session.execute(stmt)).all()
+            touched: set[str] = set()
             to_send: list[tuple[str, dict]] = []
             for m, online, online_since in rows:
                 # an offline vehicle cannot answer: its time away counts for nothing (its
                 # persistent session delivers the mission when it is back)
                 if not online or (online_since is not None and now - online_since < timeout):
                     continue
+                touched.add(m.hub_id)
                 if m.send_count > self.settings.mission_resend_count:
                     why = f"not accepted after {m.send_count} sends"
                     await fail_mission(session, m, why, max_attempts=self.settings.max_delivery_attempts,
@@ -130,6 +149,8 @@ class Dispatcher:
                     m.send_count += 1
                     m.last_sent_at = now
                     to_send.append((m.vehicle_id, m.payload))
+            for hub_id in sorted(touched):
+                await self.ownership.check(session, hub_id)   # FencingError: nothing is written
             await session.commit()
         for vehicle_id, payload in to_send:
             await self._publish_mission(vehicle_id, ProtoMission.model_validate(payload))
@@ -144,9 +165,12 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ 3. commands
     async def flush_commands(self) -> None:
+        owned = self.ownership.hubs()
         async with self.sessionmaker() as session:
-            cmds = (await session.scalars(select(Command).where(Command.sent_at.is_(None))
-                                          .order_by(Command.created_at).limit(100))).all()
+            stmt = select(Command).where(Command.sent_at.is_(None))
+            if owned is not None:   # commands go out through the replica dispatching the vehicle's hub
+                stmt = stmt.join(Vehicle, Vehicle.id == Command.vehicle_id).where(Vehicle.hub_id.in_(sorted(owned)))
+            cmds = (await session.scalars(stmt.order_by(Command.created_at).limit(100))).all()
             for c in cmds:
                 body = ProtoCommand(command_id=c.id, action=CommandAction(c.action), mission_id=c.mission_id,
                                     parcel_id=c.parcel_id, handover_code=c.handover_code)
@@ -161,9 +185,13 @@ class Dispatcher:
     # ------------------------------------------------------------------ 4. plan & dispatch
     async def plan_and_dispatch(self) -> None:
         now = utcnow()
+        owned = self.ownership.hubs()
         async with self.sessionmaker() as session:
+            waiting_stmt = select(Parcel).where(Parcel.state == ParcelState.created.value)
+            if owned is not None:
+                waiting_stmt = waiting_stmt.where(Parcel.hub_id.in_(sorted(owned)))
             parcels = (await session.scalars(
-                select(Parcel).where(Parcel.state == ParcelState.created.value)
+                waiting_stmt
                 .order_by(Parcel.priority.desc(), Parcel.created_at, Parcel.id).limit(MAX_PARCELS_PER_ROUND)
             )).all()
             if not parcels:
@@ -175,7 +203,8 @@ class Dispatcher:
                 select(TelemetryLatest.vehicle_id, TelemetryLatest.battery_pct))).all())
             hubs = {h.id: h for h in (await session.scalars(select(Hub))).all()}
             fences = list((await session.scalars(select(Geofence))).all())
-            self._lift_exclusions(parcels, fleet, battery, now)
+            for hub_id in sorted(self._lift_exclusions(parcels, fleet, battery, now)):
+                await self.ownership.check(session, hub_id)
             prices = await load_prices(session)
             await session.commit()   # expunges nothing: rows stay readable for planning below
         vehicles = [v for v in fleet if v.enabled and v.online and v.id not in busy]
@@ -197,7 +226,7 @@ class Dispatcher:
         # vehicles, same parcel rows (the version moves with every change: back from a
         # mission, an exclusion lifted): wait for a change or REPLAN_UNCHANGED_S.
         signature = hash((tuple(sorted((p.id, p.version) for p in plannable)),
-                          tuple(v.id for v in vehicles), len(fences)))
+                          tuple(v.id for v in vehicles), len(fences), tuple(sorted(owned or ()))))
         if signature == self._last_signature and time.monotonic() - self._last_plan_at < REPLAN_UNCHANGED_S:
             return
         self._last_signature, self._last_plan_at = signature, time.monotonic()
@@ -226,8 +255,10 @@ class Dispatcher:
         await self._record_waiting(left_out, now)
 
     def _lift_exclusions(self, parcels: list[Parcel], fleet: list[Vehicle], battery: dict[str, float],
-                         now: datetime) -> None:
-        """Drop exclusions that expired (time, a vehicle back from being off, a fresh battery)."""
+                         now: datetime) -> set[str]:
+        """Drop exclusions that expired (time, a vehicle back from being off, a fresh battery).
+        Returns the hubs of the parcels it changed."""
+        changed: set[str] = set()
         views = {v.id: VehicleView(online=v.online, online_since=v.online_changed_at, battery_pct=battery.get(v.id))
                  for v in fleet}
         for p in parcels:
@@ -238,6 +269,8 @@ class Dispatcher:
                 log.info("parcel %s: exclusion(s) lifted, now %s", p.id, [e["vehicle_id"] for e in kept])
                 p.exclusions = kept
                 p.excluded_vehicles = [e["vehicle_id"] for e in kept]
+                changed.add(p.hub_id)
+        return changed
 
     async def _record_waiting(self, reasons: dict[str, str], now: datetime) -> None:
         """Store why parcels still in ``created`` wait (only when the reason changed)."""
@@ -255,11 +288,14 @@ class Dispatcher:
 
     async def _commit_mission(self, mission: ProtoMission, hub_id: str, distance_m: float) -> bool:
         """One transaction: the mission row and every parcel created -> planned; nothing if any
-        parcel changed under us (deleted, planned elsewhere)."""
+        parcel changed under us (deleted, planned elsewhere), and nothing if this replica no longer
+        holds the hub (FencingError, checked in this very transaction)."""
         now = utcnow()
         async with self.sessionmaker() as session:
+            await self.ownership.check(session, hub_id)
             ids = [s.parcel_id for s in mission.stops]
-            rows = {p.id: p for p in (await session.scalars(select(Parcel).where(Parcel.id.in_(ids)))).all()}
+            rows = {p.id: p for p in (await session.scalars(
+                select(Parcel).where(Parcel.id.in_(sorted(ids))).order_by(Parcel.id).with_for_update())).all()}
             if len(rows) != len(ids) or any(p.state != ParcelState.created.value for p in rows.values()):
                 log.info("route for %s skipped: its parcels changed meanwhile", mission.vehicle_id)
                 return False

@@ -30,14 +30,18 @@ def verdict(v: Vehicle, last_telemetry: datetime | None, now: datetime, silence_
 
 async def update_liveness(session: AsyncSession, now: datetime, silence_s: float,
                           vehicle_ids: list[str] | None = None,
-                          listening_since: datetime | None = None) -> tuple[list[str], list[str]]:
-    """Re-judge vehicles (all, or the given ones). Returns (came online, went offline) ids;
-    the caller commits."""
+                          listening_since: datetime | None = None,
+                          hub_ids: set[str] | None = None) -> tuple[list[str], list[str]]:
+    """Re-judge vehicles (all, or the given ones, or those of the given hubs: a replica judges
+    the vehicles of the hubs it dispatches). Returns (came online, went offline) ids; the caller
+    commits."""
     stmt = select(Vehicle, TelemetryLatest.received_at, VehiclePresence).outerjoin(
         TelemetryLatest, TelemetryLatest.vehicle_id == Vehicle.id).outerjoin(
         VehiclePresence, VehiclePresence.vehicle_id == Vehicle.id)
     if vehicle_ids is not None:
         stmt = stmt.where(Vehicle.id.in_(vehicle_ids))
+    if hub_ids is not None:
+        stmt = stmt.where(Vehicle.hub_id.in_(sorted(hub_ids)))
     up: list[str] = []
     down: list[str] = []
     for v, last, presence in (await session.execute(stmt)).all():

@@ -64,7 +64,8 @@ class Ingest:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.on_replan = on_replan
-        self.telemetry = TelemetryBuffer(sessionmaker, on_refused=self._telemetry_refused)
+        self.telemetry = TelemetryBuffer(sessionmaker, on_refused=self._telemetry_refused,
+                                         history=settings.telemetry_history)
         self.status_pending: dict[str, tuple[str, datetime, bytes]] = {}
         self.dead_letters = dead_letters.Aggregator()   # invalid telemetry/status, written in bulk
         self._dead_letters_flushed = 0.0
@@ -234,7 +235,8 @@ class Ingest:
         if not self.status_pending:
             return
         pending, self.status_pending = self.status_pending, {}
-        rows = [(vid, st, at) for vid, (st, at, _raw) in pending.items()]
+        # sorted: replicas writing the same vehicles in one order cannot deadlock each other
+        rows = sorted((vid, st, at) for vid, (st, at, _raw) in pending.items())
         try:
             refused = await write_isolating(rows, self._write_status)
         except Exception:

@@ -34,9 +34,16 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+#: replicas starting together on one PostgreSQL migrate one at a time (the others then find
+#: the schema at head); any constant shared by every replica will do
+MIGRATION_LOCK_KEY = 0x4C4D46
+
+
 def _do_run(connection: Connection) -> None:
     _configure(connection=connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()
 
 
