@@ -102,7 +102,7 @@ class FailoverRound(Round):
         await asyncio.to_thread(self.recorder.start)
         fleet.start_gc()
         await fleet.wait_gc()
-        self.api = api_client(fleet.live_urls)
+        self.api = api_client(fleet.live_urls, headers=fleet.api_headers)
         await seed_city(self.api, self.scenario)
         await fleet.start_vehicles()
         self.tasks.append(asyncio.create_task(fleet.watchdog(), name="watchdog"))

@@ -105,15 +105,19 @@ class Fleet:
     def start_gc(self) -> None:
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
-        # signed messages: ground control's key made here, so its public half can be pinned
-        gc_key_file = self.folder / "gc-signing.key"
-        (self.folder / "gc-public.pem").write_text(public_pem(load_or_create(gc_key_file)[0]))
         env = {**GC_ENV, "FLEET_DATABASE_URL": self.db.url, "FLEET_MQTT_URL": self.mqtt_url,
                "FLEET_MQTT_CLIENT_ID": f"ground-control-chaos-{port}", "FLEET_HOST": "127.0.0.1",
-               "FLEET_PORT": str(port), "FLEET_SIGNING_KEY_FILE": str(gc_key_file),
-               "FLEET_BOOTSTRAP_API_KEY": self.api_key}
+               "FLEET_PORT": str(port), **self.credentials_env()}
         self.gc = self.children.add(Child("ground-control", [*FLEET, "serve"], self.folder / "ground-control.log", env))
         self.gc.start()
+
+    def credentials_env(self) -> dict[str, str]:
+        """What every ground-control process of this fleet is started with: the signing key (made
+        here, so its public half can be pinned on the agents; one file shared by replicas) and the
+        admin API key the harness sends."""
+        gc_key_file = self.folder / "gc-signing.key"
+        (self.folder / "gc-public.pem").write_text(public_pem(load_or_create(gc_key_file)[0]))
+        return {"FLEET_SIGNING_KEY_FILE": str(gc_key_file), "FLEET_BOOTSTRAP_API_KEY": self.api_key}
 
     async def wait_gc(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

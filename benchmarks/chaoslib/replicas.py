@@ -49,9 +49,11 @@ class AnyReplica(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def api_client(urls: Callable[[], list[str]], timeout: float = 10.0) -> httpx.AsyncClient:
-    """THE client factory of the failover benchmark (add the bearer token here)."""
-    return httpx.AsyncClient(transport=AnyReplica(urls), base_url="http://replicas", timeout=timeout)
+def api_client(urls: Callable[[], list[str]], timeout: float = 10.0,
+               headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """THE client factory of the failover benchmark (``headers``: its bearer credential)."""
+    return httpx.AsyncClient(transport=AnyReplica(urls), base_url="http://replicas", timeout=timeout,
+                             headers=headers)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class ReplicaFleet(Fleet):
     ports: dict[str, int] = field(default_factory=dict)
 
     def start_gc(self) -> None:
+        credentials = self.credentials_env()
         for i in range(self.replicas):
             name = f"gc-{i + 1}"
             port = free_port()
@@ -73,7 +76,7 @@ class ReplicaFleet(Fleet):
                    "FLEET_MQTT_CLIENT_ID": f"ground-control-{name}",
                    "FLEET_LEASE_TTL_S": str(self.lease_ttl_s), "FLEET_LEASE_RENEW_INTERVAL_S": str(self.lease_renew_s),
                    "FLEET_HANDOVER_SECRET": "failover-benchmark-secret",
-                   "FLEET_HOST": "127.0.0.1", "FLEET_PORT": str(port)}
+                   "FLEET_HOST": "127.0.0.1", "FLEET_PORT": str(port), **credentials}
             child = self.children.add(Child(name, [*FLEET, "serve"], self.folder / f"{name}.log", env))
             child.start()
             self.gcs.append(child)

@@ -31,7 +31,7 @@ from typing import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, encode, make_envelope, topics
+from fleet_protocol import Command as ProtoCommand, CommandAction, Mission as ProtoMission, make_envelope, topics
 from fleet_protocol.signing import generate_key
 from ground_control.cluster.lease_store import FencingError
 from ground_control.cluster.ownership import Ownership, SoleOwner
