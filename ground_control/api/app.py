@@ -16,7 +16,7 @@ from sqlalchemy import text
 from ground_control.api import errors
 from ground_control.api.body_limit import BodySizeLimit
 from ground_control.api.routers import dashboard, dead_letters, geofences, hubs, missions, parcels, plans, vehicles
-from ground_control.api.routers import vehicle_costs
+from ground_control.api.routers import tracking, vehicle_costs
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.settings import Settings
 
@@ -65,7 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, default_bytes=settings.max_body_bytes,
                        limits={"/parcels/import": settings.max_import_body_bytes})
     for r in (hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
-              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router):
+              missions.router, plans.router, dashboard.router, dead_letters.router, vehicle_costs.router,
+              tracking.router):
         app.include_router(r)
 
     @app.get("/health", tags=["meta"], responses={503: {"description": "a part is down: see `down`"}})

@@ -261,7 +261,7 @@ async def test_every_list_takes_one_order_parameter_with_ascending_default(clien
     # every list endpoint documents the same parameter with the same default
     spec = (await client.get("/openapi.json")).json()
     lists = [p for p, ops in spec["paths"].items() if "get" in ops
-             and "#/components/schemas/Page" in str(ops["get"]["responses"]["200"]["content"]["application/json"]["schema"])]
+             and "#/components/schemas/Page" in str(ops["get"]["responses"]["200"]["content"].get("application/json"))]
     assert len(lists) >= 9, lists
     for path in lists:
         params = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}

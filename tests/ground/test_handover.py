@@ -68,7 +68,7 @@ async def test_code_is_shown_once_and_only_salt_and_hash_are_stored(fleet):
         row = await s.get(Parcel, "p-1")
         assert code not in (row.handover_salt, row.handover_hash) and hc.matches(code, row.handover_salt, row.handover_hash)
         # the server secret shows it again (a recipient tracking page)
-        assert hc.shown_code(handover_secret(c.app.state.settings), row.handover_salt) == code
+        assert hc.shown_code(await handover_secret(c.app.state.settings, s), row.handover_salt) == code
     header = "id,weight_kg,size,hub_id,lat,lon,address,recipient_name,recipient_phone\n"
     rows = "".join(f"i-{i},1.0,small,hub-1,52.5,13.4,Street,Ann,+4930111111\n" for i in range(3))
     r = await c.post("/parcels/import", content=header + rows, headers={"content-type": "text/csv"})

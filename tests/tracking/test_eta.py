@@ -1,0 +1,99 @@
+"""The ETA model: remaining path from the vehicle's progress, its observed speed, each stop's
+service time, mission order; and the smoothed observed speed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ground_control.planning.geometry import haversine_m
+from ground_control.planning.model import Point
+from ground_control.tracking.eta import EtaInput, MissionStop, ObservedSpeed, ServiceTimes, estimate, remaining_on_leg_m
+from ground_control.tracking.speed import SpeedTracker
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+HUB = Point(52.52, 13.405)
+A = Point(52.529, 13.405)     # ~1 km north
+B = Point(52.538, 13.405)     # ~2 km north
+NO_SERVICE = ServiceTimes(release_s=0.0, handover_wait_s=0.0)
+
+
+def robot(target: str, **kw) -> EtaInput:
+    base = dict(now=NOW, drone=False, nominal_speed_mps=2.0, hub=HUB,
+                stops=(MissionStop("a", A), MissionStop("b", B)), target=target, service=NO_SERVICE)
+    base.update(kw)
+    return EtaInput(**base)
+
+
+def test_at_the_hub_the_eta_is_the_whole_path_at_nominal_speed():
+    e = estimate(robot("b"))
+    d = haversine_m(HUB, A) + haversine_m(A, B)
+    assert e.seconds == pytest.approx(d / 2.0, rel=1e-6)
+    assert e.eta == NOW + timedelta(seconds=e.seconds)
+    assert e.low < e.eta < e.high and e.basis.startswith("nominal_speed") and e.stops_before == 1
+
+
+def test_stop_order_counts_only_the_stops_before_this_one_and_skips_done_ones():
+    first, second = estimate(robot("a")), estimate(robot("b"))
+    assert first.seconds < second.seconds and first.stops_before == 0
+    # "a" delivered: b's leg starts at a, the hub->a leg is no longer ahead
+    skipped = estimate(robot("b", done=frozenset({"a"}), airborne=True, position=A))
+    assert skipped.stops_before == 0
+    assert skipped.remaining_m == pytest.approx(haversine_m(A, B), rel=1e-3)
+    assert estimate(robot("a", done=frozenset({"a"}))) is None          # delivered: no ETA
+    assert estimate(robot("zzz")) is None                              # not on this mission
+
+
+def test_progress_along_the_leg_and_its_waypoints_is_measured_from_the_vehicle():
+    mid = Point((HUB.lat + A.lat) / 2, HUB.lon)
+    e = estimate(robot("a", airborne=True, position=mid))
+    assert e.remaining_m == pytest.approx(haversine_m(mid, A), rel=1e-3) and "en_route" in e.basis
+    # a dog-leg through a waypoint east: the rest of the polyline, not the straight line
+    east = Point(52.5245, 13.420)
+    stops = (MissionStop("a", A, path=(east,)),)
+    on_way = Point((HUB.lat + east.lat) / 2, (HUB.lon + east.lon) / 2)
+    left = remaining_on_leg_m((HUB, east, A), on_way)
+    assert left == pytest.approx(haversine_m(on_way, east) + haversine_m(east, A), rel=1e-3)
+    assert estimate(robot("a", stops=stops, airborne=True, position=on_way)).remaining_m == pytest.approx(left, rel=1e-6)
+
+
+def test_observed_speed_replaces_the_nominal_one_as_samples_come_in():
+    slow = ObservedSpeed(mean_mps=1.0, sd_mps=0.05, samples=100)
+    e_nom, e_obs = estimate(robot("a")), estimate(robot("a", observed=slow))
+    assert e_obs.seconds == pytest.approx(2 * e_nom.seconds, rel=0.1)       # half the speed, twice the time
+    assert e_obs.basis.startswith("observed_speed")
+    few = estimate(robot("a", observed=ObservedSpeed(mean_mps=1.0, sd_mps=0.05, samples=1)))
+    assert e_nom.seconds < few.seconds < e_obs.seconds                     # one sample: not trusted yet
+    # a noisy speed widens the band
+    noisy = estimate(robot("a", observed=ObservedSpeed(mean_mps=1.0, sd_mps=0.5, samples=100)))
+    assert (noisy.high - noisy.low) > (e_obs.high - e_obs.low)
+
+
+def test_service_times_drone_climb_descent_release_and_robot_handover_wait():
+    svc = ServiceTimes(climb_mps=2.0, descent_mps=1.0, release_s=10.0, handover_wait_s=60.0)
+    base = dict(now=NOW, nominal_speed_mps=10.0, hub=HUB, stops=(MissionStop("a", A), MissionStop("b", B)),
+                service=svc, cruise_alt_m=40.0, drop_alt_m=10.0)
+    travel_b = (haversine_m(HUB, A) + haversine_m(A, B)) / 10.0
+    drone_b = estimate(EtaInput(drone=True, target="b", **base))
+    # take-off 40/2 + at a: descend 30/1 + release 10 + climb 30/2 + at b: descend 30 + release 10
+    assert drone_b.seconds == pytest.approx(travel_b + 20 + (30 + 10 + 15) + (30 + 10), rel=1e-6)
+    robot_b = estimate(EtaInput(drone=False, target="b", **base))
+    assert robot_b.seconds == pytest.approx(travel_b + 60, rel=1e-6)       # a's handover wait only
+    # a robot's handover wait is irregular: a wider band than a drone's release
+    assert (robot_b.high - robot_b.low) > (drone_b.high - drone_b.low) - timedelta(seconds=1)
+    # airborne: no take-off any more
+    airborne = estimate(EtaInput(drone=True, target="a", airborne=True, position=HUB, **base))
+    assert airborne.seconds == pytest.approx(haversine_m(HUB, A) / 10.0 + 30 + 10, rel=1e-3)
+
+
+def test_speed_tracker_smooths_moving_samples_and_ignores_hover_and_repeats():
+    t = SpeedTracker(alpha=0.5)
+    for i, v in enumerate([10.0, 12.0, 0.0, 11.0]):
+        t.add("v1", "m1", NOW + timedelta(seconds=i), v)
+    t.add("v1", "m1", NOW + timedelta(seconds=3), 99.0)     # same timestamp again: ignored
+    obs = t.observed("v1", "m1")
+    assert obs.samples == 3 and 10.0 < obs.mean_mps < 12.0 and obs.sd_mps > 0
+    assert t.observed("v1", "m2") is None                    # another mission starts afresh
+    t.add("v1", "m2", NOW + timedelta(seconds=9), 5.0)
+    assert t.observed("v1", "m2").mean_mps == 5.0 and t.observed("v1", "m1") is None
