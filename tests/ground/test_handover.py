@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from fleet_protocol import (
-    CommandAction, DeliveredEvent, LatLon, ProofOfDelivery, StopAction, make_envelope, parse_message, topics,
+    CommandAction, DeliveredEvent, DeliveryFailedEvent, LatLon, ProofOfDelivery, ReturnedEvent, StopAction,
+    make_envelope, parse_message, topics,
 )
 from ground_control.api.handover import handover_secret
 from ground_control.db.models import Command, Event, Mission, Parcel
@@ -148,3 +149,28 @@ async def test_a_robots_proof_counts_as_confirmed_only_with_the_right_code(fleet
     else:
         assert "recorded as an unconfirmed handover" in event.note
         assert ("wrong" if given else "missing") + " handover code" in event.note
+
+
+async def test_a_locked_handover_brings_the_parcel_back_as_a_failed_delivery(fleet):
+    """The whole flow after the lock: the robot (told ``handover_refused``) reports the parcel
+    undelivered with reason ``handover_code`` and drives home; the parcel is a failed delivery,
+    then back to planning with the attempt counted."""
+    c = fleet
+    code = await aboard(c, "p-back")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    url = "/vehicles/robot-1/commands"
+    for _ in range(5):
+        await c.post(url, json={"action": "handover_confirmed", "parcel_id": "p-back", "handover_code": wrong})
+    failed = make_envelope("event", "robot-1", DeliveryFailedEvent(mission_id="m-p-back", parcel_id="p-back",
+                                                                   reason="handover_code", detail="handover refused"))
+    back = make_envelope("event", "robot-1", ReturnedEvent(mission_id="m-p-back", position=LatLon(lat=52.52, lon=13.405),
+                                                           undelivered=["p-back"]))
+    async with c.app.state.sessionmaker() as s:
+        await store_and_apply(s, failed, max_attempts=2)
+    assert (await c.get("/parcels/p-back")).json()["state"] == "delivery_failed"
+    async with c.app.state.sessionmaker() as s:
+        await store_and_apply(s, back, max_attempts=2)
+    p = (await c.get("/parcels/p-back")).json()
+    assert (p["state"], p["attempts"], p["vehicle_id"]) == ("created", 1, None)
+    hist = (await c.get("/parcels/p-back/history")).json()["items"]
+    assert any(h["to_state"] == "delivery_failed" and "handover_code" in h["reason"] for h in hist)
