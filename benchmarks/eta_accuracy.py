@@ -76,12 +76,15 @@ def _seconds(iso: str) -> float:
 
 
 def _sample(st: dict[str, Any]) -> Sample | None:
+    """The status's ETA, counted from the moment its facts were true (``as_of``: the telemetry
+    sample's time or the arrival at a stop): with a speed-up, the seconds between that moment and
+    the read are worth speed-up times as much in the simulation, so they must not be mixed in."""
     eta = st.get("eta")
     if not eta:
         return None
-    base = _seconds(eta["eta"]) - eta["seconds"]          # when the server computed it
-    return Sample(wall=base, predicted_s=eta["seconds"], low_s=eta["seconds"] - (_seconds(eta["eta"]) - _seconds(eta["low"])),
-                  high_s=eta["seconds"] + (_seconds(eta["high"]) - _seconds(eta["eta"])), remaining_m=eta["remaining_m"])
+    base = _seconds(eta["as_of"])
+    return Sample(wall=base, predicted_s=_seconds(eta["eta"]) - base, low_s=_seconds(eta["low"]) - base,
+                  high_s=_seconds(eta["high"]) - base, remaining_m=eta["remaining_m"])
 
 
 def _stats(errors: list[float], inside: list[bool]) -> dict[str, Any]:

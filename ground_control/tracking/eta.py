@@ -1,7 +1,8 @@
 """Live ETA of one parcel from its mission's real progress. Pure: no I/O, no clock.
 
-Model (seconds from ``now`` until the vehicle is at this parcel's drop-off, for a drone until the
-release):
+Model (the time the vehicle will be at this parcel's drop-off, for a drone the release; counted
+from when the facts were true: the telemetry sample's time, the reported arrival at a stop, else
+``now``; never earlier than ``now``):
 
 * remaining path: the stops of the mission still to serve, in mission order, up to this parcel's
   (stops already delivered or failed are skipped). The leg the vehicle is on is measured from its
@@ -74,7 +75,9 @@ class EtaInput:
     done: frozenset[str] = frozenset()      # parcels of the mission already delivered or failed
     airborne: bool = False                  # the mission started (the vehicle left the hub)
     position: Point | None = None           # latest telemetry position (None: at the hub)
+    position_at: datetime | None = None     # that sample's time (the estimate counts from it)
     at_stop: str | None = None              # the stop the vehicle reported reaching last
+    reached_at: datetime | None = None      # when it reported reaching it
     cruise_alt_m: float = 40.0
     drop_alt_m: float = 5.0
     observed: ObservedSpeed | None = None
@@ -94,11 +97,13 @@ class EtaEstimate:
     speed_mps: float
     remaining_m: float
     stops_before: int
+    as_of: datetime | None = None   # when the facts it rests on were true (telemetry time, arrival, now)
 
     def as_dict(self) -> dict[str, object]:
         return {"eta": self.eta.isoformat(), "seconds": round(self.seconds, 1), "low": self.low.isoformat(),
                 "high": self.high.isoformat(), "basis": self.basis, "speed_mps": round(self.speed_mps, 2),
-                "remaining_m": round(self.remaining_m, 1), "stops_before": self.stops_before}
+                "remaining_m": round(self.remaining_m, 1), "stops_before": self.stops_before,
+                "as_of": self.as_of.isoformat() if self.as_of else None}
 
 
 def path_length_m(points: Sequence[Point]) -> float:
@@ -160,6 +165,9 @@ def estimate(inp: EtaInput) -> EtaEstimate | None:
     prev = inp.hub
     located = inp.airborne and inp.position is not None
     where = "en_route" if located else "at_hub"
+    # the estimate holds from the moment its facts were true: the position's sample time (a few
+    # seconds old by the time it is read), the arrival at the stop, or now
+    origin = (inp.position_at or inp.now) if located else inp.now
     if not located and inp.drone:
         fixed_s += inp.cruise_alt_m / svc.climb_mps      # take-off climb
     position_used = False
@@ -172,23 +180,29 @@ def estimate(inp: EtaInput) -> EtaEstimate | None:
         if located and not position_used:
             position_used = True
             if inp.at_stop == stop.parcel_id:
-                serving, where = True, "at_stop"        # there already: half its service left, on average
+                serving, where = True, "at_stop"
+                if inp.reached_at is not None:          # its service counts from the arrival
+                    origin = inp.reached_at
             else:
                 travel_m += remaining_on_leg_m(leg, inp.position)   # type: ignore[arg-type]
         else:
             travel_m += path_length_m(leg)
+        # there already with no arrival time: half its service left, on average
+        part = 0.5 if serving and inp.reached_at is None else 1.0
         if stop.parcel_id == inp.target:
-            fixed_s += arrive_s / 2 if serving else arrive_s
+            fixed_s += arrive_s * part
         else:
-            fixed_s += per_stop_s / 2 if serving else per_stop_s
+            fixed_s += per_stop_s * part
             before += 1
     v, rel, speed_basis = effective_speed(inp.nominal_speed_mps, inp.observed)
     travel_s = travel_m / v
-    seconds = travel_s + fixed_s
+    total = travel_s + fixed_s
     sd = math.sqrt((rel * travel_s) ** 2 + before * per_stop_sd ** 2 + (0.1 * fixed_s) ** 2)
-    low = max(0.0, seconds - Z90 * sd)
-    high = seconds + Z90 * sd
     now = inp.now
-    return EtaEstimate(eta=now + timedelta(seconds=seconds), seconds=seconds, low=now + timedelta(seconds=low),
-                       high=now + timedelta(seconds=high), basis=f"{speed_basis}_speed,{where}", speed_mps=v,
-                       remaining_m=travel_m, stops_before=before)
+    origin = min(origin, now)                               # a vehicle clock ahead of ours
+    eta = max(now, origin + timedelta(seconds=total))      # overdue: expected any moment now
+    low = max(now, eta - timedelta(seconds=Z90 * sd))
+    high = eta + timedelta(seconds=Z90 * sd)
+    return EtaEstimate(eta=eta, seconds=(eta - now).total_seconds(), low=low, high=high,
+                       basis=f"{speed_basis}_speed,{where}", speed_mps=v, remaining_m=travel_m,
+                       stops_before=before, as_of=origin)

@@ -76,18 +76,19 @@ async def _progress(session: AsyncSession, p: Parcel) -> tuple[Mission, EtaInput
     if tel is not None and tel.mission_id == m.id:
         SPEEDS.add(m.vehicle_id, m.id, tel.ts, tel.ground_speed_mps)
     airborne = m.state == "started"
-    at_stop = None
+    at_stop = reached_at = None
     if airborne:
         last = (await session.scalars(select(Event).where(Event.mission_id == m.id, Event.kind == "leg_reached")
                                       .order_by(Event.seq.desc(), Event.ts.desc()).limit(1))).first()
         at_stop = (last.body or {}).get("parcel_id") if last is not None else None
+        reached_at = last.ts if last is not None else None
     hub = payload.get("hub", {}).get("position", {})
     inp = EtaInput(
         now=utcnow(), drone=payload.get("vehicle_type") == "drone",
         nominal_speed_mps=float(payload.get("cruise_speed_mps") or 1.0),
         hub=Point(hub.get("lat", 0.0), hub.get("lon", 0.0)), stops=stops, target=p.id, done=done,
         airborne=airborne, position=Point(tel.lat, tel.lon) if tel is not None and airborne else None,
-        at_stop=at_stop, cruise_alt_m=float(payload.get("cruise_alt_m") or 0.0),
+        position_at=tel.ts if tel is not None else None, at_stop=at_stop, reached_at=reached_at, cruise_alt_m=float(payload.get("cruise_alt_m") or 0.0),
         drop_alt_m=float(payload.get("drop_alt_m") or 0.0), observed=SPEEDS.observed(m.vehicle_id, m.id),
     )
     return m, inp, tel

@@ -97,3 +97,18 @@ def test_speed_tracker_smooths_moving_samples_and_ignores_hover_and_repeats():
     assert t.observed("v1", "m2") is None                    # another mission starts afresh
     t.add("v1", "m2", NOW + timedelta(seconds=9), 5.0)
     assert t.observed("v1", "m2").mean_mps == 5.0 and t.observed("v1", "m1") is None
+
+
+def test_the_estimate_counts_from_when_its_facts_were_true_and_is_never_in_the_past():
+    mid = Point((HUB.lat + A.lat) / 2, HUB.lon)
+    fresh = estimate(robot("a", airborne=True, position=mid, position_at=NOW))
+    old = estimate(robot("a", airborne=True, position=mid, position_at=NOW - timedelta(seconds=10)))
+    assert fresh.eta - old.eta == timedelta(seconds=10) and old.as_of == NOW - timedelta(seconds=10)
+    # at the stop: the service counts from the reported arrival
+    svc = ServiceTimes(descent_mps=1.0, release_s=10.0)
+    at = dict(now=NOW, drone=True, nominal_speed_mps=10.0, hub=HUB, stops=(MissionStop("a", A),), target="a",
+              airborne=True, position=A, at_stop="a", cruise_alt_m=40.0, drop_alt_m=10.0, service=svc)
+    arrived = estimate(EtaInput(reached_at=NOW - timedelta(seconds=15), **at))
+    assert arrived.seconds == pytest.approx(30 + 10 - 15) and "at_stop" in arrived.basis
+    overdue = estimate(EtaInput(reached_at=NOW - timedelta(seconds=300), **at))
+    assert overdue.eta == NOW and overdue.low == NOW and overdue.high > NOW
