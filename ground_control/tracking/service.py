@@ -139,7 +139,7 @@ async def public_status(settings: Settings, session: AsyncSession, p: Parcel) ->
         parcel_id=p.id, state=p.state, address=p.address, target=Point(p.lat, p.lon), drop_spot=drop,
         drop_confirmed_at=p.drop_confirmed_at, timeline=[(s, at) for s, at in hist], vehicle_kind=kind,
         mission_started=started, next_stop_is_this=next_is_this, stops_before=stops_before, vehicle=vehicle,
-        leg=leg, eta=eta, proof=p.proof, handover_code=code, drop_spot_open=p.state in OPEN_STATES,
+        leg=leg, eta=eta, proof=p.proof, handover_code=code, drop_spot_open=p.state in OPEN_STATES and got is None,
         drop_spot_radius_m=settings.drop_spot_radius_m,
     )
     return public_view(facts)

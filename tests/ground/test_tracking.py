@@ -193,6 +193,7 @@ async def test_drop_spot_is_validated_and_the_mission_sent_targets_it(seeded):
     # once its mission went out, the spot can no longer change
     late = await spot(52.5295, 13.4093)
     assert late.status_code == 409 and "before it is dispatched" in late.json()["detail"]
+    assert (await c.get(url.removesuffix("/drop-spot") + "/status")).json()["drop_spot_open"] is False
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
