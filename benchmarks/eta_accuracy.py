@@ -64,6 +64,7 @@ class Track:
     token: str
     straight_m: float
     nominal_mps: float = 12.0
+    kind: str = ""              # drone | robot (of the vehicle that took it)
     dispatch: Sample | None = None
     halfway: Sample | None = None
     delivered_wall: float | None = None
@@ -164,6 +165,7 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
                 robot_ids = {v["id"] for v in scenario.vehicles if v["type"] == "robot"}
                 tasks.append(asyncio.create_task(confirm_handovers(api, robot_ids, codes)))
                 speeds = {v["id"]: v["cruise_speed_mps"] for v in scenario.vehicles}
+                kinds = {v["id"]: v["type"] for v in scenario.vehicles}
                 while time.monotonic() - t0 < timeout_s:
                     rows = {p["id"]: p for p in await paged(api, "/parcels")}
                     if all(r["state"] in TERMINAL for r in rows.values()):
@@ -181,6 +183,7 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
                         if t.dispatch is None:
                             t.dispatch = s
                             t.nominal_mps = speeds.get(row["vehicle_id"], t.nominal_mps)
+                            t.kind = kinds.get(row["vehicle_id"], "")
                         elif t.halfway is None and s.remaining_m <= t.dispatch.remaining_m / 2:
                             t.halfway = s
                     await asyncio.sleep(0.2)
@@ -208,7 +211,10 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
     result = {"parcels": parcels, "drones": drones, "robots": robots, "speedup": speedup,
               "delivered": sum(t.delivered_wall is not None for t in all_tracks),
               "sampled": sum(t.dispatch is not None and t.delivered_wall is not None for t in all_tracks),
-              **score(all_tracks, speedup), "wall_s": round(time.monotonic() - t0, 1)}
+              **score(all_tracks, speedup),
+              "live_by_kind": {k: score([t for t in all_tracks if t.kind == k], speedup)["live"]
+                               for k in sorted({t.kind for t in all_tracks if t.kind})},
+              "wall_s": round(time.monotonic() - t0, 1)}
     return result, all_tracks
 
 

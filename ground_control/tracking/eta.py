@@ -14,7 +14,8 @@ from when the facts were true: the telemetry sample's time, the reported arrival
 * service times: a drone not yet in the air climbs to cruise altitude first; at every stop before
   this one it descends, holds and releases, and climbs back; at this one it descends and releases
   (ArduCopter's default climb 2.5 m/s and descent 1.5 m/s, the agent's hold before release). A
-  robot waits at each earlier stop for its handover (``handover_wait_s``);
+  robot waits at each earlier stop for its handover (``handover_wait_s``: the service passes the
+  figure learnt from recent handovers, ``handover_wait``);
 * uncertainty: a ~90 % band (+-1.645 sigma) from the speed's spread (at least 10 %; 25 % on the
   nominal speed alone) over the travel time and each earlier stop's service spread (a drone's
   release is regular, a robot's handover wait is not).

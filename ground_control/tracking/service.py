@@ -7,20 +7,22 @@ EtaEstimate | None``, computed on read from the latest telemetry and mission pro
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ground_control.api.handover import handover_secret
-from ground_control.db.models import Event, Geofence, Mission, Parcel, ParcelHistory, TelemetryLatest, utcnow
+from ground_control.db.models import Event, Geofence, Mission, Parcel, ParcelHistory, TelemetryLatest, Vehicle, utcnow
 from ground_control.dispatch.mission_builder import fence_for
 from ground_control.domain.handover_code import shown_code
 from ground_control.planning.model import Point
 from ground_control.settings import Settings
 from ground_control.tracking import token as tk
 from ground_control.tracking.drop_spot import OPEN_STATES, check_drop_spot
-from ground_control.tracking.eta import EtaEstimate, EtaInput, MissionStop, estimate
+from ground_control.tracking.eta import EtaEstimate, EtaInput, MissionStop, ServiceTimes, estimate
+from ground_control.tracking.handover_wait import blended, waits
 from ground_control.tracking.speed import SPEEDS
 from ground_control.tracking.view import TrackingFacts, VehicleFix, public_view
 
@@ -60,6 +62,32 @@ def _stops(payload: dict[str, Any]) -> tuple[MissionStop, ...]:
         for s in payload.get("stops") or ())
 
 
+#: per database: (computed at, ServiceTimes for robots); recomputed at most every WAIT_TTL_S
+_robot_service: dict[str, tuple[float, ServiceTimes]] = {}
+WAIT_TTL_S = 10.0
+RECENT_EVENTS = 400
+
+
+async def robot_service(session: AsyncSession) -> ServiceTimes:
+    """Service times for robots with the handover wait learnt from the fleet's recent handovers
+    (``handover_wait``), cached briefly: every status poll needs it."""
+    key = str(getattr(session.bind, "url", ""))
+    now = time.monotonic()
+    hit = _robot_service.get(key)
+    if hit is not None and now - hit[0] < WAIT_TTL_S:
+        return hit[1]
+    robots = select(Vehicle.id).where(Vehicle.type == "robot")
+    rows = (await session.execute(
+        select(Event.kind, Event.mission_id, Event.parcel_id, Event.ts)
+        .where(Event.kind.in_(("leg_reached", "delivered")), Event.vehicle_id.in_(robots))
+        .order_by(Event.received_at.desc()).limit(RECENT_EVENTS))).all()
+    base = ServiceTimes()
+    fig = blended(waits(rows), base.handover_wait_s, base.handover_sd_s)
+    svc = ServiceTimes(handover_wait_s=fig.mean_s, handover_sd_s=fig.sd_s)
+    _robot_service[key] = (now, svc)
+    return svc
+
+
 async def _progress(session: AsyncSession, p: Parcel) -> tuple[Mission, EtaInput, TelemetryLatest | None] | None:
     if p.state not in ABOARD or p.mission_id is None:
         return None
@@ -83,8 +111,9 @@ async def _progress(session: AsyncSession, p: Parcel) -> tuple[Mission, EtaInput
         at_stop = (last.body or {}).get("parcel_id") if last is not None else None
         reached_at = last.ts if last is not None else None
     hub = payload.get("hub", {}).get("position", {})
+    drone = payload.get("vehicle_type") == "drone"
     inp = EtaInput(
-        now=utcnow(), drone=payload.get("vehicle_type") == "drone",
+        now=utcnow(), drone=drone, service=ServiceTimes() if drone else await robot_service(session),
         nominal_speed_mps=float(payload.get("cruise_speed_mps") or 1.0),
         hub=Point(hub.get("lat", 0.0), hub.get("lon", 0.0)), stops=stops, target=p.id, done=done,
         airborne=airborne, position=Point(tel.lat, tel.lon) if tel is not None and airborne else None,

@@ -112,3 +112,20 @@ def test_the_estimate_counts_from_when_its_facts_were_true_and_is_never_in_the_p
     assert arrived.seconds == pytest.approx(30 + 10 - 15) and "at_stop" in arrived.basis
     overdue = estimate(EtaInput(reached_at=NOW - timedelta(seconds=300), **at))
     assert overdue.eta == NOW and overdue.low == NOW and overdue.high > NOW
+
+
+def test_the_robots_handover_wait_is_learnt_from_recent_handovers():
+    from ground_control.tracking.handover_wait import blended, waits
+
+    t = lambda s: NOW + timedelta(seconds=s)  # noqa: E731
+    rows = [("leg_reached", "m1", "a", t(0)), ("delivered", "m1", "a", t(4)),
+            ("leg_reached", "m1", "b", t(100)), ("delivered", "m1", "b", t(108)),
+            ("leg_reached", "m2", "c", t(0)),                                    # still waiting: no figure
+            ("leg_reached", "m2", None, t(5)), ("delivered", "m3", "d", t(9))]   # hub leg, unmatched
+    assert sorted(waits(rows)) == [4.0, 8.0]
+    fig = blended([4.0, 8.0] * 10, prior_s=30.0, prior_sd_s=60.0)
+    assert fig.samples == 20 and 6.0 < fig.mean_s < 10.0           # the fleet's figure outweighs the guess
+    assert blended([], 30.0, 60.0).mean_s == 30.0
+    # a robot behind a quick-handover stop gets an earlier ETA than with the fixed guess
+    quick = ServiceTimes(release_s=0.0, handover_wait_s=fig.mean_s)
+    assert estimate(robot("b", service=quick)).seconds < estimate(robot("b", service=ServiceTimes())).seconds
