@@ -11,7 +11,7 @@ from when the facts were true: the telemetry sample's time, the reported arrival
 * speed: the vehicle's observed speed while travelling (smoothed, ``speed.SpeedTracker``),
   blended with the nominal cruise speed by the number of samples (a handful of noisy samples does
   not yet outweigh the nominal figure), kept within [0.3, 2] x nominal;
-* service times: a drone not yet in the air climbs to cruise altitude first; at every stop before
+* service times: a drone not yet in the air arms and climbs to cruise altitude first; at every stop before
   this one it descends, holds and releases, and climbs back; at this one it descends and releases
   (ArduCopter's default climb 2.5 m/s and descent 1.5 m/s, the agent's hold before release). A
   robot waits at each earlier stop for its handover (``handover_wait_s``: the service passes the
@@ -44,6 +44,9 @@ class ServiceTimes:
     DROP_HOLD_S plus positioning; a robot's handover wait as the planner's service time)."""
 
     climb_mps: float = 2.5
+    #: drone at the hub: arming, mode change and spool-up before the climb starts (the drone
+    #: ETAs at dispatch came out 11-13 s early without it in benchmarks/eta_accuracy.py)
+    departure_s: float = 10.0
     descent_mps: float = 1.5
     release_s: float = 5.0          # drone: positioning and hold over the drop-off, release
     handover_wait_s: float = 30.0   # robot: the recipient comes to the door and types the code
@@ -77,6 +80,7 @@ class EtaInput:
     airborne: bool = False                  # the mission started (the vehicle left the hub)
     position: Point | None = None           # latest telemetry position (None: at the hub)
     position_at: datetime | None = None     # that sample's time (the estimate counts from it)
+    altitude_m: float | None = None         # that sample's altitude above home (drones)
     at_stop: str | None = None              # the stop the vehicle reported reaching last
     reached_at: datetime | None = None      # when it reported reaching it
     cruise_alt_m: float = 40.0
@@ -170,7 +174,7 @@ def estimate(inp: EtaInput) -> EtaEstimate | None:
     # seconds old by the time it is read), the arrival at the stop, or now
     origin = (inp.position_at or inp.now) if located else inp.now
     if not located and inp.drone:
-        fixed_s += inp.cruise_alt_m / svc.climb_mps      # take-off climb
+        fixed_s += svc.departure_s + inp.cruise_alt_m / svc.climb_mps      # arming, take-off climb
     position_used = False
     for stop in inp.stops[:k + 1]:
         leg = (prev, *stop.path, stop.position)
@@ -195,6 +199,9 @@ def estimate(inp: EtaInput) -> EtaEstimate | None:
         else:
             fixed_s += per_stop_s * part
             before += 1
+    if located and where == "en_route" and inp.drone and inp.altitude_m is not None:
+        # still climbing (just took off, or just left a drop-off): the rest of the climb
+        fixed_s += max(0.0, inp.cruise_alt_m - inp.altitude_m) / svc.climb_mps
     v, rel, speed_basis = effective_speed(inp.nominal_speed_mps, inp.observed)
     travel_s = travel_m / v
     total = travel_s + fixed_s

@@ -117,7 +117,8 @@ async def _progress(session: AsyncSession, p: Parcel) -> tuple[Mission, EtaInput
         nominal_speed_mps=float(payload.get("cruise_speed_mps") or 1.0),
         hub=Point(hub.get("lat", 0.0), hub.get("lon", 0.0)), stops=stops, target=p.id, done=done,
         airborne=airborne, position=Point(tel.lat, tel.lon) if tel is not None and airborne else None,
-        position_at=tel.ts if tel is not None else None, at_stop=at_stop, reached_at=reached_at, cruise_alt_m=float(payload.get("cruise_alt_m") or 0.0),
+        position_at=tel.ts if tel is not None else None,
+        altitude_m=tel.alt_m if tel is not None else None, at_stop=at_stop, reached_at=reached_at, cruise_alt_m=float(payload.get("cruise_alt_m") or 0.0),
         drop_alt_m=float(payload.get("drop_alt_m") or 0.0), observed=SPEEDS.observed(m.vehicle_id, m.id),
     )
     return m, inp, tel

@@ -71,7 +71,7 @@ def test_observed_speed_replaces_the_nominal_one_as_samples_come_in():
 
 
 def test_service_times_drone_climb_descent_release_and_robot_handover_wait():
-    svc = ServiceTimes(climb_mps=2.0, descent_mps=1.0, release_s=10.0, handover_wait_s=60.0)
+    svc = ServiceTimes(climb_mps=2.0, descent_mps=1.0, release_s=10.0, handover_wait_s=60.0, departure_s=0.0)
     base = dict(now=NOW, nominal_speed_mps=10.0, hub=HUB, stops=(MissionStop("a", A), MissionStop("b", B)),
                 service=svc, cruise_alt_m=40.0, drop_alt_m=10.0)
     travel_b = (haversine_m(HUB, A) + haversine_m(A, B)) / 10.0
@@ -129,3 +129,12 @@ def test_the_robots_handover_wait_is_learnt_from_recent_handovers():
     # a robot behind a quick-handover stop gets an earlier ETA than with the fixed guess
     quick = ServiceTimes(release_s=0.0, handover_wait_s=fig.mean_s)
     assert estimate(robot("b", service=quick)).seconds < estimate(robot("b", service=ServiceTimes())).seconds
+
+
+def test_a_drone_still_climbing_counts_the_rest_of_its_climb():
+    base = dict(now=NOW, drone=True, nominal_speed_mps=10.0, hub=HUB, stops=(MissionStop("a", A),), target="a",
+                airborne=True, position=HUB, cruise_alt_m=40.0, drop_alt_m=10.0,
+                service=ServiceTimes(climb_mps=2.0, descent_mps=1.0, release_s=0.0))
+    level = estimate(EtaInput(altitude_m=40.0, **base))
+    climbing = estimate(EtaInput(altitude_m=10.0, **base))
+    assert climbing.seconds - level.seconds == pytest.approx(15.0)
