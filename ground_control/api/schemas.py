@@ -373,6 +373,15 @@ class EventOut(_Out):
     body: dict[str, Any]
     note: str | None
 
+    @model_validator(mode="after")
+    def _no_handover_code(self) -> "EventOut":
+        """A robot's proof carries the handover code the recipient typed: never in a listing
+        (the recipient's tracking page is the only place a code is shown)."""
+        proof = self.body.get("proof") if isinstance(self.body, dict) else None
+        if isinstance(proof, dict) and "handover_code" in proof:
+            self.body = {**self.body, "proof": {k: v for k, v in proof.items() if k != "handover_code"}}
+        return self
+
 
 # ---------------------------------------------------------------- dead letters
 class DeadLetterOut(_Out):

@@ -144,6 +144,8 @@ async def test_a_robots_proof_counts_as_confirmed_only_with_the_right_code(fleet
     assert p.state == "delivered"        # it left the robot either way: not re-planned
     assert p.proof["confirmed"] is verified and p.proof["handover_code_verified"] is verified
     assert "handover_code" not in p.proof
+    listed = (await c.get("/events", params={"kind": "delivered"})).json()["items"]
+    assert listed and all("handover_code" not in e["body"]["proof"] for e in listed)
     if verified:
         assert not event.note
     else:
