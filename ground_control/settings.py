@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     replica_name: str = Field(default="", max_length=100)
 
     # --- robot handover codes (domain.handover_code)
-    # derives each parcel's code from its stored salt; unset: a random one per process (codes
-    # still verify after a restart, but cannot be shown again). Set it in production.
+    # derives each parcel's code (and tracking token) from its stored salt/nonce; unset: one is
+    # generated on first use and stored in the database (server_secrets), shared by replicas and
+    # kept across restarts. Set it in production, so a database dump alone reveals no code.
     handover_secret: SecretStr | None = None
     # wrong codes per parcel before its handover is locked and the robot told to move on
     handover_max_attempts: int = Field(default=5, ge=1, le=100)
@@ -113,6 +114,13 @@ class Settings(BaseSettings):
     # events of a vehicle with a registered public key must always carry its valid signature;
     # true: vehicles with NO registered key are refused too (their events dead-lettered)
     require_signed_events: bool = False
+    # --- recipient tracking (ground_control.tracking)
+    # tracking links are <public_base_url>/track/<token>; the address recipients can reach
+    public_base_url: str = Field(default="http://127.0.0.1:8000", min_length=1, max_length=500)
+    # a recipient's drop spot must be within this distance of the parcel's address
+    drop_spot_radius_m: float = Field(default=30.0, gt=0, le=1_000)
+    # public tracking endpoints: requests per client address and minute (token bucket, burst = this)
+    tracking_rate_per_min: int = Field(default=120, ge=1, le=100_000)
 
     # --- ingest / liveness
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)

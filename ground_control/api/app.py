@@ -17,7 +17,7 @@ from sqlalchemy import text
 from ground_control.api import errors
 from ground_control.api.body_limit import BodySizeLimit
 from ground_control.api.routers import dead_letters, geofences, hubs, missions, parcels, plans, vehicles
-from ground_control.api.routers import broker_credentials, signing, vehicle_costs
+from ground_control.api.routers import broker_credentials, signing, tracking, vehicle_costs
 from ground_control.broker_admin.factory import make_broker_admin
 from ground_control.broker_admin.provisioner import BrokerAdmin
 from ground_control.audit.middleware import AuditTrail
@@ -102,7 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type"])
     for r in (auth_router, hubs.router, vehicles.router, vehicles.telemetry_router, parcels.router, geofences.router,
               missions.router, plans.router, dead_letters.router, vehicle_costs.router,
-              broker_credentials.router, signing.router, audit_router, webhooks_router, footprint_router):
+              broker_credentials.router, signing.router, audit_router, webhooks_router, footprint_router,
+              tracking.router):
         app.include_router(r)
     console.install(app)
 

@@ -6,13 +6,13 @@ is told to move on (``handover_refused``), so the parcel comes back as a failed 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ground_control.db.models import Command, Parcel
 from ground_control.db.repositories import Conflict, NotFound
+from ground_control.db.server_secrets import server_secret
 from ground_control.domain.handover_code import IssuedCode, issue, matches
 from ground_control.domain.parcel_lifecycle import ParcelState
 from ground_control.settings import Settings
@@ -24,19 +24,19 @@ class WrongHandoverCode(PermissionError):
     """The code given is not the parcel's (403); the message says how many tries are left."""
 
 
-def handover_secret(settings: Settings) -> bytes:
-    """The secret codes are derived from; without one configured, a random one for this process."""
+async def handover_secret(settings: Settings, session: AsyncSession) -> bytes:
+    """The secret handover codes (and tracking tokens) are derived from: FLEET_HANDOVER_SECRET
+    when set (recommended: a database dump then reveals no code), else one generated on first
+    use and stored in the database (``server_secrets``), so codes can be shown again after a
+    restart and every replica shows the same ones."""
     if settings.handover_secret is not None:
         return settings.handover_secret.get_secret_value().encode()
-    return _PROCESS_SECRET
+    return await server_secret(session, "handover")
 
 
-_PROCESS_SECRET = secrets.token_bytes(32)
-
-
-async def issue_codes(settings: Settings, count: int) -> list[IssuedCode]:
+async def issue_codes(settings: Settings, session: AsyncSession, count: int) -> list[IssuedCode]:
     """``count`` new codes; the scrypt hashing is CPU work, done off the event loop."""
-    secret = handover_secret(settings)
+    secret = await handover_secret(settings, session)
     return await asyncio.to_thread(lambda: [issue(secret) for _ in range(count)])
 
 

@@ -277,7 +277,13 @@ class ParcelOut(_Out):
     updated_at: datetime
     handover_code: str | None = Field(
         default=None, description="the recipient's code for a robot handover: only in the creation (and import) "
-        "response, never again (ground control keeps only a hash)")
+        "response, for the sender; afterwards only on the recipient's tracking page (ground control keeps a hash)")
+    tracking_url: str | None = Field(
+        default=None, description="the recipient's public tracking page (FLEET_PUBLIC_BASE_URL/track/<token>); "
+        "null for parcels created before tracking existed")
+    drop_spot: dict[str, Any] | None = Field(
+        default=None, description="{lat, lon, confirmed_at} of the drop spot the recipient confirmed (the mission "
+        "targets it instead of lat/lon); null: the address itself")
 
     @model_validator(mode="before")
     @classmethod
@@ -291,6 +297,11 @@ class ParcelOut(_Out):
                             "email": data.recipient_email}
         out["time_window"] = ({"earliest": data.earliest, "latest": data.latest}
                               if data.earliest is not None and data.latest is not None else None)
+        out["handover_code"] = None     # never from a stored row
+        out["tracking_url"] = None      # derived from the server secret: the router fills it in
+        drop_lat, drop_lon = getattr(data, "drop_lat", None), getattr(data, "drop_lon", None)
+        out["drop_spot"] = ({"lat": drop_lat, "lon": drop_lon, "confirmed_at": getattr(data, "drop_confirmed_at", None)}
+                            if drop_lat is not None and drop_lon is not None else None)
         return out
 
 
@@ -363,6 +374,15 @@ class EventOut(_Out):
     received_at: datetime
     body: dict[str, Any]
     note: str | None
+
+    @model_validator(mode="after")
+    def _no_handover_code(self) -> "EventOut":
+        """A robot's proof carries the handover code the recipient typed: never in a listing
+        (the recipient's tracking page is the only place a code is shown)."""
+        proof = self.body.get("proof") if isinstance(self.body, dict) else None
+        if isinstance(proof, dict) and "handover_code" in proof:
+            self.body = {**self.body, "proof": {k: v for k, v in proof.items() if k != "handover_code"}}
+        return self
 
 
 # ---------------------------------------------------------------- dead letters

@@ -168,7 +168,22 @@ class Parcel(Base):
     handover_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # energy and CO2e of its delivery (ground_control.footprint), once its mission has ended
     footprint: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # recipient tracking (ground_control.tracking.token): the token is derived from the server
+    # secret and this nonce; only its SHA-256 is stored, for the lookup of GET /track/{token}
+    tracking_nonce: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tracking_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True, index=True)
+    # the drop spot the recipient confirmed on the tracking page (None: the address itself)
+    drop_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    drop_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    drop_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def drop_off(self) -> tuple[float, float]:
+        """Where the parcel is to be dropped: the recipient's confirmed spot, else the address."""
+        if self.drop_lat is not None and self.drop_lon is not None:
+            return self.drop_lat, self.drop_lon
+        return self.lat, self.lon
 
 
 class ParcelHistory(Base):
@@ -267,6 +282,16 @@ class DeadLetter(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the stored payload arrived
+
+
+class ServerSecret(Base):
+    """A secret ground control generated on first use (e.g. ``handover`` when
+    FLEET_HANDOVER_SECRET is unset): kept across restarts and shared by every replica."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))     # hex
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class VehicleTypeCosts(Base):

@@ -43,7 +43,7 @@ def parcel_spec(p: m.Parcel, now: datetime) -> ParcelSpec:
     tw = None
     if p.earliest is not None and p.latest is not None:
         tw = TimeWindow(max(0.0, (p.earliest - now).total_seconds()), (p.latest - now).total_seconds())
-    return ParcelSpec(parcel_id=p.id, hub_id=p.hub_id, drop_off=Point(p.lat, p.lon), weight_kg=p.weight_kg,
+    return ParcelSpec(parcel_id=p.id, hub_id=p.hub_id, drop_off=Point(*p.drop_off), weight_kg=p.weight_kg,
                       time_window=tw, priority=p.priority)
 
 
@@ -142,7 +142,7 @@ def route_to_mission(route: Route, vehicle: m.Vehicle, hub: m.Hub, parcels: dict
         p = parcels[ps.parcel_id]
         leg = route.legs[i] if i < len(route.legs) else None
         stops.append(Stop(
-            parcel_id=p.id, drop_off=LatLon(lat=p.lat, lon=p.lon),
+            parcel_id=p.id, drop_off=LatLon(lat=p.drop_off[0], lon=p.drop_off[1]),
             action=StopAction.release if drone else StopAction.handover, weight_kg=p.weight_kg,
             path=[_ll(pt) for pt in leg.path[1:-1]] if leg else [],
         ))

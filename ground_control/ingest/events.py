@@ -174,7 +174,7 @@ async def _apply_delivered(session: AsyncSession, env: Envelope[Any], out: Outco
         # says so itself (observed: false, unconfirmed) and is stored as it came
         check = ProofCheck(distance_m=None, refusal=None)
     else:
-        check = check_proof(Point(proof.position.lat, proof.position.lon), Point(p.lat, p.lon),
+        check = check_proof(Point(proof.position.lat, proof.position.lon), Point(*p.drop_off),
                             rules.proof_tolerance_m, proof.distance_m)
     if check.refusal is not None:
         _refuse_proof(session, env, p, m, check.refusal, out)

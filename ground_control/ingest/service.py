@@ -29,6 +29,7 @@ from ground_control.ingest.batches import write_isolating
 from ground_control.ingest.events import Outcome, store_and_apply
 from ground_control.ingest.failures import Failure, backoff_s, classify, summary
 from ground_control.ingest.telemetry import TelemetryBuffer, telemetry_row
+from ground_control.tracking.speed import SPEEDS
 from ground_control.settings import Settings
 from ground_control.signing.events import EventAuth, check_event
 
@@ -121,6 +122,8 @@ class Ingest:
             row = telemetry_row(env.vehicle_id, env.body, env.ts, utcnow())
             row["raw"] = payload
             self.telemetry.add(row)
+            # every sample, not only the flushed latest: the tracking ETA's observed speed
+            SPEEDS.add(env.vehicle_id, env.body.mission_id, env.ts, env.body.ground_speed_mps)
             if len(self.telemetry) >= self.settings.telemetry_flush_max:
                 await self.telemetry.flush()
         elif env.type == "event":

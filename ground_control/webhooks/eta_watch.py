@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from ground_control.db.models import EtaMark, Event, Mission, Parcel, TelemetryLatest, utcnow
+from ground_control.db.models import EtaMark, Parcel, utcnow
 from ground_control.settings import Settings
-from ground_control.webhooks import mission_eta
+from ground_control.tracking.service import current_eta
 from ground_control.webhooks.eta_rules import EtaEstimate, EtaRules, Mark, decide
 from ground_control.webhooks.event_types import EventType
 from ground_control.webhooks.outbox import parcel_snapshot, stage
@@ -27,24 +27,19 @@ EtaSource = Callable[[AsyncSession, str], Awaitable[EtaEstimate | None]]
 WATCHED = ("dispatched", "in_transit")
 
 
-async def mission_stop_eta(session: AsyncSession, parcel_id: str) -> EtaEstimate | None:
-    """This branch's ETA source (mission_eta). At merge: ``default_source = current_eta``."""
-    p = await session.get(Parcel, parcel_id)
-    if p is None or p.mission_id is None:
+async def tracking_eta(session: AsyncSession, parcel_id: str) -> EtaEstimate | None:
+    """The recipient's tracking ETA (``ground_control.tracking``: the mission's remaining path at
+    the observed speed, with each stop's service time), in the shape the rules take: one ETA
+    model for the tracking page and the webhooks. ``low``/``high``: the band, in seconds from now."""
+    est = await current_eta(session, parcel_id)
+    if est is None:
         return None
-    m = await session.get(Mission, p.mission_id)
-    if m is None:
-        return None
-    done = set((await session.scalars(select(Event.parcel_id).where(
-        Event.mission_id == m.id, Event.kind.in_(("delivered", "delivery_failed"))))).all())
-    tel = await session.get(TelemetryLatest, m.vehicle_id)
-    pos = (tel.lat, tel.lon) if tel is not None and tel.mission_id == m.id else None
-    return mission_eta.estimate(m.payload, parcel_id, {d for d in done if d}, pos, utcnow())
+    now = utcnow()
+    return EtaEstimate(eta=est.eta, seconds=est.seconds, low=round((est.low - now).total_seconds(), 1),
+                       high=round((est.high - now).total_seconds(), 1))
 
 
-#: the one line the integrator changes at merge:
-#: from ground_control.tracking.service import current_eta as default_source
-default_source: EtaSource = mission_stop_eta
+default_source: EtaSource = tracking_eta
 
 
 class EtaWatcher:

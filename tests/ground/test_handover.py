@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from fleet_protocol import (
-    CommandAction, DeliveredEvent, LatLon, ProofOfDelivery, StopAction, make_envelope, parse_message, topics,
+    CommandAction, DeliveredEvent, DeliveryFailedEvent, LatLon, ProofOfDelivery, ReturnedEvent, StopAction,
+    make_envelope, parse_message, topics,
 )
 from ground_control.api.handover import handover_secret
 from ground_control.db.models import Command, Event, Mission, Parcel
@@ -68,7 +69,7 @@ async def test_code_is_shown_once_and_only_salt_and_hash_are_stored(fleet):
         row = await s.get(Parcel, "p-1")
         assert code not in (row.handover_salt, row.handover_hash) and hc.matches(code, row.handover_salt, row.handover_hash)
         # the server secret shows it again (a recipient tracking page)
-        assert hc.shown_code(handover_secret(c.app.state.settings), row.handover_salt) == code
+        assert hc.shown_code(await handover_secret(c.app.state.settings, s), row.handover_salt) == code
     header = "id,weight_kg,size,hub_id,lat,lon,address,recipient_name,recipient_phone\n"
     rows = "".join(f"i-{i},1.0,small,hub-1,52.5,13.4,Street,Ann,+4930111111\n" for i in range(3))
     r = await c.post("/parcels/import", content=header + rows, headers={"content-type": "text/csv"})
@@ -143,8 +144,35 @@ async def test_a_robots_proof_counts_as_confirmed_only_with_the_right_code(fleet
     assert p.state == "delivered"        # it left the robot either way: not re-planned
     assert p.proof["confirmed"] is verified and p.proof["handover_code_verified"] is verified
     assert "handover_code" not in p.proof
+    listed = (await c.get("/events", params={"kind": "delivered"})).json()["items"]
+    assert listed and all("handover_code" not in e["body"]["proof"] for e in listed)
     if verified:
         assert not event.note
     else:
         assert "recorded as an unconfirmed handover" in event.note
         assert ("wrong" if given else "missing") + " handover code" in event.note
+
+
+async def test_a_locked_handover_brings_the_parcel_back_as_a_failed_delivery(fleet):
+    """The whole flow after the lock: the robot (told ``handover_refused``) reports the parcel
+    undelivered with reason ``handover_code`` and drives home; the parcel is a failed delivery,
+    then back to planning with the attempt counted."""
+    c = fleet
+    code = await aboard(c, "p-back")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    url = "/vehicles/robot-1/commands"
+    for _ in range(5):
+        await c.post(url, json={"action": "handover_confirmed", "parcel_id": "p-back", "handover_code": wrong})
+    failed = make_envelope("event", "robot-1", DeliveryFailedEvent(mission_id="m-p-back", parcel_id="p-back",
+                                                                   reason="handover_code", detail="handover refused"))
+    back = make_envelope("event", "robot-1", ReturnedEvent(mission_id="m-p-back", position=LatLon(lat=52.52, lon=13.405),
+                                                           undelivered=["p-back"]))
+    async with c.app.state.sessionmaker() as s:
+        await store_and_apply(s, failed, max_attempts=2)
+    assert (await c.get("/parcels/p-back")).json()["state"] == "delivery_failed"
+    async with c.app.state.sessionmaker() as s:
+        await store_and_apply(s, back, max_attempts=2)
+    p = (await c.get("/parcels/p-back")).json()
+    assert (p["state"], p["attempts"], p["vehicle_id"]) == ("created", 1, None)
+    hist = (await c.get("/parcels/p-back/history")).json()["items"]
+    assert any(h["to_state"] == "delivery_failed" and "handover_code" in h["reason"] for h in hist)

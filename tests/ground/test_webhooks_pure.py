@@ -12,7 +12,6 @@ from ground_control.webhooks import signer
 from ground_control.webhooks.backoff import retry_delay
 from ground_control.webhooks.eta_rules import EtaEstimate, EtaRules, decide
 from ground_control.webhooks.event_types import EventType, event_for_transition
-from ground_control.webhooks.mission_eta import estimate
 from ground_control.webhooks.url_policy import UrlRefused, check, check_syntax
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
@@ -129,19 +128,3 @@ def test_arriving_soon_once_per_trip():
     # a new trip (the parcel came back and left on another mission) starts afresh
     d3 = decide(d2.mark, "m2", est(now + timedelta(seconds=100), now), now, RULES)
     assert d3.arriving_soon and d3.mark.mission_id == "m2"
-
-
-def test_mission_eta_counts_remaining_legs_and_earlier_stops():
-    hub = {"lat": 52.52, "lon": 13.405}
-    payload = {"hub": {"hub_id": "h", "position": hub}, "cruise_speed_mps": 10.0, "stops": [
-        {"parcel_id": "a", "drop_off": {"lat": 52.529, "lon": 13.405}, "path": []},       # ~1 km north
-        {"parcel_id": "b", "drop_off": {"lat": 52.538, "lon": 13.405}, "path": []},       # ~1 km further
-    ]}
-    a = estimate(payload, "a", set(), None, T0, service_s=60)
-    b = estimate(payload, "b", set(), None, T0, service_s=60)
-    assert a is not None and b is not None
-    assert 95 <= a.seconds <= 105
-    assert 95 + 60 + 95 <= b.seconds <= 105 + 60 + 105
-    after_a = estimate(payload, "b", {"a"}, (52.529, 13.405), T0, service_s=60)
-    assert after_a is not None and 95 <= after_a.seconds <= 105
-    assert estimate(payload, "a", {"a"}, None, T0) is None

@@ -8,14 +8,14 @@ sees and creates its hubs' parcels."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
-from ground_control.api.handover import issue_codes
+from ground_control.api.handover import handover_secret, issue_codes
 from ground_control.api.parcel_import import ImportFormatError, parse_csv, parse_geojson
 from ground_control.auth.dependencies import hub_scope, require_hub
 from ground_control.api.schemas import HistoryOut, Page, ParcelCreate, ParcelOut, TransitionRequest
@@ -26,6 +26,8 @@ from ground_control.db.repositories import (
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES
 from ground_control.domain.custody import operator_refusal
 from ground_control.domain.parcel_lifecycle import ParcelState
+from ground_control.tracking import token as tracking_token
+from ground_control.tracking.service import issue_tracking
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
 ERR = {404: {"description": "unknown parcel"}, 409: {"description": "conflict or illegal transition"},
@@ -46,16 +48,31 @@ def _row(p: ParcelCreate) -> Parcel:
     )
 
 
-async def _with_codes(request: Request, rows: list[Parcel]) -> list[str]:
-    """Give each new parcel its handover code: the row keeps salt and hash, the answer the code."""
-    codes = await issue_codes(request.app.state.settings, len(rows))
+async def _with_codes(request: Request, session: Session, rows: list[Parcel]) -> list[str]:
+    """Give each new parcel its handover code (the row keeps salt and hash, the answer the code)
+    and its tracking token (the row keeps nonce and hash)."""
+    settings = request.app.state.settings
+    codes = await issue_codes(settings, session, len(rows))
     for p, c in zip(rows, codes):
         p.handover_salt, p.handover_hash = c.salt, c.hash
+    await issue_tracking(settings, session, rows)
     return [c.code for c in codes]
 
 
-def _answer(p: Parcel, code: str) -> ParcelOut:
-    return ParcelOut.model_validate(p).model_copy(update={"handover_code": code})
+async def _out(request: Request, session: Session, rows: Sequence[Parcel],
+               codes: Sequence[str | None] | None = None) -> list[ParcelOut]:
+    """Rows as the API shows them, each with its ``tracking_url`` (derived from the secret)."""
+    settings = request.app.state.settings
+    secret = await handover_secret(settings, session) if any(p.tracking_nonce for p in rows) else b""
+    out = []
+    for i, p in enumerate(rows):
+        url = (tracking_token.tracking_url(settings.public_base_url, tracking_token.derive_token(secret, p.tracking_nonce))
+               if p.tracking_nonce else None)
+        update: dict[str, Any] = {"tracking_url": url}
+        if codes is not None:
+            update["handover_code"] = codes[i]
+        out.append(ParcelOut.model_validate(p).model_copy(update=update))
+    return out
 
 
 @router.post("", status_code=201, response_model=ParcelOut, responses=ERR)
@@ -68,13 +85,13 @@ async def create_parcel(body: ParcelCreate, session: Session, request: Request) 
     if await session.get(Hub, body.hub_id) is None:
         raise Invalid(f"origin hub {body.hub_id!r} does not exist")
     parcel = _row(body)
-    [code] = await _with_codes(request, [parcel])
+    [code] = await _with_codes(request, session, [parcel])
     session.add(parcel)
     await session.flush()
     record_created(session, parcel)
     await session.commit()
     wake_dispatch(request)
-    return _answer(parcel, code)
+    return (await _out(request, session, [parcel], [code]))[0]
 
 
 IMPORT_DOC: dict[str, Any] = {
@@ -147,14 +164,14 @@ async def import_parcels(request: Request, session: Session) -> dict:
         return Response(status_code=422, media_type="application/json", content=json.dumps(  # type: ignore[return-value]
             {"detail": "import refused; nothing was imported", "errors": errors[:1000], "error_count": len(errors)}))
     rows = [_row(p) for p in parsed.parcels]
-    codes = await _with_codes(request, rows)
+    codes = await _with_codes(request, session, rows)
     session.add_all(rows)
     await session.flush()
     for p in rows:
         record_created(session, p)
     await session.commit()
     wake_dispatch(request)
-    items = [_answer(p, code) for p, code in zip(rows, codes)]
+    items = await _out(request, session, rows, codes)
     return {"items": items, "total": len(rows), "limit": len(rows), "offset": 0}
 
 
@@ -173,17 +190,20 @@ async def list_parcels(
         stmt = stmt.where(Parcel.waiting_reason.is_not(None) if waiting else Parcel.waiting_reason.is_(None))
     if waiting_reason is not None:
         stmt = stmt.where(Parcel.waiting_reason.startswith(f"{waiting_reason}:", autoescape=True))
-    return await paginate(session, stmt, limit, offset, {
+    page = await paginate(session, stmt, limit, offset, {
         Parcel.state: state,
         Parcel.hub_id: hub_id,
         Parcel.vehicle_id: vehicle_id,
         Parcel.mission_id: mission_id,
     }, order_by=(Parcel.created_at, Parcel.id), order=order)
+    page["items"] = await _out(request, session, page["items"])
+    return page
 
 
 @router.get("/{parcel_id}", response_model=ParcelOut, responses=ERR)
-async def get_parcel(parcel_id: PathId, session: Session) -> Parcel:
-    return await get_or_404(session, Parcel, parcel_id, "parcel")
+async def get_parcel(parcel_id: PathId, session: Session, request: Request) -> ParcelOut:
+    """The parcel with its ``tracking_url`` (never its handover code)."""
+    return (await _out(request, session, [await get_or_404(session, Parcel, parcel_id, "parcel")]))[0]
 
 
 @router.get("/{parcel_id}/history", response_model=Page[HistoryOut], responses=ERR)
@@ -211,7 +231,7 @@ async def proof_of_delivery(parcel_id: PathId, session: Session) -> dict[str, An
 
 
 @router.post("/{parcel_id}/transitions", response_model=ParcelOut, responses=ERR)
-async def operator_transition(parcel_id: PathId, body: TransitionRequest, session: Session, request: Request) -> Parcel:
+async def operator_transition(parcel_id: PathId, body: TransitionRequest, session: Session, request: Request) -> ParcelOut:
     """Manual state change by an operator: a parcel not aboard any vehicle back to planning
     (``created``) or to the sender (``returned``), e.g. a failed or lost one found at the hub.
     A parcel aboard a vehicle answers 409 with how to get it back (command the vehicle, or
@@ -226,7 +246,7 @@ async def operator_transition(parcel_id: PathId, body: TransitionRequest, sessio
     apply_transitions(session, parcel, body.to, f"operator: {body.reason}")
     await session.commit()
     wake_dispatch(request)
-    return parcel
+    return (await _out(request, session, [parcel]))[0]
 
 
 @router.delete("/{parcel_id}", status_code=204, responses=ERR)
