@@ -171,7 +171,7 @@ class Fleet:
     async def _register_agent_key(self, vehicle_id: str, key_file: Path) -> None:
         """Create the agent's key pair where the agent will find it and register its public half."""
         key, _ = load_or_create(key_file)
-        async with httpx.AsyncClient(base_url=self.api_url, timeout=10) as api:
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=10, headers=self.api_headers) as api:
             r = await api.put(f"/vehicles/{vehicle_id}/public-key", json={"public_key": public_pem(key)})
             r.raise_for_status()
 
