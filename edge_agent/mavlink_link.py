@@ -87,13 +87,27 @@ class SigningMAVLink(mavlink.MAVLink):
 
     pymavlink records (link id, sysid, compid) -> timestamp before it compares the signature, so a
     single forged frame with a far-future timestamp would make every real frame of that stream
-    look replayed. The C library (what ArduPilot runs) checks the signature first; so does this."""
+    look replayed. The C library (what ArduPilot runs) checks the signature first; so does this,
+    then applies pymavlink's timestamp rules without hashing the frame a second time (this runs for
+    every frame an agent receives)."""
 
     def check_signature(self, msgbuf: bytearray, srcSystem: int, srcComponent: int) -> bool:
-        key = self.signing.secret_key
+        signing = self.signing
+        key = signing.secret_key
         if key is None or hashlib.sha256(bytes(key) + bytes(msgbuf[:-6])).digest()[:6] != bytes(msgbuf[-6:]):
             return False
-        return super().check_signature(msgbuf, srcSystem, srcComponent)
+        tlow, thigh = self.mav_sign_unpacker.unpack(msgbuf[-12:-6])
+        timestamp = tlow + (thigh << 32)
+        stream_key = (msgbuf[-13], srcSystem, srcComponent)
+        last = signing.stream_timestamps.get(stream_key)
+        if last is not None:
+            if timestamp <= last:
+                return False  # replayed or reordered
+        elif timestamp + 6000 * 1000 < signing.timestamp:
+            return False  # a new stream more than a minute behind
+        signing.stream_timestamps[stream_key] = timestamp
+        signing.timestamp = max(signing.timestamp, timestamp)
+        return True
 
 
 class _Writer:
