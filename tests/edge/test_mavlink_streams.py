@@ -63,3 +63,16 @@ async def test_link_streams_only_what_the_agent_reads_and_again_after_a_reboot(f
         link.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_boot_clock_going_back_asks_for_the_intervals_again():
+    """A reboot over a link that stays up (a serial port): the intervals are back to the
+    defaults, so the next HEARTBEAT must trigger the stream configuration again."""
+    link = MavlinkLink("tcp:127.0.0.1:1", telemetry_hz=1.0)
+    enc = link.mav.global_position_int_encode
+    link._handle(enc(600_000, 0, 0, 0, 0, 0, 0, 0, 0))
+    assert not link._streams_due
+    link._handle(enc(601_000, 0, 0, 0, 0, 0, 0, 0, 0))
+    assert not link._streams_due
+    link._handle(enc(2_000, 0, 0, 0, 0, 0, 0, 0, 0))  # boot clock restarted
+    assert link._streams_due
