@@ -108,7 +108,7 @@ class AgentConfig:
     handover_timeout_s: float | None = None   # overrides the mission's handover_timeout_s
     ready_timeout_s: float = 120.0            # waiting for GPS fix + EKF before arming
     arm_timeout_s: float = 30.0               # retrying ARM
-    stream_hz: int = 4                        # autopilot telemetry stream rate requested
+    stream_hz: int = 4                        # legacy stream rate, for autopilots without SET_MESSAGE_INTERVAL
     # Release outputs. Default (empty): ArduPilot's gripper, which carries ONE parcel per trip
     # (once open it stays open), so a drone mission with more release stops is rejected
     # ``payload``. Declaring servo outputs (SERVOn with SERVOn_FUNCTION 0) gives one parcel per
@@ -169,7 +169,8 @@ class Agent:
             self.log.warning("no ground-control public key pinned: every mission and command will be refused")
         self.outbox.prune_nonces(time.time())
         self.mav = MavlinkLink(config.mavlink_url, kind=self.kind, on_message=self._on_mav,
-                               stream_hz=config.stream_hz, name=self.vehicle_id,
+                               stream_hz=config.stream_hz, telemetry_hz=config.telemetry_hz,
+                               name=self.vehicle_id,
                                signing_key=mavlink_key_for(config))
         status = lambda s: encode(make_envelope("status", self.vehicle_id, Status(  # noqa: E731
             state=s, vehicle_type=config.vehicle_type, agent_version=AGENT_VERSION, max_payload_kg=config.max_payload_kg)))

@@ -20,6 +20,10 @@ What it does for the agent:
   verified by HEARTBEAT;
 * ``arm``: retried until a deadline, collecting the "PreArm:"/"Arm:" STATUSTEXTs that explain a
   refusal (COMMAND_ACK only says DENIED);
+* chooses its telemetry (edge_agent/stream_plan.py): every stream group stopped, then
+  MAV_CMD_SET_MESSAGE_INTERVAL per message it reads, on each connect and after the autopilot
+  rebooted (its boot clock went back); an autopilot that does not know the command gets the legacy
+  REQUEST_DATA_STREAM ALL at ``stream_hz`` instead;
 * ``get_param`` / ``set_param`` (PARAM_REQUEST_READ / PARAM_SET, answered by PARAM_VALUE), ``command`` (COMMAND_LONG / COMMAND_ACK);
 * MAVLink 2 signing when given a ``signing_key``: every outgoing frame is signed, and only frames
   signed with that key count (RADIO_STATUS / RADIO excepted, as in ArduPilot). An autopilot whose
@@ -44,6 +48,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
 from edge_agent.mavlink_key import signing_timestamp  # noqa: E402
 from edge_agent.mission_translation import MissionItem  # noqa: E402
+from edge_agent.stream_plan import message_intervals  # noqa: E402
 
 COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9, "BRAKE": 17, "SMART_RTL": 21}
 ROVER_MODES = {"MANUAL": 0, "HOLD": 4, "LOITER": 5, "AUTO": 10, "RTL": 11, "SMART_RTL": 12, "GUIDED": 15}
@@ -56,6 +61,9 @@ EKF_BAD = mavlink.EKF_CONST_POS_MODE | mavlink.EKF_UNINITIALIZED
 #: HEARTBEAT is decoded only to see that the autopilot does not sign yet, never handled
 UNSIGNED_OK = frozenset({mavlink.MAVLINK_MSG_ID_RADIO_STATUS, mavlink.MAVLINK_MSG_ID_RADIO})
 SETUP_SIGNING_EVERY_S = 2.0
+#: no byte from the autopilot for this long: the link is dead, reconnect
+SILENCE_S = 5.0
+STREAMS_RETRY_S = 10.0
 SIGNING_LINK_ID = 0
 
 MISSION_RESULT = {v: k for k, v in vars(mavlink).items() if k.startswith("MAV_MISSION_") and isinstance(v, int)
@@ -79,13 +87,27 @@ class SigningMAVLink(mavlink.MAVLink):
 
     pymavlink records (link id, sysid, compid) -> timestamp before it compares the signature, so a
     single forged frame with a far-future timestamp would make every real frame of that stream
-    look replayed. The C library (what ArduPilot runs) checks the signature first; so does this."""
+    look replayed. The C library (what ArduPilot runs) checks the signature first; so does this,
+    then applies pymavlink's timestamp rules without hashing the frame a second time (this runs for
+    every frame an agent receives)."""
 
     def check_signature(self, msgbuf: bytearray, srcSystem: int, srcComponent: int) -> bool:
-        key = self.signing.secret_key
+        signing = self.signing
+        key = signing.secret_key
         if key is None or hashlib.sha256(bytes(key) + bytes(msgbuf[:-6])).digest()[:6] != bytes(msgbuf[-6:]):
             return False
-        return super().check_signature(msgbuf, srcSystem, srcComponent)
+        tlow, thigh = self.mav_sign_unpacker.unpack(msgbuf[-12:-6])
+        timestamp = tlow + (thigh << 32)
+        stream_key = (msgbuf[-13], srcSystem, srcComponent)
+        last = signing.stream_timestamps.get(stream_key)
+        if last is not None:
+            if timestamp <= last:
+                return False  # replayed or reordered
+        elif timestamp + 6000 * 1000 < signing.timestamp:
+            return False  # a new stream more than a minute behind
+        signing.stream_timestamps[stream_key] = timestamp
+        signing.timestamp = max(signing.timestamp, timestamp)
+        return True
 
 
 class _Writer:
@@ -130,6 +152,7 @@ class MavlinkLink:
         kind: str = "copter",
         on_message: Callable[[Any], None] | None = None,
         stream_hz: int = 4,
+        telemetry_hz: float | None = None,
         source_system: int = 255,
         source_component: int = 190,
         name: str = "",
@@ -140,7 +163,12 @@ class MavlinkLink:
         self.modes = COPTER_MODES if kind == "copter" else ROVER_MODES
         self.mode_names = {v: k for k, v in self.modes.items()}
         self.on_message = on_message
-        self.stream_hz = stream_hz
+        self.stream_hz = stream_hz  # legacy REQUEST_DATA_STREAM rate, for autopilots without 511
+        #: message id -> interval (us) asked with SET_MESSAGE_INTERVAL; None: the legacy request
+        self.stream_plan = None if telemetry_hz is None else message_intervals(telemetry_hz)
+        self.streams_configured = 0     # completed stream configurations (one per connect/reboot)
+        self._streams_task: asyncio.Task[None] | None = None
+        self._rx_at = 0.0
         self.log = logging.getLogger(f"edge_agent.mavlink.{name}" if name else "edge_agent.mavlink")
         self._w = _Writer()
         self.mav = SigningMAVLink(self._w, srcSystem=source_system, srcComponent=source_component)
@@ -167,6 +195,7 @@ class MavlinkLink:
         self._connected = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._streams_due = False
         self.connects = 0
 
     # ---- connection loop -------------------------------------------------------------------
@@ -190,7 +219,8 @@ class MavlinkLink:
             self._setup_sent_at = -1e9
             self.state.connected = True
             self.connects += 1
-            hb = asyncio.create_task(self._heartbeats())
+            self._rx_at = time.monotonic()
+            hb = asyncio.create_task(self._heartbeats(writer))
             self.log.info("MAVLink connected to %s:%s", self.host, self.port)
             beats_before = self.state.heartbeat_at
             try:
@@ -201,6 +231,8 @@ class MavlinkLink:
                 else:
                     backoff = min(backoff * 2, 5.0)  # accepted then closed (e.g. a busy port)
                 hb.cancel()
+                if self._streams_task is not None:
+                    self._streams_task.cancel()
                 self.state.connected = False
                 self._connected.clear()
                 self._w.transport = None
@@ -210,17 +242,17 @@ class MavlinkLink:
                 await asyncio.sleep(backoff * (0.5 + random.random()))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
-        streams_requested = False
+        """Decode and handle until EOF; silence is caught by :meth:`_heartbeats` (one timer per
+        second rather than a ``wait_for`` task per read)."""
+        self._streams_due = True
         while not self._stopping:
             try:
-                data = await asyncio.wait_for(reader.read(8192), timeout=5.0)
-            except asyncio.TimeoutError:
-                self.log.warning("no MAVLink traffic for 5 s; reconnecting")
-                return
+                data = await reader.read(8192)
             except OSError:
                 return
             if not data:
                 return
+            self._rx_at = time.monotonic()
             try:
                 msgs = self.mav.parse_buffer(data) or []
             except Exception as exc:  # a corrupt frame must not kill the link
@@ -230,12 +262,17 @@ class MavlinkLink:
                 if self.signing_key is not None and not self._signed_ok(msg):
                     continue
                 self._handle(msg)
-                if not streams_requested and msg.get_type() == "HEARTBEAT" and self._connected.is_set():
-                    streams_requested = True
+                if self._streams_due and self._connected.is_set() and msg.get_type() == "HEARTBEAT":
+                    self._streams_due = False
                     self.request_streams()
 
-    async def _heartbeats(self) -> None:
+    async def _heartbeats(self, writer: asyncio.StreamWriter) -> None:
+        """Our 1 Hz HEARTBEAT, and the silence watchdog: closing the transport ends the read."""
         while True:
+            if time.monotonic() - self._rx_at > SILENCE_S:
+                self.log.warning("no MAVLink traffic for %.0f s; reconnecting", SILENCE_S)
+                writer.transport.abort()
+                return
             self.send(self.mav.heartbeat_encode(mavlink.MAV_TYPE_ONBOARD_CONTROLLER, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, 0))
             await asyncio.sleep(1.0)
 
@@ -251,8 +288,45 @@ class MavlinkLink:
             self.log.debug("send failed: %s", exc)
 
     def request_streams(self) -> None:
+        """Ask for the telemetry this agent reads (in the background: it waits for acks)."""
+        if self.stream_plan is None:
+            self._legacy_streams()
+            return
+        if self._streams_task is not None and not self._streams_task.done():
+            self._streams_task.cancel()
+        self._streams_task = asyncio.create_task(self._configure_streams(self.stream_plan))
+
+    def _legacy_streams(self) -> None:
         self.send(self.mav.request_data_stream_encode(self.target_system, self.target_component,
                                                       mavlink.MAV_DATA_STREAM_ALL, self.stream_hz, 1))
+
+    async def _configure_streams(self, plan: dict[int, int]) -> None:
+        """Stop every stream group, then one SET_MESSAGE_INTERVAL per message (in that order: a
+        later REQUEST_DATA_STREAM would overwrite the intervals of its group)."""
+        self.send(self.mav.request_data_stream_encode(self.target_system, self.target_component,
+                                                      mavlink.MAV_DATA_STREAM_ALL, 0, 0))
+        refused = []
+        for msg_id, interval_us in plan.items():
+            result = await self.command(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, msg_id, interval_us,
+                                        timeout=2.0, retries=2)
+            if result == mavlink.MAV_RESULT_UNSUPPORTED:
+                # the autopilot cannot choose per message: everything back on, the old way
+                self.log.warning("SET_MESSAGE_INTERVAL unsupported; streaming all groups at %d Hz", self.stream_hz)
+                self._legacy_streams()
+                return
+            if result is None:
+                # unanswered (a busy link): telemetry back on the old way, the plan again later
+                self.log.warning("SET_MESSAGE_INTERVAL unanswered; all groups at %d Hz, retrying in %.0f s",
+                                 self.stream_hz, STREAMS_RETRY_S)
+                self._legacy_streams()
+                await asyncio.sleep(STREAMS_RETRY_S * (0.5 + random.random()))
+                self._streams_task = asyncio.create_task(self._configure_streams(plan))
+                return
+            if result != mavlink.MAV_RESULT_ACCEPTED:
+                refused.append(msg_id)
+        if refused:
+            self.log.warning("autopilot refused message intervals for ids %s", refused)
+        self.streams_configured += 1
 
     # ---- signing -----------------------------------------------------------------------------
     def _signed_ok(self, msg: Any) -> bool:
@@ -310,6 +384,10 @@ class MavlinkLink:
             s.armed = bool(msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
             self._connected.set()
         elif t == "GLOBAL_POSITION_INT":
+            if s.time_boot_ms is not None and msg.time_boot_ms + 1000 < s.time_boot_ms:
+                # the autopilot rebooted without dropping the link (a serial port): its message
+                # intervals are back to the defaults
+                self._streams_due = True
             s.time_boot_ms = msg.time_boot_ms
             if msg.lat or msg.lon:
                 s.lat, s.lon = msg.lat / 1e7, msg.lon / 1e7

@@ -19,8 +19,7 @@ from .vehicle import VehicleModel
 
 log = logging.getLogger(__name__)
 
-TICK_HZ = 10
-FAST_EVERY = 2  # GLOBAL_POSITION_INT at TICK_HZ / FAST_EVERY = 5 Hz wall
+TICK_HZ = 10  # telemetry intervals are whole ticks (sitl.streams)
 MAX_SUBSTEP_S = 0.5
 
 
@@ -120,7 +119,8 @@ class SimFleet:
                                  params=params, battery_mah=battery_mah)
             sid = sysid if isinstance(sysid, int) else sysid[i]
             port = 0 if base_port == 0 else base_port + 10 * i
-            link = VehicleLink(model, i, port, host=host, sysid=sid, channel=mavlink_channel)
+            link = VehicleLink(model, i, port, host=host, sysid=sid, channel=mavlink_channel,
+                               tick_hz=TICK_HZ)
             self.vehicles.append(SimVehicle(self, i, kind, model, link))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -202,11 +202,7 @@ class SimFleet:
                     model.step(sub)
                 link.drain_outbox()
                 if link.clients:
-                    if (tick + idx) % FAST_EVERY == 0:
-                        link.send_fast()
-                    # slow group on a fast tick, so both leave in one socket write
-                    if (tick + idx) % TICK_HZ == 0:
-                        link.send_slow()
+                    link.send_streams(tick + idx)  # staggered by instance
                     if tick % 2 == 0:
                         link.mission.poll()
                     link.flush()

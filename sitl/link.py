@@ -20,6 +20,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2  # noqa: E402
 from .mission_protocol import MissionProtocol  # noqa: E402
 from .modes import VehicleKind  # noqa: E402
 from .signing import SigningGate, timestamp_from_unix  # noqa: E402
+from .streams import StreamRates  # noqa: E402
 from .vehicle import ACCEPTED, FAILED, UNSUPPORTED, VehicleModel  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,12 @@ class VehicleLink:
     """TCP server for one vehicle on its SITL port, speaking ArduPilot's MAVLink dialect."""
 
     def __init__(self, model: VehicleModel, instance: int, port: int, host: str = "127.0.0.1",
-                 sysid: int = 1, channel: int = 1) -> None:
+                 sysid: int = 1, channel: int = 1, tick_hz: int = 10) -> None:
         self.model = model
+        #: this channel's telemetry choice (SET_MESSAGE_INTERVAL / REQUEST_DATA_STREAM); it
+        #: outlives a TCP reconnect, as ArduPilot's per-channel intervals do, and resets at reboot
+        self.streams = StreamRates(tick_ms=1000 // tick_hz)
+        self.ticks_per_second = tick_hz
         #: ArduPilot's MAVLink channel of this port: 0 (SERIAL0, USB) takes unsigned traffic even
         #: with a key set; the default 1 is a telemetry port, where signing is enforced
         self.channel = channel
@@ -279,26 +284,36 @@ class VehicleLink:
         return (self._time_boot_ms(), int(lat * 1e7), int(lon * 1e7),
                 int((m.home_amsl_m + m.alt) * 1000), int(m.alt * 1000), vx, vy, vz, hdg)
 
-    def send_fast(self) -> None:
-        """Position stream (called at ~5 Hz wall)."""
-        if self.clients:
-            self.broadcast("global_position_int", self._global_position_args())
-
-    def send_slow(self) -> None:
-        """1 Hz wall: heartbeat and the status messages ArduPilot streams by default."""
+    def send_streams(self, tick: int) -> None:
+        """The telemetry due on this simulator tick, as this channel's stream rates say
+        (sitl.streams: SET_MESSAGE_INTERVAL / REQUEST_DATA_STREAM, ArduPilot's defaults)."""
         if not self.clients:
             return
-        self._signing_housekeeping()
-        m = self.model
-        b = m.battery
+        if tick % self.ticks_per_second == 0:
+            self._signing_housekeeping()
+        for msg_id in self.streams.due(tick):
+            _STREAM_SENDERS[msg_id](self)
+
+    def send_heartbeat(self) -> None:
         self.broadcast("heartbeat", self._heartbeat_args())
-        mv = int(b.voltage * 1000)
-        ca = int(b.current_a * 100)
-        pct = int(round(b.pct))
-        self.broadcast("sys_status", (SENSORS, SENSORS, SENSORS, 100, mv, ca, pct, 0, 0, 0, 0, 0, 0))
-        cell = min(65534, int(mv / 4))
-        self.broadcast("battery_status", (0, 0, 0, 32767, [cell] * 4 + [65535] * 6, ca,
-                                          int(b.used_mah), -1, pct))
+
+    def send_global_position(self) -> None:
+        self.broadcast("global_position_int", self._global_position_args())
+
+    def send_sys_status(self) -> None:
+        b = self.model.battery
+        self.broadcast("sys_status", (SENSORS, SENSORS, SENSORS, 100, int(b.voltage * 1000),
+                                      int(b.current_a * 100), int(round(b.pct)), 0, 0, 0, 0, 0, 0))
+
+    def send_battery_status(self) -> None:
+        b = self.model.battery
+        cell = min(65534, int(int(b.voltage * 1000) / 4))
+        self.broadcast("battery_status", (0, 0, 0, 32767, [cell] * 4 + [65535] * 6,
+                                          int(b.current_a * 100), int(b.used_mah), -1,
+                                          int(round(b.pct))))
+
+    def send_gps_raw(self) -> None:
+        m = self.model
         fix = m.gps_fix_type
         if fix >= 3:
             lat, lon = m.lat_lon
@@ -308,18 +323,33 @@ class VehicleLink:
         else:
             gps = (int(m.t * 1e6), fix, 0, 0, 0, 65535, 65535, 0, 0, 0)
         self.broadcast("gps_raw_int", gps)
+
+    def send_ekf_status(self) -> None:
+        m = self.model
         var = 0.02 if m.ekf_ready else 0.0
         self.broadcast("ekf_status_report", (m.ekf_flags, var, var, var, var, 0.0))
+
+    def send_vfr_hud(self) -> None:
+        m = self.model
         self.broadcast("vfr_hud", (m.groundspeed, m.groundspeed, int(m.heading) % 360,
                                    0 if not m.armed else (0 if m.landed else 45),
                                    m.home_amsl_m + m.alt, m.climb))
+
+    def send_attitude(self) -> None:
+        m = self.model
         self.broadcast("attitude", (self._time_boot_ms(), 0.0, 0.0,
                                     math.radians(((m.heading + 180) % 360) - 180), 0.0, 0.0, 0.0))
+
+    def send_fence_status(self) -> None:
+        m = self.model
         if m.params["FENCE_ENABLE"]:
             # FENCE_BREACH: 0 none, 1 minalt, 2 maxalt, 3 boundary
             kind = 0 if not m.fence_breached else (2 if m.fence_breached == ["Max Alt"] else 3)
             self.broadcast("fence_status", (1 if m.fence_breached else 0, m.fence_breach_count,
                                             kind, m.fence_breach_time_ms, 1))
+
+    def send_nav_controller(self) -> None:
+        m = self.model
         target = m.nav_target() if m.armed else None
         if target is not None:
             tn, te, talt = target
@@ -327,8 +357,6 @@ class VehicleLink:
             brg = int(math.degrees(math.atan2(de, dn))) % 360
             self.broadcast("nav_controller_output", (0.0, 0.0, brg, brg, int(math.hypot(dn, de)),
                                                      talt - m.alt if m.is_copter else 0.0, 0.0, 0.0))
-        self.send_mission_current()
-        self.send_servo_outputs()
 
     def send_servo_outputs(self) -> None:
         """SERVO_OUTPUT_RAW (ArduPilot streams it with the RC channels); the gripper's PWM is how a
@@ -456,8 +484,8 @@ class VehicleLink:
             return ACCEPTED if m.set_mission_current(int(p[0])) else FAILED
         if cmd == 410:  # GET_HOME_POSITION
             return ACCEPTED if self.send_home(client) else FAILED
-        if cmd == 511:  # SET_MESSAGE_INTERVAL (streams are fixed; accepted like ArduPilot would)
-            return ACCEPTED
+        if cmd == 511:  # SET_MESSAGE_INTERVAL: param1 message id, param2 interval in us
+            return self.streams.set_message_interval(int(p[0]), _int32(p[1]))
         if cmd == 512:  # REQUEST_MESSAGE
             return ACCEPTED if self._send_requested(client, int(p[0])) else FAILED
         if cmd == 520:  # REQUEST_AUTOPILOT_CAPABILITIES
@@ -470,6 +498,7 @@ class VehicleLink:
         and the model boots again from its stored parameters."""
         self.drop_link(0.5)
         self.model.reboot()
+        self.streams.reset()  # message intervals live in RAM: the SRn_* defaults again
         self.signing.load(time.monotonic())  # the stored key again, clock one minute on
         self._signing_clock_from_gps = False
         self._apply_signing()
@@ -485,16 +514,11 @@ class VehicleLink:
         if msg_id == 148:
             self._send_version(client)
             return True
-        simple = {0: ("heartbeat", self._heartbeat_args),
-                  33: ("global_position_int", self._global_position_args)}
-        if msg_id in simple:
-            name, fn = simple[msg_id]
-            self._send_to(client, name, fn())
-            return True
-        if msg_id in (1, 24, 147, 193, 74, 30, 42):
-            self.send_slow()
-            return True
-        return False
+        sender = _STREAM_SENDERS.get(msg_id)
+        if sender is None:
+            return False
+        sender(self)
+        return True
 
     def _on_param_set(self, client: Client, msg: Any) -> None:
         name = _param_name(msg.param_id)
@@ -539,6 +563,13 @@ class VehicleLink:
             self.model.goto(msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt)
 
 
+def _int32(value: float) -> int:
+    """A COMMAND_LONG float parameter as ArduPilot's (int32_t) cast sees it (NaN: 0)."""
+    if value != value:
+        return 0
+    return int(max(-2**31, min(2**31 - 1, value)))
+
+
 def _param_name(raw: Any) -> str:
     if isinstance(raw, bytes):
         raw = raw.decode(errors="ignore")
@@ -562,4 +593,22 @@ _HANDLERS = {
     "PARAM_REQUEST_LIST": VehicleLink._on_param_list,
     "SET_POSITION_TARGET_GLOBAL_INT": VehicleLink._on_position_target,
     "SETUP_SIGNING": VehicleLink._on_setup_signing,
+    "REQUEST_DATA_STREAM": lambda s, c, m: s.streams.request_data_stream(
+        int(m.req_stream_id), int(m.req_message_rate), int(m.start_stop)),
+}
+
+#: message id -> what sends it: the streamed telemetry, also answered to REQUEST_MESSAGE
+_STREAM_SENDERS = {
+    0: VehicleLink.send_heartbeat,
+    1: VehicleLink.send_sys_status,
+    24: VehicleLink.send_gps_raw,
+    30: VehicleLink.send_attitude,
+    33: VehicleLink.send_global_position,
+    36: VehicleLink.send_servo_outputs,
+    42: VehicleLink.send_mission_current,
+    62: VehicleLink.send_nav_controller,
+    74: VehicleLink.send_vfr_hud,
+    147: VehicleLink.send_battery_status,
+    162: VehicleLink.send_fence_status,
+    193: VehicleLink.send_ekf_status,
 }

@@ -193,6 +193,16 @@ def test_a_forged_frame_cannot_lock_out_the_autopilots_stream():
     forged = rx.parse_buffer(autopilot(os.urandom(32), now + 10**12))[0]
     assert forged.get_type() == "BAD_DATA"
     assert rx.parse_buffer(autopilot(key, now + 5))[0].get_signed()
+    # the timestamp rules still hold after the single hash: a replay, an old frame and a new
+    # stream more than a minute behind are refused
+    frame = autopilot(key, now + 10)
+    assert rx.parse_buffer(frame)[0].get_signed()
+    assert rx.parse_buffer(frame)[0].get_type() == "BAD_DATA"
+    assert rx.parse_buffer(autopilot(key, now + 7))[0].get_type() == "BAD_DATA"
+    tx = mav.MAVLink(None, srcSystem=7, srcComponent=1)
+    tx.signing.secret_key, tx.signing.sign_outgoing, tx.signing.link_id, tx.signing.timestamp = key, True, 1, now - 6001 * 1000
+    assert rx.parse_buffer(tx.heartbeat_encode(2, 3, 0, 0, 3, 3).pack(tx))[0].get_type() == "BAD_DATA"
+    assert rx.signing.timestamp >= now + 10  # our clock follows the newest accepted frame
 
 
 @pytest.mark.parametrize("clock_jump_s", [-3600, 3600])
