@@ -27,7 +27,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(ROOT / "tests" / "broker"))   # the tests' private dynsec Mosquitto
 
 from broker_harness import ADMIN_PASSWORD, ADMIN_USER, start_dynsec_broker  # noqa: E402
-from ground_control.api.app import create_app  # noqa: E402
+from ground_control.api.app import create_app
+from ground_control.auth.bootstrap import bearer, ensure_api_key_async  # noqa: E402
 from ground_control.settings import Settings  # noqa: E402
 
 
@@ -42,7 +43,9 @@ async def run_mode(mode: str, n: int, folder: Path, port: int | None) -> dict[st
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{folder}/{mode}.db", mqtt_enabled=False, **extra))
     times: dict[str, list[float]] = {k: [] for k in ("register", "disable", "enable", "reissue", "delete")}
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc") as c:
+        key = await ensure_api_key_async(app.state.sessionmaker, f"bench-{mode}", "admin")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gc",
+                                     headers=bearer(key)) as c:
             assert (await c.post("/hubs", json={"id": "hub", "lat": 52.52, "lon": 13.405})).status_code == 201
             for i in range(n):
                 vid = f"bench-{i}"

@@ -41,6 +41,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]   # ben
 from ground_control.api.app import create_app  # noqa: E402
 from ground_control.demo.operator import confirm_handovers, paged, post, seed_city  # noqa: E402
 from ground_control.demo.runner import start_broker  # noqa: E402
+from ground_control.auth.bootstrap import bearer, ensure_api_key_async  # noqa: E402
+from ground_control.signing.keys import load_gc_key  # noqa: E402
+from fleet_protocol.signing import public_pem  # noqa: E402
 from ground_control.demo.scenario import build  # noqa: E402
 from ground_control.planning.geometry import haversine_m  # noqa: E402
 from ground_control.planning.model import Point  # noqa: E402
@@ -127,7 +130,7 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="lmf-eta-"))
     scenario = build(drones, robots, parcels, seed)
-    broker = await asyncio.to_thread(start_broker, "auto")
+    broker, _ = await asyncio.to_thread(start_broker, "auto")
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{workdir / 'fleet.db'}", mqtt_url=broker.url,
         mqtt_client_id=f"gc-eta-{workdir.name}", dispatch_interval_s=0.5, mission_ack_timeout_s=15.0,
@@ -141,7 +144,10 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gc", timeout=30) as api:
+            key = await ensure_api_key_async(app.state.sessionmaker, "eta-benchmark", "admin")
+            gc_public = public_pem(load_gc_key(settings))     # the agents pin it: missions are signed
+            async with httpx.AsyncClient(transport=transport, base_url="http://gc", timeout=30,
+                                         headers=bearer(key)) as api:
                 await seed_city(api, scenario)
                 ordered = [v for v in scenario.vehicles if v["type"] == "drone"] + \
                           [v for v in scenario.vehicles if v["type"] == "robot"]
@@ -152,7 +158,9 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
                     agent = Agent(vehicle_id=v["id"], mavlink_url=f"tcp:127.0.0.1:{sim.port}", mqtt_url=broker.url,
                                   vehicle_type=v["type"], max_payload_kg=v["payload_kg"], battery_wh=v["battery_wh"],
                                   wh_per_km=v["wh_per_km"], telemetry_hz=2.0,
-                                  outbox_path=str(workdir / f"{v['id']}-outbox.db"))
+                                  outbox_path=str(workdir / f"{v['id']}-outbox.db"), gc_public_keys=(gc_public,))
+                    r = await api.put(f"/vehicles/{v['id']}/public-key", json={"public_key": public_pem(agent.signing_key)})
+                    r.raise_for_status()
                     agents.append(agent)
                     tasks.append(asyncio.create_task(agent.run()))
                 hubs = {h["id"]: Point(h["lat"], h["lon"]) for h in scenario.hubs}

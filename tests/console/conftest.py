@@ -29,9 +29,11 @@ class RunningFleet:
         self.url = fleet.api_url
         self.api = httpx.Client(base_url=fleet.api_url, timeout=30, headers=fleet.api_headers)
         self.scenario = fleet.scenario
-        # the dispatcher who logs in to the browser (a real user: password, access token)
-        self.credentials = ("dispatcher-1", secrets.token_urlsafe(12))
-        r = self.api.post("/users", json={"name": self.credentials[0], "role": "dispatcher",
+        # who logs in to the browser: a real user (password, access token); an admin, because the
+        # tests also enable vehicles and draw no-fly zones (tests/console/test_console_login.py
+        # checks that a viewer sees no actions)
+        self.credentials = ("operator", secrets.token_urlsafe(12))
+        r = self.api.post("/users", json={"name": self.credentials[0], "role": "admin",
                                           "password": self.credentials[1]})
         assert r.status_code == 201, r.text
 

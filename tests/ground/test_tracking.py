@@ -18,7 +18,7 @@ from ground_control.db import models as m
 from ground_control.dispatch.dispatcher import Dispatcher
 from ground_control.planning import make_planner
 from ground_control.settings import Settings
-from gc_helpers import HUB, parcel
+from gc_helpers import HUB, headers_for, parcel
 
 import httpx
 
@@ -215,7 +215,8 @@ async def test_the_generated_secret_survives_a_restart_so_links_and_codes_stay_v
     async def run(body=None):
         app = create_app(Settings(database_url=db_url, mqtt_enabled=False))
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                         headers=await headers_for(app, "admin")) as c:
                 if body is not None:
                     assert (await c.post("/hubs", json=HUB)).status_code == 201
                     return (await c.post("/parcels", json=body)).json()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from gc_helpers import HUB, VEHICLE, parcel
+from gc_helpers import HUB, VEHICLE, headers_for, parcel
 from ground_control.api.app import create_app
 from ground_control.db.models import Mission, Parcel, WebhookEvent, utcnow
 from ground_control.db.repositories import apply_transitions
@@ -25,7 +25,8 @@ async def test_eta_watcher_raises_changed_and_arriving_soon_once(db_url):
                         eta_arriving_soon_s=300, eta_min_interval_s=0)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                              headers=await headers_for(app, "admin"))
         assert (await c.post("/hubs", json=HUB)).status_code == 201
         for pid in ("e1", "e2"):
             assert (await c.post("/parcels", json=parcel(pid))).status_code == 201

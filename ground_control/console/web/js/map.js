@@ -169,7 +169,7 @@ export function drawMissions() {
   }
   for (const [id, m] of state.missions) {
     const detail = state.missionDetail.get(id);
-    if (!detail) continue;
+    if (!detail || !detail.payload) continue;   // still loading
     const legs = missionLegs(detail.payload);
     const done = detail.legsDone || 0;
     const key = `${done}`;

@@ -137,7 +137,7 @@ function vehicleDetail(id) {
   const age = linkAge(v);
   const mission = [...state.missions.values()].find((m) => m.vehicle === id);
   const detail = mission && state.missionDetail.get(mission.id);
-  const stops = detail ? detail.payload.stops.map((s, i) => {
+  const stops = detail && detail.payload ? detail.payload.stops.map((s, i) => {
     const eta = (detail.etas || []).find((e) => e.index === i);
     const done = i < (detail.legsDone || 0);
     return `<li class="${done ? "done" : ""}">${esc(s.parcel_id)} (${esc(s.action)})${done ? " reached" : eta ? `, ETA ${Math.round(eta.eta_s / 60)} min` : ""}</li>`;
