@@ -32,9 +32,9 @@ async def until(cond, timeout: float, what: str) -> None:
 
 
 def test_plan_follows_the_telemetry_rate():
-    assert message_intervals(1.0)[33] == 1_000_000
-    assert message_intervals(4.0)[33] == 250_000
-    assert message_intervals(0.2)[33] == 1_000_000  # mission logic wants positions at 1 Hz
+    assert message_intervals(1.0)[33] == 250_000    # the proof's position: at least 4 Hz
+    assert message_intervals(10.0)[33] == 100_000
+    assert message_intervals(0.2)[33] == 250_000
     assert set(message_intervals(1.0)) == {33, 1, 24, 193, 42, 36}
 
 
@@ -47,14 +47,14 @@ async def test_link_streams_only_what_the_agent_reads_and_again_after_a_reboot(f
     try:
         await until(lambda: link.streams_configured == 1, 30, "the message intervals")
         assert link.peer_signs  # asked over a signed link
-        assert v.link.streams.interval_ms[33] == 1000  # the sim's default is 5 Hz
+        assert v.link.streams.interval_ms[33] == 250  # 4 Hz for the proof's position; the sim's default is 5 Hz
         await asyncio.sleep(0.5)
         seen.clear()
         await asyncio.sleep(4.0)
         assert seen["VFR_HUD"] == seen["ATTITUDE"] == seen["BATTERY_STATUS"] == 0
-        assert 2 <= seen["GLOBAL_POSITION_INT"] <= 6
+        assert 12 <= seen["GLOBAL_POSITION_INT"] <= 20
         assert seen["HEARTBEAT"] >= 3 and seen["SYS_STATUS"] >= 3
-        assert sum(seen.values()) <= 7 * 6  # about 7 messages/s; the defaults are ~14
+        assert sum(seen.values()) <= 48  # about 10 messages/s; the defaults are ~14, with VFR_HUD and the rest
 
         assert await link.reboot_autopilot(timeout=30)
         await until(lambda: link.streams_configured == 2, 30, "the intervals again after the reboot")

@@ -9,6 +9,7 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from ground_control.auth.bootstrap import bearer, ensure_api_key_async
 from ground_control.console.alerts import AlertKind, VehicleView, from_event, from_mission_end, from_vehicle
 from ground_control.console.feed import diff
 from ground_control.console.live import LiveFeed
@@ -116,10 +117,14 @@ async def test_feed_pushes_moves_and_alerts_once_across_two_replicas(client) -> 
 
     listed = (await client.get("/alerts", params={"state": "open"})).json()
     assert listed["total"] == 1   # two replicas derived it, one stored
-    r = await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "dana"})
-    assert r.status_code == 200 and r.json()["acknowledged_by"] == "dana"
-    again = await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "eve"})
-    assert again.json()["acknowledged_by"] == "dana"               # the first acknowledgement stays
+    # who acknowledged is the caller's credential, never what the body claims
+    api_sm = client.app.state.sessionmaker
+    dana = bearer(await ensure_api_key_async(api_sm, f"dana-{uuid.uuid4().hex[:6]}", "dispatcher"))
+    eve = bearer(await ensure_api_key_async(api_sm, f"eve-{uuid.uuid4().hex[:6]}", "dispatcher"))
+    r = await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "mallory"}, headers=dana)
+    assert r.status_code == 200 and r.json()["acknowledged_by"].startswith("dana-")
+    again = await client.post(f"/alerts/{alert['id']}/acknowledge", json={"by": "eve"}, headers=eve)
+    assert again.json()["acknowledged_by"].startswith("dana-")      # the first acknowledgement stays
     assert (await client.get("/alerts", params={"state": "open"})).json()["total"] == 0
     assert (await client.post("/alerts/999999/acknowledge")).status_code == 404
     assert (await client.post("/alerts/0/acknowledge")).status_code == 422

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gc_helpers import HUB, parcel
+from gc_helpers import HUB, headers_for, parcel
 from ground_control.api.app import create_app
 from ground_control.db.models import Parcel, WebhookAttempt, WebhookDelivery, WebhookEvent
 from ground_control.db.repositories import apply_transitions
@@ -60,7 +60,9 @@ class Harness:
         self._ctx = self.app.router.lifespan_context(self.app)
         await self._ctx.__aenter__()
         self.sm = self.app.state.sessionmaker
-        self.c = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")
+        # an integrator manages the webhooks; parcels are made through the same credential
+        self.c = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test",
+                                   headers=await headers_for(self.app, "admin"))
         return self
 
     def start_workers(self) -> None:
