@@ -18,6 +18,8 @@ NOMINAL_V = 14.8
 
 async def test_delivered_parcel_on_the_sim_has_a_telemetry_footprint(mqtt_broker, unique_id, tmp_path):
     from edge_agent.agent import Agent
+    from fleet_protocol.signing import public_pem
+    from ground_control.signing.keys import load_gc_key
     from sitl import SimFleet
 
     vid = f"fd-{unique_id}"
@@ -35,7 +37,7 @@ async def test_delivered_parcel_on_the_sim_has_a_telemetry_footprint(mqtt_broker
         await asyncio.to_thread(fleet.start)
         agent = Agent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{fleet.vehicles[0].port}", mqtt_url=mqtt_broker.url,
                       vehicle_type="drone", max_payload_kg=2.5, battery_wh=PACK_WH, wh_per_km=12, telemetry_hz=2.0,
-                      outbox_path=str(tmp_path / "outbox.db"))
+                      outbox_path=str(tmp_path / "outbox.db"), gc_public_keys=(public_pem(load_gc_key(gc.settings)),))
         task = asyncio.create_task(agent.run())
         r = await c.post("/parcels", json={"id": f"fp-{unique_id}", "weight_kg": 0.5, "size": "small", "hub_id": "hub",
                                            "lat": HOME[0] + 0.012, "lon": HOME[1], "recipient": {"name": "R", "email": "r@example.org"}})
