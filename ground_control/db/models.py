@@ -391,6 +391,9 @@ class WebhookSubscription(Base):
     event_types: Mapped[list[str]] = mapped_column(JSON)
     hub_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     description: Mapped[str] = mapped_column(String(500), default="")
+    # who made it (the credential's name): an integrator sees and manages only its own; null for
+    # subscriptions from before owners were kept, which only an admin manages
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     secret: Mapped[str] = mapped_column(String(128))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)

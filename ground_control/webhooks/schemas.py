@@ -40,6 +40,7 @@ class SubscriptionOut(BaseModel):
     event_types: list[str]
     hub_id: str | None
     description: str
+    owner: str | None = None
     enabled: bool
     disabled_reason: str | None
     consecutive_failures: int

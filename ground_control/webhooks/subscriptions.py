@@ -18,10 +18,11 @@ from ground_control.webhooks.signer import new_secret
 MAX_REPLAY = 10_000
 
 
-def create(session: AsyncSession, url: str, event_types: list[str], hub_id: str | None, description: str) -> WebhookSubscription:
+def create(session: AsyncSession, url: str, event_types: list[str], hub_id: str | None, description: str,
+           owner: str | None = None) -> WebhookSubscription:
     now = utcnow()
     sub = WebhookSubscription(id="wh_" + uuid.uuid4().hex, url=url, event_types=sorted(set(event_types)),
-                              hub_id=hub_id, description=description, secret=new_secret(), enabled=True,
+                              hub_id=hub_id, description=description, owner=owner, secret=new_secret(), enabled=True,
                               consecutive_failures=0, created_at=now, updated_at=now)
     session.add(sub)
     return sub

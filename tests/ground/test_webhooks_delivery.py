@@ -359,3 +359,31 @@ async def test_a_claim_of_a_dead_replica_is_taken_over_when_its_lease_ends(db_ur
         async with h.sm() as s:
             again = await claim(s, now + timedelta(seconds=31), 10, lease_s=30)
         assert [c.event_id for c in again] == [c.event_id for c in first] and len(first) == 1
+
+
+async def test_an_integrator_sees_and_manages_only_its_own_webhooks(client):
+    """Two integrators on one ground control: neither can list, read, change, rotate, replay or
+    delete the other's subscription (a plain 404, as for an unknown id); an admin sees both."""
+    a, b = await headers_for(client, "integrator"), await headers_for(client, "integrator")
+    body = {"url": "https://receiver.example.org/hook", "event_types": ["parcel.delivered"]}
+    mine = await client.post("/webhooks", json=body, headers=a)
+    theirs = await client.post("/webhooks", json=body, headers=b)
+    assert mine.status_code == theirs.status_code == 201, (mine.text, theirs.text)
+    mine_id, theirs_id = mine.json()["id"], theirs.json()["id"]
+
+    listed = (await client.get("/webhooks", headers=a)).json()
+    assert [s["id"] for s in listed["items"]] == [mine_id]
+    for method, path, kw in (("GET", f"/webhooks/{theirs_id}", {}),
+                             ("PATCH", f"/webhooks/{theirs_id}", {"json": {"url": "https://evil.example.org/"}}),
+                             ("POST", f"/webhooks/{theirs_id}/rotate-secret", {}),
+                             ("POST", f"/webhooks/{theirs_id}/enable", {}),
+                             ("GET", f"/webhooks/{theirs_id}/deliveries", {}),
+                             ("POST", f"/webhooks/{theirs_id}/replay",
+                              {"json": {"since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"}}),
+                             ("DELETE", f"/webhooks/{theirs_id}", {})):
+        r = await client.request(method, path, headers=a, **kw)
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+    still = (await client.get(f"/webhooks/{theirs_id}", headers=b)).json()
+    assert still["url"] == body["url"] and still["owner"] is not None
+    every = {s["id"] for s in (await client.get("/webhooks")).json()["items"]}   # the admin
+    assert {mine_id, theirs_id} <= every
