@@ -45,6 +45,7 @@ from ground_control.auth.bootstrap import bearer, ensure_api_key_async  # noqa: 
 from ground_control.signing.keys import load_gc_key  # noqa: E402
 from fleet_protocol.signing import public_pem  # noqa: E402
 from ground_control.demo.scenario import build  # noqa: E402
+from ground_control.demo.vehicles import enrolled_agent, start_sim_fleet  # noqa: E402
 from ground_control.planning.geometry import haversine_m  # noqa: E402
 from ground_control.planning.model import Point  # noqa: E402
 from ground_control.settings import Settings  # noqa: E402
@@ -124,9 +125,6 @@ def score(tracks: list[Track], speedup: float) -> dict[str, Any]:
 
 async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float = 10.0, seed: int = 7,
               timeout_s: float = 600.0, keep_statuses: bool = False) -> tuple[dict[str, Any], list[Track]]:
-    from edge_agent.agent import Agent
-    from sitl import SimFleet
-
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="lmf-eta-"))
     scenario = build(drones, robots, parcels, seed)
@@ -149,18 +147,9 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
             async with httpx.AsyncClient(transport=transport, base_url="http://gc", timeout=30,
                                          headers=bearer(key)) as api:
                 await seed_city(api, scenario)
-                ordered = [v for v in scenario.vehicles if v["type"] == "drone"] + \
-                          [v for v in scenario.vehicles if v["type"] == "robot"]
-                fleet = SimFleet(copters=drones, rovers=robots, speedup=speedup, base_port=0,
-                                 homes=[scenario.homes[v["id"]] for v in ordered])
-                await asyncio.to_thread(fleet.start)
+                fleet, ordered = await start_sim_fleet(scenario, speedup)
                 for v, sim in zip(ordered, fleet.vehicles):
-                    agent = Agent(vehicle_id=v["id"], mavlink_url=f"tcp:127.0.0.1:{sim.port}", mqtt_url=broker.url,
-                                  vehicle_type=v["type"], max_payload_kg=v["payload_kg"], battery_wh=v["battery_wh"],
-                                  wh_per_km=v["wh_per_km"], telemetry_hz=2.0,
-                                  outbox_path=str(workdir / f"{v['id']}-outbox.db"), gc_public_keys=(gc_public,))
-                    r = await api.put(f"/vehicles/{v['id']}/public-key", json={"public_key": public_pem(agent.signing_key)})
-                    r.raise_for_status()
+                    agent = await enrolled_agent(api, v, sim.port, broker.url, gc_public, workdir, telemetry_hz=2.0)
                     agents.append(agent)
                     tasks.append(asyncio.create_task(agent.run()))
                 hubs = {h["id"]: Point(h["lat"], h["lon"]) for h in scenario.hubs}

@@ -187,10 +187,9 @@ async def _snapshot(api: httpx.AsyncClient, parcels: list[dict[str, Any]], elaps
 
 
 async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | None = None) -> DemoResult:
-    from edge_agent.agent import Agent     # the vehicle side: imported here, only the demo needs it
     from fleet_protocol.signing import public_pem
+    from ground_control.demo.vehicles import enrolled_agent, start_sim_fleet
     from ground_control.signing.keys import load_gc_key
-    from sitl import SimFleet
 
     t0 = time.monotonic()
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="lmf-demo-"))
@@ -229,22 +228,11 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
         async with httpx.AsyncClient(base_url=api_url, timeout=30, headers=bearer(key)) as api:
             await seed_city(api, scenario)
 
-            drones = [v for v in scenario.vehicles if v["type"] == "drone"]
-            robots = [v for v in scenario.vehicles if v["type"] == "robot"]
-            ordered = drones + robots          # SimFleet numbers copters first, then rovers
-            fleet = SimFleet(copters=len(drones), rovers=len(robots), speedup=opts.speedup, base_port=0,
-                             homes=[scenario.homes[v["id"]] for v in ordered])
-            await asyncio.to_thread(fleet.start)
-            # signed messages wired as an operator would: agents pin ground control's key, each
-            # agent's key is registered with its vehicle (docs/security.md, "Signed messages")
+            fleet, ordered = await start_sim_fleet(scenario, opts.speedup)
+            robots = [v for v in ordered if v["type"] == "robot"]
             gc_public = public_pem(load_gc_key(settings))
             for v, sim in zip(ordered, fleet.vehicles):
-                agent = Agent(vehicle_id=v["id"], mavlink_url=f"tcp:127.0.0.1:{sim.port}", mqtt_url=broker.url,
-                              vehicle_type=v["type"], max_payload_kg=v["payload_kg"], battery_wh=v["battery_wh"],
-                              wh_per_km=v["wh_per_km"], telemetry_hz=1.0,
-                              outbox_path=str(workdir / f"{v['id']}-outbox.db"), gc_public_keys=(gc_public,))
-                r = await api.put(f"/vehicles/{v['id']}/public-key", json={"public_key": public_pem(agent.signing_key)})
-                r.raise_for_status()
+                agent = await enrolled_agent(api, v, sim.port, broker.url, gc_public, workdir, telemetry_hz=1.0)
                 agents.append(agent)
                 agent_tasks.append(asyncio.create_task(agent.run(), name=f"agent-{v['id']}"))
 

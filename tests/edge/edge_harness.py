@@ -84,6 +84,15 @@ class Events:
         return self.of(kind)
 
 
+async def until(cond: Callable[[], Any], timeout: float, what: str) -> None:
+    """Wait until ``cond()`` is true (a plain check, polled every 50 ms); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 async def publish(host: str, port: int, topic: str, payload: bytes | str) -> None:
     async with aiomqtt.Client(host, port) as c:
         await c.publish(topic, payload, qos=1)

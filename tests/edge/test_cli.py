@@ -41,12 +41,11 @@ def test_agent_constructor_kwargs(tmp_path):
     a.outbox.close()
 
 
-def test_release_servos_from_the_command_line(monkeypatch):
-    """--release-servo is repeatable: one parcel per servo; none = the gripper, one parcel."""
+def agent_config(monkeypatch) -> dict:
+    """Replace the agent with a stand-in; the returned dict gets the AgentConfig the CLI built."""
     import edge_agent.agent as agent_mod
-    import fleet_cli
 
-    seen = {}
+    seen: dict = {}
 
     class FakeAgent:
         def __init__(self, cfg):
@@ -59,6 +58,14 @@ def test_release_servos_from_the_command_line(monkeypatch):
             return None
 
     monkeypatch.setattr(agent_mod, "Agent", FakeAgent)
+    return seen
+
+
+def test_release_servos_from_the_command_line(monkeypatch):
+    """--release-servo is repeatable: one parcel per servo; none = the gripper, one parcel."""
+    import fleet_cli
+
+    seen = agent_config(monkeypatch)
     out = CliRunner().invoke(fleet_cli.main, ["agent", "--vehicle-id", "d1", "--release-servo", "10",
                                               "--release-servo", "11", "--no-gripper-reboot"])
     assert out.exit_code == 0, out.output
@@ -70,22 +77,9 @@ def test_release_servos_from_the_command_line(monkeypatch):
 
 def test_broker_tls_files_from_the_command_line(monkeypatch, tmp_path):
     """--mqtt-ca pins the broker's CA; --mqtt-cert/--mqtt-key are the vehicle's identity (mTLS)."""
-    import edge_agent.agent as agent_mod
     import fleet_cli
 
-    seen = {}
-
-    class FakeAgent:
-        def __init__(self, cfg):
-            seen["cfg"] = cfg
-
-        def stop(self):
-            pass
-
-        async def run(self):
-            return None
-
-    monkeypatch.setattr(agent_mod, "Agent", FakeAgent)
+    seen = agent_config(monkeypatch)
     files = {name: tmp_path / name for name in ("ca.crt", "d1.crt", "d1.key")}
     for f in files.values():
         f.write_text("-")

@@ -8,7 +8,6 @@ import asyncio
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from edge_agent.mavlink_key import KeyFileError, load_or_create_key, read_key
 from edge_agent.mavlink_link import MavlinkLink
 from edge_factories import HOME, mission_payload
-from edge_harness import Events, RunningAgent, publish
+from edge_harness import Events, RunningAgent, publish, until
 from fleet_protocol import topics
 from sitl import SimFleet
 
@@ -36,14 +35,6 @@ def fleet():
 def agent_for(fleet, vid, broker, tmp_path, **kw) -> RunningAgent:
     return RunningAgent(vehicle_id=vid, mavlink_url=f"tcp:127.0.0.1:{fleet.vehicles[0].port}",
                         mqtt_url=broker.url, vehicle_type="drone", outbox_path=str(tmp_path / f"{vid}.db"), **kw)
-
-
-async def until(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def signed_link(port: int, key: bytes | None) -> tuple[MavlinkLink, asyncio.Task[None]]:

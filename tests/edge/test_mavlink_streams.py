@@ -4,7 +4,6 @@ and asks again after the autopilot rebooted: the simulator streams by ArduPilot'
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from edge_agent.mavlink_link import MavlinkLink
 from edge_agent.stream_plan import message_intervals
 from edge_factories import HOME
+from edge_harness import until
 from sitl import SimFleet
 
 KEY = bytes(range(32))
@@ -21,14 +21,6 @@ KEY = bytes(range(32))
 def fleet():
     with SimFleet(copters=1, home=HOME, base_port=0) as f:
         yield f
-
-
-async def until(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_plan_follows_the_telemetry_rate():
