@@ -131,6 +131,16 @@ def _reconnects(app: Any, agents: list[Any]) -> dict[str, int]:
     return {"ground_control": gc, "agents": sum(max(a.mqtt.connects - 1, 0) for a in agents)}
 
 
+def _node_of(cluster: NatsCluster, app: Any) -> Any:
+    """The cluster node ground control's MQTT link is connected to (the first when unknown)."""
+    runtime = getattr(app.state, "runtime", None)
+    current = runtime.link.endpoints.current if runtime is not None else None
+    for node in cluster.nodes:
+        if current is not None and node.mqtt_port == current.port:
+            return node
+    return cluster.nodes[0]
+
+
 def start_broker(kind: str = "auto") -> tuple[RunningBroker, NatsCluster | None]:
     """A private Mosquitto when the binary exists, else in-process amqtt (zero-install); or a
     three-node NATS cluster (its ``url`` lists every node) for the broker-failover scenario."""
@@ -250,10 +260,12 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 done = _all_done(parcels, expected)
                 if opts.kill_broker_node and cluster is not None and killed_at is None \
                         and any(p["state"] == "in_transit" for p in parcels):
-                    # every client was given the nodes in the same order: all are on the first
-                    await asyncio.to_thread(cluster.kill, cluster.nodes[0])
+                    # every client was given the nodes in the same order, so all should be on the
+                    # first; kill the one ground control is really on, should one have moved on
+                    node = _node_of(cluster, app)
+                    await asyncio.to_thread(cluster.kill, node)
                     killed_at = time.monotonic() - t0
-                    log.warning("demo: killed broker node %s at %.1f s", cluster.nodes[0].name, killed_at)
+                    log.warning("demo: killed broker node %s at %.1f s", node.name, killed_at)
                 if not done:
                     if on_update is not None:
                         on_update(await _snapshot(api, parcels, time.monotonic() - t0, api_url, broker.kind,

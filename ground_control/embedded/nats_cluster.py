@@ -12,13 +12,19 @@ docs/operations.md: MQTT 3.1.1 only, no shared subscriptions, no QoS 2.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import paho.mqtt.client as paho
 
 from ground_control.embedded.broker import free_port, port_open
 
@@ -35,6 +41,7 @@ class NatsNode:
     mqtt_port: int
     client_port: int
     route_port: int
+    monitor_port: int
     config: Path
     proc: subprocess.Popen | None = None
 
@@ -76,15 +83,27 @@ class NatsCluster:
             node.proc.send_signal(signal.SIGKILL)
             node.proc.wait(10)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until every live node accepts MQTT connections (JetStream needs a meta leader first)."""
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Until every live node is healthy *and* has answered a real MQTT CONNECT.
+
+        An open MQTT port is not enough: NATS answers the first MQTT client of an account only
+        after JetStream has a meta leader and has created the replicated session and message
+        streams. On a loaded machine that took longer than a client's connect timeout, so clients
+        gave up on the first node and moved on (and the failover scenario killed a node nobody was
+        on). Probing here makes every node ready before any client is started."""
         deadline = time.monotonic() + timeout
         for node in self.nodes:
-            while node.alive and not port_open("127.0.0.1", node.mqtt_port):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"NATS node {node.name} did not open MQTT port {node.mqtt_port}; "
-                                       f"see {self.workdir / (node.name + '.log')}")
+            while node.alive and not (port_open("127.0.0.1", node.mqtt_port) and _healthy(node)):
+                self._check_deadline(deadline, node, "did not report healthy")
                 time.sleep(0.1)
+        for node in self.nodes:
+            while node.alive and not _mqtt_connects(node, min(30.0, max(deadline - time.monotonic(), 1.0))):
+                self._check_deadline(deadline, node, "did not answer an MQTT CONNECT")
+                time.sleep(0.2)
+
+    def _check_deadline(self, deadline: float, node: NatsNode, what: str) -> None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"NATS node {node.name} {what}; see {self.workdir / (node.name + '.log')}")
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -104,21 +123,21 @@ def start_nats_cluster(size: int = 3) -> NatsCluster:
         raise FileNotFoundError("nats-server")
     workdir = Path(tempfile.mkdtemp(prefix="lmf-nats-"))
     cluster = NatsCluster(workdir)
-    ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
-    routes = ", ".join(f"nats-route://127.0.0.1:{route}" for _, _, route in ports)
-    for i, (mqtt, client, route) in enumerate(ports, start=1):
+    ports = [(free_port(), free_port(), free_port(), free_port()) for _ in range(size)]
+    routes = ", ".join(f"nats-route://127.0.0.1:{route}" for _, _, route, _ in ports)
+    for i, (mqtt, client, route, monitor) in enumerate(ports, start=1):
         name = f"n{i}"
         store = workdir / f"js-{name}"
         store.mkdir()
         conf = workdir / f"{name}.conf"
         conf.write_text(
-            f"server_name: {name}\nlisten: 127.0.0.1:{client}\n"
+            f"server_name: {name}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{monitor}\n"
             f'jetstream {{ store_dir: "{store}" }}\n'
             f"cluster {{ name: lmf, listen: 127.0.0.1:{route}, routes: [{routes}] }}\n"
             # ack_wait: how long an unacknowledged QoS 1 message waits before redelivery
             f"mqtt {{ listen: 127.0.0.1:{mqtt}, ack_wait: \"10s\", max_ack_pending: 10000 }}\n"
         )
-        cluster.nodes.append(NatsNode(name, mqtt, client, route, conf))
+        cluster.nodes.append(NatsNode(name, mqtt, client, route, monitor, conf))
     for node in cluster.nodes:
         cluster.start(node)
     try:
@@ -127,3 +146,30 @@ def start_nats_cluster(size: int = 3) -> NatsCluster:
         cluster.stop()
         raise
     return cluster
+
+
+def _healthy(node: NatsNode) -> bool:
+    """The node's monitoring endpoint says it (and its JetStream) is ready."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/healthz", timeout=2) as answer:
+            return json.load(answer).get("status") == "ok"
+    except (OSError, ValueError):
+        return False
+
+
+def _mqtt_connects(node: NatsNode, timeout: float) -> bool:
+    """One clean MQTT 3.1.1 session: CONNECT, wait for a successful CONNACK, DISCONNECT."""
+    accepted = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"lmf-probe-{uuid.uuid4().hex[:8]}",
+                         clean_session=True)
+    client.on_connect = lambda _c, _u, _f, reason, _p: accepted.set() if not reason.is_failure else None
+    try:
+        client.connect("127.0.0.1", node.mqtt_port, keepalive=60)
+    except OSError:
+        return False
+    client.loop_start()
+    try:
+        return accepted.wait(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()
