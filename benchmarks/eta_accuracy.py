@@ -153,14 +153,14 @@ async def run(parcels: int = 8, drones: int = 3, robots: int = 0, speedup: float
                     agents.append(agent)
                     tasks.append(asyncio.create_task(agent.run()))
                 hubs = {h["id"]: Point(h["lat"], h["lon"]) for h in scenario.hubs}
-                codes: dict[str, str] = {}
+                tracking: dict[str, str | None] = {}
                 for p in scenario.parcels:
                     made = await post(api, "/parcels", p)
-                    codes[p["id"]] = made["handover_code"]
+                    tracking[p["id"]] = made["tracking_url"]
                     tracks[p["id"]] = Track(p["id"], made["tracking_url"].rsplit("/track/", 1)[1],
                                             straight_m=haversine_m(hubs[p["hub_id"]], Point(p["lat"], p["lon"])))
                 robot_ids = {v["id"] for v in scenario.vehicles if v["type"] == "robot"}
-                tasks.append(asyncio.create_task(confirm_handovers(api, robot_ids, codes)))
+                tasks.append(asyncio.create_task(confirm_handovers(api, robot_ids, tracking)))
                 speeds = {v["id"]: v["cruise_speed_mps"] for v in scenario.vehicles}
                 kinds = {v["id"]: v["type"] for v in scenario.vehicles}
                 while time.monotonic() - t0 < timeout_s:

@@ -107,10 +107,10 @@ class FailoverRound(Round):
         await fleet.start_vehicles()
         self.tasks.append(asyncio.create_task(fleet.watchdog(), name="watchdog"))
         await self.wait_online()
-        codes = {p["id"]: (await post(self.api, "/parcels", p))["handover_code"] for p in self.scenario.parcels}
+        tracking = {p["id"]: (await post(self.api, "/parcels", p))["tracking_url"] for p in self.scenario.parcels}
         fleet.note(f"{len(self.expected)} parcels posted")
         robots = {v["id"] for v in self.scenario.vehicles if v["type"] == "robot"}
-        self.tasks.append(asyncio.create_task(confirm_handovers(self.api, robots, codes), name="recipients"))
+        self.tasks.append(asyncio.create_task(confirm_handovers(self.api, robots, tracking), name="recipients"))
 
     async def watch_duplicates(self) -> None:
         assert self.watch is not None

@@ -115,12 +115,12 @@ class Round:
         await fleet.start_vehicles()
         self.tasks.append(asyncio.create_task(fleet.watchdog(), name="watchdog"))
         await self.wait_online()
-        codes: dict[str, str] = {}   # what each recipient was given when the parcel was created
+        tracking: dict[str, str | None] = {}   # each recipient's page, which shows the handover code
         for parcel in self.scenario.parcels:
-            codes[parcel["id"]] = (await post(self.api, "/parcels", parcel))["handover_code"]
+            tracking[parcel["id"]] = (await post(self.api, "/parcels", parcel))["tracking_url"]
         fleet.note(f"{len(self.expected)} parcels posted")
         robots = {v["id"] for v in self.scenario.vehicles if v["type"] == "robot"}
-        self.tasks.append(asyncio.create_task(confirm_handovers(self.api, robots, codes), name="recipients"))
+        self.tasks.append(asyncio.create_task(confirm_handovers(self.api, robots, tracking), name="recipients"))
 
     async def wait_online(self, timeout: float = 90) -> None:
         assert self.fleet is not None

@@ -275,9 +275,6 @@ class ParcelOut(_Out):
     footprint: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
-    handover_code: str | None = Field(
-        default=None, description="the recipient's code for a robot handover: only in the creation (and import) "
-        "response, for the sender; afterwards only on the recipient's tracking page (ground control keeps a hash)")
     tracking_url: str | None = Field(
         default=None, description="the recipient's public tracking page (FLEET_PUBLIC_BASE_URL/track/<token>); "
         "null for parcels created before tracking existed")
@@ -297,7 +294,6 @@ class ParcelOut(_Out):
                             "email": data.recipient_email}
         out["time_window"] = ({"earliest": data.earliest, "latest": data.latest}
                               if data.earliest is not None and data.latest is not None else None)
-        out["handover_code"] = None     # never from a stored row
         out["tracking_url"] = None      # derived from the server secret: the router fills it in
         drop_lat, drop_lon = getattr(data, "drop_lat", None), getattr(data, "drop_lon", None)
         out["drop_spot"] = ({"lat": drop_lat, "lon": drop_lon, "confirmed_at": getattr(data, "drop_confirmed_at", None)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,11 +41,20 @@ async def seed_city(api: httpx.AsyncClient, scenario: Scenario) -> None:
         await post(api, "/vehicles", vehicle)
 
 
-async def confirm_handovers(api: httpx.AsyncClient, robots: set[str], codes: Mapping[str, str]) -> None:
+async def recipient_code(api: httpx.AsyncClient, tracking_url: str | None) -> str | None:
+    """What the recipient reads on their tracking page: the handover code (``None`` when the page
+    shows none, e.g. a drone parcel). The page is public; only its path is used, against ``api``."""
+    if not tracking_url:
+        return None
+    r = await api.get(urlsplit(tracking_url).path + "/status", headers={"Authorization": ""})
+    return r.raise_for_status().json().get("handover_code")
+
+
+async def confirm_handovers(api: httpx.AsyncClient, robots: set[str], tracking: Mapping[str, str | None]) -> None:
     """Plays the recipients: when a robot reports it reached a drop-off, its customer enters the
-    handover code they were given when the parcel was created (``handover_code`` of the creation
-    answer), which ground control checks and relays to the robot. Keeps trying while ground
-    control is unreachable (restarts, database outages)."""
+    handover code shown on their tracking page (``tracking`` maps each parcel to its
+    ``tracking_url``), which ground control checks and relays to the robot. Keeps trying while
+    ground control is unreachable (restarts, database outages)."""
     seen: set[str] = set()
     while True:
         try:
@@ -57,9 +67,10 @@ async def confirm_handovers(api: httpx.AsyncClient, robots: set[str], codes: Map
             if vehicle not in robots or not parcel or ev["id"] in seen:
                 continue
             try:
+                code = await recipient_code(api, tracking.get(parcel))
                 r = await api.post(f"/vehicles/{vehicle}/commands", json={
                     "action": "handover_confirmed", "parcel_id": parcel, "mission_id": ev.get("mission_id"),
-                    "handover_code": codes.get(parcel)})
+                    "handover_code": code})
             except httpx.HTTPError as exc:
                 log.info("handover confirmation for %s not sent yet: %r", parcel, exc)
                 continue

@@ -246,10 +246,10 @@ async def run_demo(opts: DemoOptions, on_update: Callable[[Snapshot], None] | No
                 agents.append(agent)
                 agent_tasks.append(asyncio.create_task(agent.run(), name=f"agent-{v['id']}"))
 
-            codes: dict[str, str] = {}
+            tracking: dict[str, str | None] = {}
             for parcel in scenario.parcels:
-                codes[parcel["id"]] = (await post(api, "/parcels", parcel))["handover_code"]
-            helper_tasks.append(asyncio.create_task(confirm_handovers(api, {v["id"] for v in robots}, codes)))
+                tracking[parcel["id"]] = (await post(api, "/parcels", parcel))["tracking_url"]
+            helper_tasks.append(asyncio.create_task(confirm_handovers(api, {v["id"] for v in robots}, tracking)))
 
             expected = {p["id"] for p in scenario.parcels}
             timeout_s = opts.effective_timeout_s

@@ -1,4 +1,4 @@
-"""Robot handover codes: given out once at creation, kept only as salt + hash, checked before a
+"""Robot handover codes: shown only on the recipient's tracking page, kept only as salt + hash, checked before a
 handover is relayed to the robot (wrong codes counted, the handover locked at the limit and the
 robot told to move on), and checked again on the robot's proof of delivery."""
 
@@ -36,11 +36,19 @@ def test_codes_are_six_digits_derivable_from_secret_and_salt_and_verified_by_has
         assert not hc.matches(bad, issued.salt, issued.hash), bad
 
 
+async def code_on_page(c, tracking_url: str) -> str | None:
+    """The code as the recipient reads it: on their public tracking page, with no credential."""
+    path = "/track/" + tracking_url.rsplit("/track/", 1)[1] + "/status"
+    r = await c.get(path, headers={"Authorization": ""})
+    assert r.status_code == 200, r.text
+    return r.json()["handover_code"]
+
+
 async def aboard(c, pid: str) -> str:
-    """A parcel created over the API (its code returned) and put aboard robot-1's mission."""
+    """A parcel created over the API and put aboard robot-1's mission; its code, from its page."""
     r = await c.post("/parcels", json=parcel(pid))
     assert r.status_code == 201, r.text
-    code = r.json()["handover_code"]
+    code = await code_on_page(c, r.json()["tracking_url"])
     async with c.app.state.sessionmaker() as s:
         s.add(Mission(id=f"m-{pid}", vehicle_id="robot-1", hub_id="hub-1", state="started", payload={},
                       parcel_ids=[pid]))
@@ -58,13 +66,14 @@ async def fleet(client):
     return client
 
 
-async def test_code_is_shown_once_and_only_salt_and_hash_are_stored(fleet):
+async def test_code_is_shown_on_the_tracking_page_only_and_only_salt_and_hash_are_stored(fleet):
     c = fleet
     r = await c.post("/parcels", json=parcel("p-1"))
-    code = r.json()["handover_code"]
-    assert len(code) == 6 and code.isdigit()
-    assert (await c.get("/parcels/p-1")).json()["handover_code"] is None
-    assert all(i["handover_code"] is None for i in (await c.get("/parcels")).json()["items"])
+    code = await code_on_page(c, r.json()["tracking_url"])
+    assert code is not None and len(code) == 6 and code.isdigit()
+    # no operator or sender answer carries it: creation, detail, list
+    for answer in (r.text, (await c.get("/parcels/p-1")).text, (await c.get("/parcels")).text):
+        assert "handover_code" not in answer and code not in answer
     async with c.app.state.sessionmaker() as s:
         row = await s.get(Parcel, "p-1")
         assert code not in (row.handover_salt, row.handover_hash) and hc.matches(code, row.handover_salt, row.handover_hash)
@@ -73,9 +82,9 @@ async def test_code_is_shown_once_and_only_salt_and_hash_are_stored(fleet):
     header = "id,weight_kg,size,hub_id,lat,lon,address,recipient_name,recipient_phone\n"
     rows = "".join(f"i-{i},1.0,small,hub-1,52.5,13.4,Street,Ann,+4930111111\n" for i in range(3))
     r = await c.post("/parcels/import", content=header + rows, headers={"content-type": "text/csv"})
-    assert r.status_code == 201
-    codes = [i["handover_code"] for i in r.json()["items"]]
-    assert all(len(x) == 6 and x.isdigit() for x in codes)
+    assert r.status_code == 201 and "handover_code" not in r.text
+    codes = [await code_on_page(c, i["tracking_url"]) for i in r.json()["items"]]
+    assert all(x is not None and len(x) == 6 and x.isdigit() for x in codes)
 
 
 async def test_wrong_codes_are_refused_counted_and_lock_the_handover(fleet):

@@ -14,8 +14,10 @@ from sqlalchemy import select
 
 from fleet_protocol import parse_message, topics
 from ground_control.api.app import create_app
+from ground_control.api.handover import handover_secret
 from ground_control.db import models as m
 from ground_control.dispatch.dispatcher import Dispatcher
+from ground_control.domain import handover_code as hc
 from ground_control.planning import make_planner
 from ground_control.settings import Settings
 from gc_helpers import HUB, headers_for, parcel
@@ -52,7 +54,7 @@ async def test_tokens_are_unguessable_unique_and_only_their_hash_is_stored(seede
         assert len(base64.urlsafe_b64decode(t + "=")) == 32          # 256 bits
     # the parcel resource shows the same link again, the list too; never the handover code
     one = (await c.get("/parcels/t-7")).json()
-    assert one["tracking_url"] == urls["t-7"] and one["handover_code"] is None
+    assert one["tracking_url"] == urls["t-7"] and "handover_code" not in one
     listed = (await c.get("/parcels", params={"limit": 100})).json()["items"]
     assert {i["id"]: i["tracking_url"] for i in listed} == urls
     async with c.app.state.sessionmaker() as s:
@@ -108,7 +110,11 @@ async def test_the_page_shows_this_parcel_only_and_the_vehicle_only_when_it_head
                                                           "email": "ada@example.org"}))
     other = await c.post("/parcels", json=parcel("p-other", address="Other Str. 9", lat=52.525, lon=13.40,
                                                 recipient={"name": "Bob Other", "phone": "+49 30 555666"}))
-    token, code = token_of(mine.json()["tracking_url"]), mine.json()["handover_code"]
+    token = token_of(mine.json()["tracking_url"])
+    assert "handover_code" not in mine.text                                          # not for the sender
+    async with c.app.state.sessionmaker() as s:
+        row = await s.get(m.Parcel, "p-mine")
+        code = hc.shown_code(await handover_secret(c.app.state.settings, s), row.handover_salt)
     await put_on_mission(c, ["p-other", "p-mine"], "robot-1")
 
     st = (await c.get(f"/track/{token}/status")).json()
@@ -219,12 +225,12 @@ async def test_the_generated_secret_survives_a_restart_so_links_and_codes_stay_v
                                          headers=await headers_for(app, "admin")) as c:
                 if body is not None:
                     assert (await c.post("/hubs", json=HUB)).status_code == 201
-                    return (await c.post("/parcels", json=body)).json()
+                    assert (await c.post("/parcels", json=body)).status_code == 201
                 got = (await c.get("/parcels/p-1")).json()
                 return got, (await c.get(f"/track/{token_of(got['tracking_url'])}/status")).json()
 
-    created = await run(parcel("p-1"))
+    created, before = await run(parcel("p-1"))
     server_secrets._cache.clear()             # a fresh process (or another replica)
-    again, status = await run()
+    again, after = await run()
     assert again["tracking_url"] == created["tracking_url"]
-    assert status["handover_code"] == created["handover_code"]
+    assert before["handover_code"] is not None and after["handover_code"] == before["handover_code"]

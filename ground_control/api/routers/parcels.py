@@ -48,50 +48,46 @@ def _row(p: ParcelCreate) -> Parcel:
     )
 
 
-async def _with_codes(request: Request, session: Session, rows: list[Parcel]) -> list[str]:
-    """Give each new parcel its handover code (the row keeps salt and hash, the answer the code)
-    and its tracking token (the row keeps nonce and hash)."""
+async def _with_codes(request: Request, session: Session, rows: list[Parcel]) -> None:
+    """Give each new parcel its handover code (the row keeps salt and hash; the code itself is
+    shown only on the recipient's tracking page, derived again from the secret) and its tracking
+    token (the row keeps nonce and hash)."""
     settings = request.app.state.settings
     codes = await issue_codes(settings, session, len(rows))
     for p, c in zip(rows, codes):
         p.handover_salt, p.handover_hash = c.salt, c.hash
     await issue_tracking(settings, session, rows)
-    return [c.code for c in codes]
 
 
-async def _out(request: Request, session: Session, rows: Sequence[Parcel],
-               codes: Sequence[str | None] | None = None) -> list[ParcelOut]:
+async def _out(request: Request, session: Session, rows: Sequence[Parcel]) -> list[ParcelOut]:
     """Rows as the API shows them, each with its ``tracking_url`` (derived from the secret)."""
     settings = request.app.state.settings
     secret = await handover_secret(settings, session) if any(p.tracking_nonce for p in rows) else b""
     out = []
-    for i, p in enumerate(rows):
+    for p in rows:
         url = (tracking_token.tracking_url(settings.public_base_url, tracking_token.derive_token(secret, p.tracking_nonce))
                if p.tracking_nonce else None)
-        update: dict[str, Any] = {"tracking_url": url}
-        if codes is not None:
-            update["handover_code"] = codes[i]
-        out.append(ParcelOut.model_validate(p).model_copy(update=update))
+        out.append(ParcelOut.model_validate(p).model_copy(update={"tracking_url": url}))
     return out
 
 
 @router.post("", status_code=201, response_model=ParcelOut, responses=ERR)
 async def create_parcel(body: ParcelCreate, session: Session, request: Request) -> ParcelOut:
-    """The answer carries the parcel's ``handover_code`` (for the recipient of a robot delivery),
-    the only time it is shown."""
+    """The answer carries the parcel's ``tracking_url``: the recipient's page, the only place
+    that shows the handover code for a robot delivery."""
     require_hub(request, body.hub_id, "origin hub")
     if await session.get(Parcel, body.id) is not None:
         raise Conflict(f"parcel {body.id!r} already exists")
     if await session.get(Hub, body.hub_id) is None:
         raise Invalid(f"origin hub {body.hub_id!r} does not exist")
     parcel = _row(body)
-    [code] = await _with_codes(request, session, [parcel])
+    await _with_codes(request, session, [parcel])
     session.add(parcel)
     await session.flush()
     record_created(session, parcel)
     await session.commit()
     wake_dispatch(request)
-    return (await _out(request, session, [parcel], [code]))[0]
+    return (await _out(request, session, [parcel]))[0]
 
 
 IMPORT_DOC: dict[str, Any] = {
@@ -164,14 +160,14 @@ async def import_parcels(request: Request, session: Session) -> dict:
         return Response(status_code=422, media_type="application/json", content=json.dumps(  # type: ignore[return-value]
             {"detail": "import refused; nothing was imported", "errors": errors[:1000], "error_count": len(errors)}))
     rows = [_row(p) for p in parsed.parcels]
-    codes = await _with_codes(request, session, rows)
+    await _with_codes(request, session, rows)
     session.add_all(rows)
     await session.flush()
     for p in rows:
         record_created(session, p)
     await session.commit()
     wake_dispatch(request)
-    items = await _out(request, session, rows, codes)
+    items = await _out(request, session, rows)
     return {"items": items, "total": len(rows), "limit": len(rows), "offset": 0}
 
 

@@ -150,7 +150,8 @@ export async function createParcelAt(pt) {
       size: form.size, lat: pt[0], lon: pt[1], address: form.address, recipient: { name: form.recipient, phone: form.phone || null, email: form.email || null } } });
     state.parcels.set(p.id, p);
     emit("parcels");
-    toast(`parcel ${p.id} created${p.handover_code ? `; handover code ${p.handover_code}` : ""}`, "ok");
+    // the recipient's tracking page (it alone shows a robot's handover code): send them this link
+    toast(`parcel ${p.id} created${p.tracking_url ? `; recipient's tracking link ${p.tracking_url}` : ""}`, "ok");
   } catch (err) { toast(`parcel refused: ${explain(err)}`, "error"); }
 }
 
