@@ -78,6 +78,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/vehicles/{vehicle_id}"): Rule(ADMIN, Scope.path),
     ("POST", "/vehicles/{vehicle_id}/declare-lost"): Rule(ADMIN, Scope.path),
     ("GET", "/vehicles/{vehicle_id}/telemetry"): Rule(READ, Scope.path),
+    ("GET", "/vehicles/{vehicle_id}/telemetry/history"): Rule(READ, Scope.path),
     ("POST", "/vehicles/{vehicle_id}/commands"): Rule(OPERATE, Scope.path),
     ("GET", "/vehicles/{vehicle_id}/commands"): Rule(READ, Scope.path),
     # the vehicle's broker password (re-issue) and the Ed25519 key its agent signs events with

@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/vehicles/{vehicle_id}"): ADM, ("DELETE", "/vehicles/{vehicle_id}"): ADM,
     ("POST", "/vehicles/{vehicle_id}/declare-lost"): ADM,
     ("GET", "/vehicles/{vehicle_id}/telemetry"): READ,
+    ("GET", "/vehicles/{vehicle_id}/telemetry/history"): READ,
     ("POST", "/vehicles/{vehicle_id}/commands"): OPS, ("GET", "/vehicles/{vehicle_id}/commands"): READ,
     ("DELETE", "/webhooks/{subscription_id}"): INTEG,
     ("GET", "/webhooks"): INTEG,

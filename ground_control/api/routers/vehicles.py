@@ -8,8 +8,10 @@ touches its hubs' vehicles."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import exists, select
 
 from fleet_protocol import CommandAction
@@ -24,6 +26,7 @@ from ground_control.auth.dependencies import hub_scope, require_hub
 from ground_control.db.models import Command, Hub, Mission, Parcel, TelemetryLatest, Vehicle, VehiclePresence, utcnow
 from ground_control.db.repositories import Conflict, Invalid, NotFound, SortOrder, get_or_404, paginate
 from ground_control.dispatch.reassign import ACTIVE_MISSION_STATES, declare_lost
+from ground_control.history.query import as_geojson, read_window
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
 ERR = {404: {"description": "unknown vehicle"}, 409: {"description": "conflict"}, 422: {"description": "invalid input"}}
@@ -149,6 +152,46 @@ async def vehicle_telemetry(vehicle_id: PathId, session: Session) -> TelemetryLa
     if tel is None:
         raise NotFound(f"no telemetry from vehicle {vehicle_id!r} yet")
     return tel
+
+
+#: the longest window one history request may ask for (a page is still at most ``limit`` samples)
+MAX_HISTORY_WINDOW = timedelta(days=31)
+
+
+@router.get("/{vehicle_id}/telemetry/history", responses={**ERR, 409: {"description": "telemetry history is off"}})
+async def vehicle_telemetry_history(
+    vehicle_id: PathId, session: Session, request: Request,
+    since: Annotated[datetime | None, Query(description="start (inclusive, with a time zone); default: until - 1 h")] = None,
+    until: Annotated[datetime | None, Query(description="end (exclusive, with a time zone); default: now")] = None,
+    after: Annotated[datetime | None, Query(description="cursor: the previous page's next_after")] = None,
+    mission_id: QueryId = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="samples per page")] = 1000,
+    format: Annotated[Literal["json", "geojson"], Query(description="json: samples; geojson: the track as a Feature")] = "json",
+) -> dict[str, Any]:
+    """The vehicle's stored telemetry in a time window, oldest first (kept for
+    ``FLEET_TELEMETRY_RETENTION_DAYS``): replay a flight, check where a vehicle was when a parcel
+    went missing. Pages follow ``next_after``; ``format=geojson`` gives the page as a LineString."""
+    settings = request.app.state.settings
+    if not settings.telemetry_history:
+        raise Conflict("telemetry history is off (FLEET_TELEMETRY_HISTORY=false): only the latest sample is kept")
+    for name, value in (("since", since), ("until", until), ("after", after)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid(f"{name} needs a time zone (e.g. 2026-12-04T10:00:00Z)")
+    until = until or utcnow()
+    since = since or until - timedelta(hours=1)
+    if since >= until:
+        raise Invalid("since must be before until")
+    if until - since > MAX_HISTORY_WINDOW:
+        raise Invalid(f"window longer than {MAX_HISTORY_WINDOW.days} days; ask for less")
+    await get_or_404(session, Vehicle, vehicle_id, "vehicle")
+    page = await read_window(session, vehicle_id, since, until, limit, after=after, mission_id=mission_id)
+    body: dict[str, Any] = {"vehicle_id": vehicle_id, "since": since, "until": until, "count": len(page.samples),
+                            "next_after": page.next_after}
+    if format == "geojson":
+        body["track"] = as_geojson(vehicle_id, page.samples)
+    else:
+        body["items"] = page.samples
+    return body
 
 
 @router.post("/{vehicle_id}/commands", status_code=202, response_model=CommandOut, responses=COMMAND_ERR)
