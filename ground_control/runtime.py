@@ -23,6 +23,7 @@ from ground_control.footprint.sampler import FootprintSampler
 from ground_control.settings import Settings
 from ground_control.signing.keys import Signer, load_gc_key
 from ground_control.webhooks.eta_watch import EtaWatcher
+from ground_control.webhooks.retention import purge as purge_webhooks
 from ground_control.webhooks.worker import DeliveryWorker
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class Runtime:
             asyncio.create_task(self.footprint.run(), name="gc-footprint"),
             *([asyncio.create_task(self._history_loop(), name="gc-telemetry-history")]
               if self.settings.telemetry_history else []),
+            *([asyncio.create_task(self._webhook_retention_loop(), name="gc-webhook-retention")]
+              if self.settings.webhook_retention_days > 0 else []),
         ]
         if self.webhooks is not None and self.eta_watch is not None:
             self._tasks += [asyncio.create_task(self.webhooks.run(), name="gc-webhooks"),
@@ -100,6 +103,22 @@ class Runtime:
             except Exception as exc:  # noqa: BLE001 - retried next interval; samples go to the default partition
                 log.warning("telemetry history maintenance failed: %s", exc)
             await asyncio.sleep(self.settings.telemetry_history_maintenance_s)
+
+    async def _webhook_retention_loop(self) -> None:
+        """Webhook retention at start, then periodically (whether or not this replica sends
+        webhooks: events are written by every replica). Every replica runs it; batches skip
+        rows another one holds, and deleting what is already gone is a no-op."""
+        while True:
+            try:
+                async with self.sessionmaker() as session:
+                    counts = await purge_webhooks(session, utcnow(), self.settings.webhook_retention_days)
+                if any(counts.values()):
+                    log.info("webhook retention: deleted %s", counts)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried next interval; the rows just wait
+                log.warning("webhook retention failed: %s", exc)
+            await asyncio.sleep(self.settings.webhook_retention_interval_s)
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -37,7 +37,7 @@ def forbidden(reason: str) -> HTTPException:
     return HTTPException(status_code=403, detail=reason)
 
 
-async def jwt_secret(request: Request) -> str:
+async def jwt_secret(request: Request) -> bytes:
     app_state = request.app.state
     secret = getattr(app_state, "auth_jwt_secret", None)
     if secret is None:

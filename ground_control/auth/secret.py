@@ -1,33 +1,22 @@
-"""The JWT signing secret: FLEET_AUTH_SECRET when set, else one generated on first use and
-stored in the database, so every ground-control replica on that database signs and checks
-with the same key. Rotating it (new setting, or deleting the row) logs every user out."""
+"""The JWT signing secret: FLEET_AUTH_SECRET when set, else the server secret ``jwt``
+(ground_control.db.server_secrets: generated once, stored in the database), so every
+ground-control replica on that database signs and checks with the same key. Rotating it (new
+setting, or deleting that row) logs every user out."""
 
 from __future__ import annotations
 
-import secrets
-
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ground_control.db.models import AuthSecret
+from ground_control.db.server_secrets import server_secret
 
 JWT_SECRET = "jwt"
 MIN_LENGTH = 32
 
 
-async def signing_secret(configured: str | None, sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+async def signing_secret(configured: str | None, sessionmaker: async_sessionmaker[AsyncSession]) -> bytes:
+    """The HMAC key: the setting's UTF-8 bytes (what PyJWT made of the string before), or the
+    stored bytes."""
     if configured:
-        return configured
+        return configured.encode()
     async with sessionmaker() as session:
-        row = await session.get(AuthSecret, JWT_SECRET)
-        if row is not None:
-            return row.value
-        session.add(AuthSecret(name=JWT_SECRET, value=secrets.token_urlsafe(48)))
-        try:
-            await session.commit()
-        except IntegrityError:      # another replica stored one first: use theirs
-            await session.rollback()
-    async with sessionmaker() as session:
-        row = await session.get(AuthSecret, JWT_SECRET)
-        assert row is not None
-        return row.value
+        return await server_secret(session, JWT_SECRET)

@@ -20,13 +20,13 @@ def looks_like_jwt(credential: str) -> bool:
     return credential.count(".") == 2
 
 
-def issue(secret: str, user: str, now: datetime, ttl_s: int) -> str:
+def issue(secret: str | bytes, user: str, now: datetime, ttl_s: int) -> str:
     claims = {"sub": user, "iss": ISSUER, "iat": int(now.timestamp()),
               "exp": int((now + timedelta(seconds=ttl_s)).timestamp()), "typ": "access"}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def subject(secret: str, token: str) -> str:
+def subject(secret: str | bytes, token: str) -> str:
     """The user name the token was issued to; raises InvalidToken."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,

@@ -285,8 +285,9 @@ class DeadLetter(Base):
 
 
 class ServerSecret(Base):
-    """A secret ground control generated on first use (e.g. ``handover`` when
-    FLEET_HANDOVER_SECRET is unset): kept across restarts and shared by every replica."""
+    """A secret ground control generated on first use (``handover`` when FLEET_HANDOVER_SECRET
+    is unset, ``jwt`` when FLEET_AUTH_SECRET is): kept across restarts and shared by every
+    replica (ground_control.db.server_secrets)."""
 
     __tablename__ = "server_secrets"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -334,16 +335,6 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-class AuthSecret(Base):
-    """Secrets ground control generates once and every replica shares (the JWT signing key
-    when FLEET_AUTH_SECRET is not set)."""
-
-    __tablename__ = "auth_secrets"
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

@@ -243,6 +243,34 @@ async def test_replicas_on_one_database_share_the_generated_signing_secret(tmp_p
         assert (await c.get("/auth/me", headers=bearer(token))).status_code == 401
 
 
+async def test_tokens_minted_before_a_restart_still_verify_after_it(db_url):
+    from ground_control.db import server_secrets
+
+    async for a in _started(db_url):
+        await add_user(a, "lea")
+        token = (await login(a, "lea")).json()["access_token"]
+    server_secrets._cache.clear()             # a fresh process
+    async for b in _started(db_url):
+        assert (await b.get("/auth/me", headers=bearer(token))).json()["name"] == "lea"
+
+
+async def test_replicas_creating_the_secret_at_once_end_with_one(db_url):
+    """Several replicas' first request at the same moment: every one gets the same key."""
+    from ground_control.db import server_secrets
+    from ground_control.db.session import make_engine
+
+    async for _ in _started(db_url):          # migrated schema, no secret yet
+        pass
+    server_secrets._cache.clear()
+    engines = [make_engine(db_url) for _ in range(4)]
+    try:
+        got = await asyncio.gather(*(server_secrets.engine_secret(e, "jwt-race") for e in engines))
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert len(set(got)) == 1 and len(got[0]) == server_secrets.SECRET_BYTES
+
+
 async def test_cors_closed_unless_configured(tmp_path):
     pre = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     async for api in _started(f"sqlite+aiosqlite:///{tmp_path}/a.db"):
