@@ -81,7 +81,7 @@ class Runtime:
             *([asyncio.create_task(self._history_loop(), name="gc-telemetry-history")]
               if self.settings.telemetry_history else []),
             *([asyncio.create_task(self._webhook_retention_loop(), name="gc-webhook-retention")]
-              if self.settings.webhook_retention_days > 0 else []),
+              if self.settings.webhooks_retention_days > 0 else []),
         ]
         if self.webhooks is not None and self.eta_watch is not None:
             self._tasks += [asyncio.create_task(self.webhooks.run(), name="gc-webhooks"),
@@ -111,14 +111,14 @@ class Runtime:
         while True:
             try:
                 async with self.sessionmaker() as session:
-                    counts = await purge_webhooks(session, utcnow(), self.settings.webhook_retention_days)
+                    counts = await purge_webhooks(session, utcnow(), self.settings.webhooks_retention_days)
                 if any(counts.values()):
                     log.info("webhook retention: deleted %s", counts)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - retried next interval; the rows just wait
                 log.warning("webhook retention failed: %s", exc)
-            await asyncio.sleep(self.settings.webhook_retention_interval_s)
+            await asyncio.sleep(self.settings.webhooks_retention_interval_s)
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -165,8 +165,8 @@ class Settings(BaseSettings):
     # finished deliveries (delivered or dead), their attempt log and the events no delivery needs
     # any more are deleted this many days after (0: kept forever), by a job at start and then
     # every retention interval (ground_control.webhooks.retention)
-    webhook_retention_days: int = Field(default=30, ge=0, le=3650)
-    webhook_retention_interval_s: float = Field(default=3600.0, ge=10)
+    webhooks_retention_days: int = Field(default=30, ge=0, le=3650)
+    webhooks_retention_interval_s: float = Field(default=3600.0, ge=10)
     # ETA events: a change above the threshold (against the last one announced), "arriving soon"
     # once within the window; at most one eta_changed per parcel per min interval
     eta_watch_interval_s: float = Field(default=15.0, gt=0)

@@ -1,5 +1,5 @@
 """Retention of the webhook tables: deliveries that are finished (delivered, or dead after their
-last attempt) longer than ``webhook_retention_days`` go with their attempt log; then outbox
+last attempt) longer than ``webhooks_retention_days`` go with their attempt log; then outbox
 events older than that which no delivery row points at any more. Deleted in batches, each its
 own short transaction, so the delivery worker and the API never wait long on it.
 

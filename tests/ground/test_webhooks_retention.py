@@ -1,4 +1,4 @@
-"""Webhook retention: finished deliveries older than FLEET_WEBHOOK_RETENTION_DAYS go with their
+"""Webhook retention: finished deliveries older than FLEET_WEBHOOKS_RETENTION_DAYS go with their
 attempt log and the events nothing refers to any more; recent and pending rows stay, and a recent
 delivery can still be replayed. On SQLite and PostgreSQL."""
 
@@ -115,12 +115,12 @@ async def test_zero_days_keeps_everything_and_batches_delete_it_all(client):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_the_running_job_deletes_old_rows_at_start(client, db_url):
-    """The runtime's periodic job (FLEET_WEBHOOK_RETENTION_DAYS) runs once at start."""
+    """The runtime's periodic job (FLEET_WEBHOOKS_RETENTION_DAYS) runs once at start."""
     rows = Rows(client.app.state.sessionmaker)
     sub = await rows.subscription()
     old = await rows.delivery(sub, await rows.event(10 * DAY), "delivered", 10 * DAY)
     recent = await rows.delivery(sub, await rows.event(1 * DAY), "delivered", 1 * DAY)
-    runtime = Runtime(Settings(database_url=db_url, mqtt_enabled=False, webhook_retention_days=7),
+    runtime = Runtime(Settings(database_url=db_url, mqtt_enabled=False, webhooks_retention_days=7),
                       client.app.state.sessionmaker)
     job = asyncio.create_task(runtime._webhook_retention_loop())
     try:
@@ -134,6 +134,6 @@ async def test_the_running_job_deletes_old_rows_at_start(client, db_url):
 
 
 def test_retention_days_setting_from_the_environment(monkeypatch):
-    monkeypatch.setenv("FLEET_WEBHOOK_RETENTION_DAYS", "0")
-    assert Settings().webhook_retention_days == 0
-    assert Settings.model_fields["webhook_retention_days"].default == 30
+    monkeypatch.setenv("FLEET_WEBHOOKS_RETENTION_DAYS", "0")
+    assert Settings().webhooks_retention_days == 0
+    assert Settings.model_fields["webhooks_retention_days"].default == 30
