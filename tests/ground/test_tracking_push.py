@@ -1,0 +1,198 @@
+"""The tracking page's live stream (``GET /track/{token}/events``, Server-Sent Events) against a
+real uvicorn server (httpx's ASGI transport buffers whole responses, so it cannot show a frame
+arriving while the stream is open): the status at once, every change pushed without a request,
+the end after delivery, this parcel only, a plain 404 for an unknown token, and a bounded number
+of open streams per client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any, AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from ground_control.api.app import create_app
+from ground_control.db import models as m
+from ground_control.embedded.broker import free_port
+from ground_control.settings import Settings
+from ground_control.tracking import push
+from gc_helpers import HUB, headers_for, parcel
+from test_tracking import ROBOT, put_on_mission, token_of
+
+PUSH_DEADLINE_S = 10.0    # a change must arrive well within this (the stream checks every 0.1 s here)
+
+
+@contextlib.asynccontextmanager
+async def serve(db_url: str, **kw: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A real uvicorn server in this event loop; an admin client to it (``.app`` is the app)."""
+    settings = Settings(database_url=db_url, mqtt_enabled=False, tracking_push_interval_s=0.1, **kw)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           lifespan="on", timeout_graceful_shutdown=2))
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert not task.done() and time.monotonic() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20,
+                                     headers=await headers_for(app, "admin")) as c:
+            c.app = app  # type: ignore[attr-defined]
+            yield c
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+class Stream:
+    """An open event stream, read event by event with a deadline."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.lines = response.aiter_lines()
+        self.raw: list[str] = []
+
+    async def next(self, timeout: float = PUSH_DEADLINE_S) -> dict[str, Any] | None:
+        """The next ``status`` event's JSON, or None once the server ended the stream."""
+        return await asyncio.wait_for(self._next(), timeout)
+
+    async def _next(self) -> dict[str, Any] | None:
+        event, data = None, []
+        async for line in self.lines:
+            self.raw.append(line)
+            if line == "":
+                if event == "status":
+                    return json.loads("\n".join(data))
+                event, data = None, []
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        return None
+
+
+@contextlib.asynccontextmanager
+async def stream(c: httpx.AsyncClient, token: str) -> AsyncIterator[Stream]:
+    anonymous = httpx.Headers({k: v for k, v in c.headers.items() if k.lower() != "authorization"})
+    async with c.stream("GET", f"/track/{token}/events", headers=anonymous) as r:
+        assert r.status_code == 200, await r.aread()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-store"
+        yield Stream(r)
+
+
+async def next_where(s: Stream, pred: Any, what: str) -> dict[str, Any]:
+    deadline = time.monotonic() + PUSH_DEADLINE_S
+    while True:
+        got = await s.next(max(0.1, deadline - time.monotonic()))
+        assert got is not None, f"the stream ended before {what}"
+        if pred(got):
+            return got
+
+
+async def set_state(c: httpx.AsyncClient, pid: str, state: str) -> None:
+    async with c.app.state.sessionmaker() as s:
+        (await s.get(m.Parcel, pid)).state = state
+        await s.commit()
+
+
+async def test_changes_are_pushed_without_a_request_and_the_stream_ends_after_delivery(db_url):
+    async with serve(db_url) as c:
+        assert (await c.post("/hubs", json=HUB)).status_code == 201
+        assert (await c.post("/vehicles", json=ROBOT)).status_code == 201
+        mine = await c.post("/parcels", json=parcel("p-mine", address="Mine Str. 1", lat=52.53, lon=13.41,
+                                                   recipient={"name": "Ada Lovelace", "phone": "+49 30 999111"}))
+        other = await c.post("/parcels", json=parcel("p-other", address="Other Str. 9", lat=52.525, lon=13.40,
+                                                    recipient={"name": "Bob Other", "phone": "+49 30 555666"}))
+        token, other_token = token_of(mine.json()["tracking_url"]), token_of(other.json()["tracking_url"])
+        async with stream(c, token) as s, stream(c, other_token) as o:
+            first = await s.next()
+            assert first == (await c.get(f"/track/{token}/status")).json()     # the same JSON as /status
+            assert first["state"] == "created" and first["vehicle"] is None
+            assert any(line.startswith("retry:") for line in s.raw)        # the browser's reconnect delay
+            assert (await o.next())["address"] == "Other Str. 9"
+
+            # put in transit behind another stop: pushed, without the vehicle (it serves p-other first)
+            await put_on_mission(c, ["p-other", "p-mine"], "robot-1")
+            moving = await next_where(s, lambda e: e["state"] == "in_transit", "in transit")
+            assert moving["vehicle"] is None and moving["stops_before"] == 1 and moving["eta"] is not None
+
+            # p-other handed over: now the vehicle heads here and shows; p-other's stream ends
+            await set_state(c, "p-other", "delivered")
+            heading = await next_where(s, lambda e: e["vehicle"] is not None, "the vehicle heading here")
+            assert heading["stops_before"] == 0 and heading["path"][-1] == {"lat": 52.53, "lon": 13.41}
+            last_other = await next_where(o, lambda e: e["state"] == "delivered", "p-other delivered")
+            assert last_other["vehicle"] is None
+            assert await o.next() is None                                       # ended after the final status
+
+            await set_state(c, "p-mine", "delivered")
+            final = await next_where(s, lambda e: e["state"] == "delivered", "delivered")
+            assert final["vehicle"] is None and final["eta"] is None and final["handover_code"] is None
+            assert await s.next() is None
+            assert final == (await c.get(f"/track/{token}/status")).json()
+
+        mine_text, other_text = "\n".join(s.raw), "\n".join(o.raw)
+        for secret in ("p-other", "Other Str. 9", "52.525", "Bob", "555666", "Ada", "999111", "robot-1", "m-1",
+                       "p-mine", "hub-1"):
+            assert secret not in mine_text, secret
+        for secret in ("Mine Str. 1", "p-mine", "Ada", "999111", "robot-1", "m-1"):
+            assert secret not in other_text, secret
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_unknown_token_is_a_plain_404_and_streams_per_client_are_limited(db_url):
+    async with serve(db_url, tracking_streams_per_client=2) as c:
+        assert (await c.post("/hubs", json=HUB)).status_code == 201
+        token = token_of((await c.post("/parcels", json=parcel("p-1"))).json()["tracking_url"])
+        for bad in ("x" * 43, token[:-1] + ("A" if token[-1] != "A" else "B")):
+            r = await c.get(f"/track/{bad}/events")
+            assert (r.status_code, r.content) == (404, b'{"detail":"Not Found"}')
+
+        async with stream(c, token) as a, stream(c, token) as b:
+            assert (await a.next())["state"] == (await b.next())["state"] == "created"
+            refused, body, headers = await open_once(c, token)
+            assert refused == 429 and "too many live tracking streams" in json.loads(body)["detail"]
+            assert int(headers["retry-after"]) >= 1
+            assert (await c.get(f"/track/{token}/status")).status_code == 200   # polling still works
+        # the pages closed (a reload): their places come back, so the page may listen again
+        deadline = time.monotonic() + PUSH_DEADLINE_S
+        while (got := await open_once(c, token))[0] == 429:
+            assert time.monotonic() < deadline, "closed streams still count against the client"
+            await asyncio.sleep(0.1)
+        assert got[0] == 200 and json.loads(got[1])["state"] == "created"
+
+
+async def open_once(c: httpx.AsyncClient, token: str) -> tuple[int, bytes, httpx.Headers]:
+    """Open the stream and close it again: (status, the first event's data or the refusal body)."""
+    async with c.stream("GET", f"/track/{token}/events") as r:
+        if r.status_code != 200:
+            return r.status_code, await r.aread(), r.headers
+        first = await Stream(r).next()
+        return 200, json.dumps(first).encode(), r.headers
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_quiet_stream_sends_keep_alives_and_ends_after_its_lifetime(db_url):
+    """Nothing changes: no repeated status, a comment now and then, and an end (the browser
+    reconnects) so no stream is held forever."""
+    app = create_app(Settings(database_url=db_url, mqtt_enabled=False))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=await headers_for(app, "admin")) as c:
+            assert (await c.post("/hubs", json=HUB)).status_code == 201
+            assert (await c.post("/parcels", json=parcel("p-1"))).status_code == 201
+        started = time.monotonic()
+        chunks = [chunk async for chunk in push.status_events(
+            app.state.sessionmaker, app.state.settings, "p-1", interval_s=0.05, max_s=1.0, keepalive_s=0.3,
+            refresh_s=0.2)]
+        took = time.monotonic() - started
+    assert 1.0 <= took < 10
+    assert chunks[0].startswith(b"retry: ") and b"event: status" in chunks[0]
+    assert sum(b"event: status" in ch for ch in chunks) == 1           # rebuilt, unchanged: not resent
+    assert chunks.count(b": keep-alive\n\n") >= 2
