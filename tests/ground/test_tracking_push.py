@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
@@ -196,3 +198,47 @@ async def test_a_quiet_stream_sends_keep_alives_and_ends_after_its_lifetime(db_u
     assert chunks[0].startswith(b"retry: ") and b"event: status" in chunks[0]
     assert sum(b"event: status" in ch for ch in chunks) == 1           # rebuilt, unchanged: not resent
     assert chunks.count(b": keep-alive\n\n") >= 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_page_updates_from_the_stream_and_polls_when_the_stream_is_refused(db_url):
+    """In Chromium: the page shows a change pushed on ``/events`` without ever asking ``/status``;
+    a second page whose stream is refused (one stream per client here) polls instead."""
+    sys.path.append(str(Path(__file__).resolve().parents[1] / "console"))
+    from browser import CHROMIUM_ARGS, CHROMIUM, require_chromium
+
+    require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with serve(db_url, tracking_streams_per_client=1) as c:
+        assert (await c.post("/hubs", json=HUB)).status_code == 201
+        assert (await c.post("/vehicles", json=ROBOT)).status_code == 201
+        token = token_of((await c.post("/parcels", json=parcel("p-1"))).json()["tracking_url"])
+        url = f"{c.base_url}/track/{token}"
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                pushed, polled = await browser.new_page(), await browser.new_page()
+                asked: dict[Any, list[str]] = {pushed: [], polled: []}
+                for p in (pushed, polled):
+                    p.on("request", lambda req, p=p: asked[p].append(req.url))
+                await pushed.goto(url)
+                await pushed.locator("#label", has_text="Order received").wait_for(timeout=10_000)
+                deadline = time.monotonic() + PUSH_DEADLINE_S      # its stream is open (holds the one slot)
+                while not any(u.endswith("/events") for u in asked[pushed]):
+                    assert time.monotonic() < deadline, asked[pushed]
+                    await asyncio.sleep(0.05)
+                await polled.goto(url)                              # refused a stream: 429
+
+                await put_on_mission(c, ["p-1"], "robot-1")
+                await pushed.locator("#label", has_text="On its way").wait_for(timeout=PUSH_DEADLINE_S * 1000)
+                assert await pushed.locator("#eta-card").is_visible()
+                assert not any(u.endswith("/status") for u in asked[pushed]), asked[pushed]
+
+                await set_state(c, "p-1", "delivered")
+                await pushed.locator("#label", has_text="Delivered").wait_for(timeout=PUSH_DEADLINE_S * 1000)
+                # the refused page polls every 5 s: it gets there too, through /status
+                await polled.locator("#label", has_text="Delivered").wait_for(timeout=20_000)
+                assert any(u.endswith("/status") for u in asked[polled]), asked[polled]
+            finally:
+                await browser.close()
