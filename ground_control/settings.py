@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     # --- HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # ``fleet serve`` on SIGTERM/SIGINT: requests still open after this many seconds are cancelled
+    # (the endless ones: live tracking streams, the console's feed), so the app's own shutdown
+    # (hub leases handed over at once) runs before a container's kill; unset, uvicorn waits for them
+    shutdown_grace_s: float = Field(default=5.0, ge=0, le=3_600)
     # request bodies above these are answered 413 before they are parsed (api.body_limit)
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     # POST /parcels/import: its file limit (10,000,000 bytes) plus room for the multipart framing

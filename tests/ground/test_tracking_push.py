@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -242,3 +244,41 @@ async def test_the_page_updates_from_the_stream_and_polls_when_the_stream_is_ref
                 assert any(u.endswith("/status") for u in asked[polled]), asked[polled]
             finally:
                 await browser.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_graceful_stop_of_fleet_serve_does_not_wait_for_open_streams(db_url, tmp_path):
+    """A stream lasts minutes: SIGTERM must not wait for it (the app's shutdown, which hands hub
+    leases over, would not run before a container's kill). ``FLEET_SHUTDOWN_GRACE_S`` bounds it."""
+    from ground_control.auth.bootstrap import bearer, new_bootstrap_key
+
+    port, key = free_port(), new_bootstrap_key()
+    env = {**os.environ, "FLEET_DATABASE_URL": db_url, "FLEET_HOST": "127.0.0.1", "FLEET_PORT": str(port),
+           "FLEET_BOOTSTRAP_API_KEY": key, "FLEET_SHUTDOWN_GRACE_S": "1"}
+    with open(tmp_path / "serve.log", "wb") as log:
+        proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).parent / "fleet"), "serve", "--no-mqtt",
+                                                    env=env, stdout=log, stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20, headers=bearer(key)) as c:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await c.get("/health")).status_code == 200:
+                        break
+                assert proc.returncode is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                await asyncio.sleep(0.1)
+            assert (await c.post("/hubs", json=HUB)).status_code == 201
+            token = token_of((await c.post("/parcels", json=parcel("p-1"))).json()["tracking_url"])
+            async with stream(c, token) as s:
+                assert (await s.next())["state"] == "created"
+                proc.send_signal(signal.SIGTERM)
+                stopped = time.monotonic()
+                await asyncio.wait_for(proc.wait(), 30)
+                took = time.monotonic() - stopped
+        log_text = (tmp_path / "serve.log").read_text()
+        assert took < 10, f"fleet serve took {took:.1f} s to stop with a stream open"
+        assert "Application shutdown complete" in log_text, log_text[-2000:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
