@@ -30,7 +30,8 @@ def serve(host: str | None, port: int | None, database_url: str | None, mqtt_url
     settings = _settings(database_url, host=host, port=port, mqtt_url=mqtt_url, mqtt_enabled=False if no_mqtt else None)
     upgrade(settings.database_url)
     settings = settings.model_copy(update={"run_migrations_on_start": False})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                timeout_graceful_shutdown=settings.shutdown_grace_s)
 
 
 @click.group("db")

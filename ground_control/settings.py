@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     drop_spot_radius_m: float = Field(default=30.0, gt=0, le=1_000)
     # public tracking endpoints: requests per client address and minute (token bucket, burst = this)
     tracking_rate_per_min: int = Field(default=120, ge=1, le=100_000)
+    # live tracking (GET /track/{token}/events, Server-Sent Events): open streams per client
+    # address and per process (each stream reads the database about once a second), how often a
+    # stream checks for a change, and how long one lasts before the browser reconnects
+    tracking_streams_per_client: int = Field(default=4, ge=1, le=1_000)
+    tracking_streams_max: int = Field(default=500, ge=1, le=100_000)
+    tracking_push_interval_s: float = Field(default=1.0, ge=0.05, le=60)
+    tracking_stream_max_s: float = Field(default=600.0, ge=1, le=86_400)
 
     # --- ingest / liveness
     telemetry_silence_timeout_s: float = Field(default=30.0, gt=0)
@@ -185,6 +192,10 @@ class Settings(BaseSettings):
     # --- HTTP
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # ``fleet serve`` on SIGTERM/SIGINT: requests still open after this many seconds are cancelled
+    # (the endless ones: live tracking streams, the console's feed), so the app's own shutdown
+    # (hub leases handed over at once) runs before a container's kill; unset, uvicorn waits for them
+    shutdown_grace_s: float = Field(default=5.0, ge=0, le=3_600)
     # request bodies above these are answered 413 before they are parsed (api.body_limit)
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     # POST /parcels/import: its file limit (10,000,000 bytes) plus room for the multipart framing

@@ -50,7 +50,8 @@ PUBLIC_OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/auth/token"),           # the login itself (rate-limited)
     ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"), ("GET", "/openapi.json"),
 })
-#: path prefixes that are public as a whole (static files, recipient tracking pages)
+#: path prefixes that are public as a whole (static files; recipient tracking: the page, its
+#: status, its live event stream and the drop spot, where the token in the path is the credential)
 PUBLIC_PREFIXES: tuple[str, ...] = ("/track/", "/console/static/", "/static-offline-docs/")
 
 RULES: dict[tuple[str, str], Rule] = {

@@ -1,7 +1,9 @@
 """The recipient's tracking page: one self-contained HTML document (inline CSS, inline script
 under a per-response CSP nonce, the map an inline SVG drawn from the status JSON), so it works
-on a phone with no CDN and offline networks. It polls ``status`` every few seconds; the first
-status is embedded, so the page shows something even before the first poll."""
+on a phone with no CDN and offline networks. The first status is embedded, so the page shows
+something at once; then the server pushes each change on ``events`` (EventSource, allowed by
+``connect-src 'self'``). Should the stream fail repeatedly (or be refused: too many streams),
+the page falls back to polling ``status`` every ``POLL_S`` seconds."""
 
 from __future__ import annotations
 
@@ -10,12 +12,15 @@ import json
 from typing import Any
 
 POLL_S = 5
+#: consecutive stream failures (no status in between) before the page polls instead
+STREAM_FAILURES = 3
 
 
 def render(status: dict[str, Any], nonce: str) -> str:
     data = json.dumps(status).replace("<", "\\u003c")   # no "</script>" can end the block early
     return PAGE.replace("__NONCE__", html.escape(nonce)).replace("__STATUS__", data) \
-        .replace("__TITLE__", html.escape(status.get("label", "Your parcel"))).replace("__POLL_MS__", str(POLL_S * 1000))
+        .replace("__TITLE__", html.escape(status.get("label", "Your parcel"))).replace("__POLL_MS__", str(POLL_S * 1000)) \
+        .replace("__STREAM_FAILURES__", str(STREAM_FAILURES))
 
 
 PAGE = """<!doctype html>
@@ -56,7 +61,9 @@ type this code on it</div><div class="code" id="code"></div></div>
 let S = __STATUS__;
 let pick = null;
 const $ = (id) => document.getElementById(id);
-const statusUrl = location.pathname.replace(/\\/$/, "") + "/status";
+const base = location.pathname.replace(/\\/$/, "");
+const statusUrl = base + "/status", eventsUrl = base + "/events";
+const FINAL = ["delivered", "returned"];
 const fmt = (iso) => iso ? new Date(iso).toLocaleString([], {dateStyle: "medium", timeStyle: "short"}) : "";
 const hm = (iso) => new Date(iso).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
 function txt(el, s) { el.textContent = s; }
@@ -129,7 +136,27 @@ function render() {
 }
 async function poll() {
   try { const r = await fetch(statusUrl, {cache: "no-store"}); if (r.ok) { S = await r.json(); render(); } } catch (err) {}
-  if (!["delivered", "returned"].includes(S.state)) setTimeout(poll, __POLL_MS__);
+  if (!FINAL.includes(S.state)) setTimeout(poll, __POLL_MS__);
+}
+let polling = false;
+function startPolling() { if (!polling && !FINAL.includes(S.state)) { polling = true; setTimeout(poll, __POLL_MS__); } }
+function listen() {
+  // pushed updates; the browser reconnects by itself when a stream ends (the server ends each
+  // after a while). Refused (closed for good) or failing again and again: poll instead.
+  if (FINAL.includes(S.state)) return;
+  if (!window.EventSource) { startPolling(); return; }
+  let failures = 0;
+  const es = new EventSource(eventsUrl);
+  es.addEventListener("status", (ev) => {
+    failures = 0;
+    try { S = JSON.parse(ev.data); } catch (err) { return; }
+    render();
+    if (FINAL.includes(S.state)) es.close();      // nothing more will change: do not reconnect
+  });
+  es.onerror = () => {
+    failures += 1;
+    if (es.readyState === EventSource.CLOSED || failures >= __STREAM_FAILURES__) { es.close(); startPolling(); }
+  };
 }
 $("confirm").onclick = async () => {
   if (!pick) return;
@@ -141,6 +168,6 @@ $("confirm").onclick = async () => {
   else { txt($("spot-msg"), typeof body.detail === "string" ? body.detail : "Not accepted."); $("spot-msg").className = "err"; }
 };
 render();
-setTimeout(poll, __POLL_MS__);
+listen();
 </script></body></html>
 """

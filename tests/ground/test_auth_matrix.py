@@ -67,7 +67,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
 }
 PUBLIC_IN_SCHEMA = {("GET", "/health"), ("POST", "/auth/token"),
                     # a recipient's tracking page: the unguessable token in the link is the credential
-                    ("GET", "/track/{token}"), ("GET", "/track/{token}/status"), ("POST", "/track/{token}/drop-spot")}
+                    ("GET", "/track/{token}"), ("GET", "/track/{token}/status"), ("POST", "/track/{token}/drop-spot"),
+                    ("GET", "/track/{token}/events")}
 SAMPLE = {"kind": "drone", "dead_letter_id": "999999"}   # path values of the right type; others: an unknown id
 
 
