@@ -25,7 +25,8 @@ from ground_control.audit.router import router as audit_router
 from ground_control.audit.writer import AuditWriter
 from ground_control.auth.dependencies import authorize
 from ground_control.auth.openapi import install_public_security
-from ground_control.auth.router import LoginLimits, router as auth_router
+from ground_control.auth.login_brake import LoginBrake
+from ground_control.auth.router import router as auth_router
 from ground_control.console import router as console
 from ground_control.console.live import LiveFeed
 from ground_control.db.session import make_engine, make_sessionmaker
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.broker_admin = broker_admin
     app.state.wake_dispatch = None
-    app.state.login_limits = LoginLimits.from_settings(settings)
+    app.state.login_brake = LoginBrake.from_settings(settings)
     app.state.audit_writer = AuditWriter(lambda: app.state.sessionmaker)
     errors.install(app)
     app.add_middleware(AuditTrail)

@@ -5,8 +5,7 @@ admin only."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
@@ -16,7 +15,7 @@ from ground_control.api.deps import Limit, Offset, Order, Session
 from ground_control.api.schemas import Page
 from ground_control.auth import passwords, store, tokens
 from ground_control.auth.dependencies import current_principal, jwt_secret
-from ground_control.auth.ratelimit import FailureLimiter
+from ground_control.auth.login_brake import LoginBrake
 from ground_control.auth.schemas import (
     ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut, TokenOut, UserCreate, UserCreated, UserOut, UserUpdate,
 )
@@ -29,19 +28,6 @@ ERR = {404: {"description": "unknown user or key"}, 409: {"description": "name t
        422: {"description": "invalid input"}}
 
 
-@dataclass
-class LoginLimits:
-    """Failed-login brakes of one process (app.state.login_limits)."""
-    per_user: FailureLimiter
-    per_client: FailureLimiter
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "LoginLimits":
-        w = settings.login_failure_window_s
-        return cls(FailureLimiter(settings.login_max_failures_per_user, w),
-                   FailureLimiter(settings.login_max_failures_per_client, w))
-
-
 def _too_many(retry_after: float) -> HTTPException:
     return HTTPException(status_code=429, detail="too many failed logins; try again later",
                          headers={"Retry-After": str(int(retry_after + 0.999))})
@@ -52,22 +38,21 @@ def _too_many(retry_after: float) -> HTTPException:
                         429: {"description": "too many failed logins from this address or for this user"}})
 async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: Session) -> TokenOut:
     """OAuth2 password flow: a short-lived bearer access token for a user."""
-    limits: LoginLimits = request.app.state.login_limits
+    brake: LoginBrake = request.app.state.login_brake
     client = request.client.host if request.client else "unknown"
     name = form.username[:64]
-    waits = [w for w in (limits.per_client.retry_after(client), limits.per_user.retry_after(name)) if w is not None]
-    if waits:
-        raise _too_many(max(waits))
+    wait = await brake.wait_s(session, name, client)
+    if wait is not None:
+        raise _too_many(wait)
     user = await session.get(User, name)
     # argon2 takes ~50 ms of CPU: off the event loop, so logins do not stall other requests
     ok = await asyncio.to_thread(passwords.verify_password, user.password_hash if user else None,
                                  form.password[:passwords.MAX_LENGTH])
     if not ok or user is None or not user.enabled:
-        limits.per_client.fail(client)
-        limits.per_user.fail(name)
+        await brake.failed(session, name, client)
         raise HTTPException(status_code=401, detail="wrong user name or password, or user disabled",
                             headers={"WWW-Authenticate": "Bearer"})
-    limits.per_user.succeed(name)
+    await brake.succeeded(session, name)
     user.last_login_at = utcnow()
     await session.commit()
     ttl = request.app.state.settings.access_token_ttl_s

@@ -284,6 +284,17 @@ class DeadLetter(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the stored payload arrived
 
 
+class LoginFailure(Base):
+    """One failed login, counted against a client address and a user name (``key``:
+    ``client:<addr>`` / ``user:<name>``) by every replica alike (ground_control.auth.login_brake)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"), Index("ix_login_failures_at", "at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ServerSecret(Base):
     """A secret ground control generated on first use (``handover`` when FLEET_HANDOVER_SECRET
     is unset, ``jwt`` when FLEET_AUTH_SECRET is): kept across restarts and shared by every
