@@ -13,6 +13,8 @@ import stat
 import time
 from pathlib import Path
 
+from fleet_keys.keyfile import create_once
+
 KEY_LEN = 32
 #: seconds from the Unix epoch to 2015-01-01 00:00 UTC, MAVLink signing's epoch
 SIGNING_EPOCH_UNIX_S = 1420070400
@@ -62,15 +64,7 @@ def load_or_create_key(path: str | os.PathLike[str]) -> bytes:
     """Read the key at ``path``, creating it (mode 0600, never overwriting) on first start."""
     p = Path(path)
     if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_bytes(KEY_LEN)
-        try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return read_key(p)  # another start won the race: use its key
-        with os.fdopen(fd, "wb") as f:
-            f.write(key)
-            f.flush()
-            os.fsync(f.fileno())
-        return key
-    return read_key(p)
+        if create_once(p, key):
+            return key
+    return read_key(p)   # it was there, or another start won the race: use that key
