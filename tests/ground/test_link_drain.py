@@ -15,6 +15,7 @@ import pytest
 from fleet_protocol import topics
 from ground_control.mqtt import link as link_mod
 from ground_control.mqtt.link import MqttLink
+from ground_control.mqtt.read_ahead import ReadAhead
 from ground_control.settings import Settings
 
 
@@ -61,6 +62,7 @@ async def test_a_backlog_is_handled_in_order_acked_after_handling_and_shares_the
     tasks = [asyncio.create_task(link.run())]
     try:
         await asyncio.wait_for(link.connected.wait(), 10)
+        assert isinstance(link._client._client._sock, ReadAhead)   # paho reads through the buffer
         async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as pub:
             await pub.publish(tel, b"first", qos=0)
             await asyncio.wait_for(holding.wait(), 10)
