@@ -30,13 +30,19 @@ def _check_text(value: Any) -> None:
             _check_text(item)
 
 
+_MAY_HOLD_TEXT = (str, list, tuple, set, frozenset)
+
+
 class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
-        _check_text(value)   # nested models ran this on their own fields already
+        # nested models ran this on their own fields already; the type test first spares the
+        # call for numbers, flags and timestamps (most fields, on the telemetry hot path)
+        if isinstance(value, _MAY_HOLD_TEXT):
+            _check_text(value)
         return value
 
 

@@ -103,6 +103,10 @@ def parse_message(topic: str, payload: bytes | str, expected: MessageType | None
     ``expected`` names the type), oversize or non-UTF-8 or non-JSON payloads, an unknown protocol
     version, a ``type`` that does not match the topic, a ``vehicle_id`` that does not match the
     topic, and any body that fails its model.
+
+    A valid payload is validated straight from its bytes (one pass, no intermediate dict: the
+    ingest hot path). Anything that pass refuses goes through :func:`_validate_slowly`, which
+    decides for good and words the reason; the fast pass only ever accepts what that one accepts.
     """
     parsed = topics.parse(topic)
     kind: str | None = expected or (parsed.channel if parsed else None)
@@ -110,6 +114,24 @@ def parse_message(topic: str, payload: bytes | str, expected: MessageType | None
         raise ProtocolError(f"topic {topic!r} is not an lmf/v1 vehicle topic")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        env = _ADAPTERS[kind].validate_json(payload)
+    except (ValidationError, RecursionError):
+        env = None
+    if env is None or env.type != kind:
+        env = _validate_slowly(kind, payload)
+    if parsed is not None and env.vehicle_id != parsed.vehicle_id:
+        raise ProtocolError(
+            f"envelope vehicle_id {env.vehicle_id!r} does not match topic vehicle {parsed.vehicle_id!r}"
+        )
+    if kind == "mission" and env.body.vehicle_id != env.vehicle_id:
+        raise ProtocolError("mission.vehicle_id does not match the envelope vehicle_id")
+    return env
+
+
+def _validate_slowly(kind: str, payload: bytes | str) -> Envelope[Any]:
+    """Step by step, so a refused payload gets the precise reason (and JSON in UTF-16/32 or with
+    a byte-order mark, which only ``json.loads`` takes, is still accepted)."""
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -123,18 +145,11 @@ def parse_message(topic: str, payload: bytes | str, expected: MessageType | None
     if raw.get("type") != kind:
         raise ProtocolError(f"message type {raw.get('type')!r} does not belong on the {kind} topic")
     try:
-        env = _ADAPTERS[kind].validate_python(raw)
+        return _ADAPTERS[kind].validate_python(raw)
     except ValidationError as exc:
         raise ProtocolError(f"invalid {kind}: {_summarise(exc)}") from None
     except RecursionError:
         raise ProtocolError(f"invalid {kind}: nested too deeply") from None
-    if parsed is not None and env.vehicle_id != parsed.vehicle_id:
-        raise ProtocolError(
-            f"envelope vehicle_id {env.vehicle_id!r} does not match topic vehicle {parsed.vehicle_id!r}"
-        )
-    if kind == "mission" and env.body.vehicle_id != env.vehicle_id:
-        raise ProtocolError("mission.vehicle_id does not match the envelope vehicle_id")
-    return env
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -15,18 +15,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from fleet_protocol.broker_endpoints import EndpointRotation
+from ground_control.mqtt.read_ahead import ReadAhead
 from ground_control.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[aiomqtt.Message], Awaitable[None]]
+
+
+#: messages taken from the queue in a row before letting the loop run the reader and the flusher
+DRAIN_BATCH = 500
+
+
+async def incoming(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Message]:
+    """``client.messages``, without its per-message cost when messages are already waiting.
+
+    aiomqtt's iterator starts a task and an ``asyncio.wait`` for every message, even with
+    thousands queued: at telemetry rates that costs more than handling the message. Here what
+    is queued is taken directly (in order, while the connection is up), the loop gets a turn
+    every :data:`DRAIN_BATCH` messages (more than the reader adds in one turn, see
+    :mod:`.read_ahead`, so the queue cannot grow without bound), and the iterator only waits
+    when the queue is empty (and raises, as before, once the connection is lost)."""
+    queue = getattr(client, "_queue", None)              # aiomqtt 2.x's incoming queue
+    disconnected = getattr(client, "_disconnected", None)
+    if not isinstance(queue, asyncio.Queue) or not isinstance(disconnected, asyncio.Future):
+        async for message in client.messages:        # another aiomqtt: its own way
+            yield message
+        return
+    waiting = client.messages.__aiter__()
+    while True:
+        yield await waiting.__anext__()
+        taken = 0
+        while not queue.empty() and not disconnected.done():
+            if taken == DRAIN_BATCH:
+                await asyncio.sleep(0)
+                taken = 0
+                continue
+            taken += 1
+            yield queue.get_nowait()
 
 
 class NotConnected(RuntimeError):
@@ -76,6 +109,14 @@ class MqttLink:
         if paho is not None and hasattr(paho, "manual_ack_set"):
             paho.manual_ack_set(True)
             self.manual_ack = True
+        if paho is not None and paho.on_socket_open is not None:
+            read_from = paho.on_socket_open   # aiomqtt's: registers the socket with the loop
+            loop = asyncio.get_running_loop()
+
+            def on_socket_open(c: Any, userdata: Any, sock: Any) -> None:
+                c._sock = ReadAhead(sock, loop)  # noqa: SLF001 - paho reads through it from now on
+                read_from(c, userdata, c._sock)  # noqa: SLF001
+            paho.on_socket_open = on_socket_open
         return client
 
     def _ack(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
@@ -98,7 +139,7 @@ class MqttLink:
                         self.on_connect()
                     backoff = 0.5
                     log.info("MQTT connected to %s as %s", self.endpoints.current, self.client_id)
-                    async for message in client.messages:
+                    async for message in incoming(client):
                         await self._handle_until_done(message)
                         self._ack(client, message)
             except asyncio.CancelledError:

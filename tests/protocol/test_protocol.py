@@ -160,3 +160,44 @@ def test_every_example_in_the_protocol_doc_is_valid():
     for topic, payload in examples:
         env = parse_message(topic, payload)
         assert isinstance(env.id, uuid.UUID)
+
+
+def _telemetry_payload() -> bytes:
+    return encode(make_envelope("telemetry", "drone-1", Telemetry(
+        position=LatLon(lat=52.5, lon=13.4), heading_deg=90, ground_speed_mps=10, battery_pct=80,
+        mode="AUTO", armed=True, gps_fix=3, agent_state="flying"), seq=3))
+
+
+@pytest.mark.parametrize("variant", [
+    lambda p: p,
+    lambda p: p.replace(b'"AUTO"', b'"A\\ud800"'),        # lone surrogate
+    lambda p: p.replace(b'"AUTO"', b'"A\\u0000"'),        # NUL
+    lambda p: p.replace(b'"AUTO"', b'"A\xff"'),           # not UTF-8
+    lambda p: p.replace(b'"v":1', b'"v":true'),
+    lambda p: p.replace(b'"v":1', b'"v":2'),
+    lambda p: p.replace(b'"type":"telemetry"', b'"type":"status"'),
+    lambda p: p.replace(b'"seq":3', b'"seq":3,"seq":4'),  # duplicate key: the last one wins
+    lambda p: p.replace(b'"heading_deg":90.0', b'"heading_deg":NaN'),
+    lambda p: p.replace(b'"armed":true', b'"armed":"true"'),
+    lambda p: p.replace(b'"gps_fix":3', b'"gps_fix":"3"'),
+    lambda p: p.replace(b'"mode":"AUTO"', b'"mode":"AUTO","extra":1'),
+    lambda p: p.decode().encode("utf-16"),                # only json.loads takes these two
+    lambda p: b"\xef\xbb\xbf" + p,
+    lambda p: p + b" x",
+    lambda p: b"[" * 100_000,
+])
+def test_parsing_from_bytes_accepts_exactly_what_step_by_step_validation_accepts(variant):
+    """parse_message validates straight from the bytes and falls back to the step-by-step path
+    (json.loads, version and type checks, then the model) only on a refusal: the two must agree
+    on every payload, with the same values when accepted and the same reason when refused."""
+    from fleet_protocol.envelope import _validate_slowly
+
+    payload = variant(_telemetry_payload())
+    try:
+        expected = _validate_slowly("telemetry", payload)
+    except ProtocolError as exc:
+        with pytest.raises(ProtocolError) as refused:
+            parse_message(topics.telemetry("drone-1"), payload)
+        assert refused.value.reason == exc.reason
+    else:
+        assert parse_message(topics.telemetry("drone-1"), payload) == expected
