@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.bootstrap_api_key is not None:
             from ground_control.auth.bootstrap import apply_bootstrap_key
             await apply_bootstrap_key(app.state.sessionmaker, settings.bootstrap_api_key.get_secret_value())
+        await _load_generated_secrets(app, settings)
         # the console's one live feed: runs from the start in a real deployment (it also derives
         # alerts), otherwise from the first console that connects
         app.state.console_feed = LiveFeed(app.state.sessionmaker, settings)
@@ -127,6 +128,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_public_security(app)
     return app
+
+
+async def _load_generated_secrets(app: FastAPI, settings: Settings) -> None:
+    """Read (or create) the database-kept secrets once, before any request. Created lazily, the
+    first requests each held a pool connection while asking for a second one to create the
+    secret, and two of them at once exhausted SQLite's pool of two: every request then hung
+    until the pool's timeout. A database that is down now leaves them to that lazy path."""
+    from ground_control.auth.secret import signing_secret
+    from ground_control.db.server_secrets import engine_secret
+    try:
+        if settings.handover_secret is None:
+            await engine_secret(app.state.engine, "handover")
+        configured = settings.auth_secret.get_secret_value() if settings.auth_secret else None
+        app.state.auth_jwt_secret = await signing_secret(configured, app.state.sessionmaker)
+    except Exception as exc:  # noqa: BLE001 - start anyway; the first request tries again
+        log.warning("generated secrets not loaded at start (%s); the first requests will load them", exc)
 
 
 async def _ensure_own_broker_account(broker_admin: BrokerAdmin, settings: Settings) -> None:
