@@ -34,8 +34,9 @@ pytestmark = pytest.mark.timeout(90)
 @pytest.fixture()
 def deployed():
     plugin = next((p for p in PLUGINS if Path(p).exists()), None)
-    if mosquitto_binary() is None or plugin is None or not shutil.which("mosquitto_ctrl"):
-        pytest.skip("mosquitto with its dynamic security plugin and mosquitto_ctrl are needed")
+    if mosquitto_binary() is None or plugin is None or not shutil.which("mosquitto_ctrl") \
+            or not shutil.which("mosquitto_sub"):
+        pytest.skip("mosquitto with its dynamic security plugin, mosquitto_ctrl and mosquitto_sub are needed")
     root = Path(tempfile.mkdtemp(prefix="lmf-deploy-"))
     root.chmod(0o755)
     certs, data = root / "certs", root / "data"
@@ -59,6 +60,16 @@ def deployed():
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, "the shipped broker did not start"
         time.sleep(0.1)
+    # Ready as docker-compose sees it (its healthcheck, which ground control waits on): the
+    # entrypoint has finished setting up the plugin once the healthcheck account reads uptime.
+    # Open ports alone raced the entrypoint's own admin commands on a loaded machine.
+    health = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(tls_port), "--cafile", str(certs / "ca.crt"),
+              "-u", "healthcheck", "-P", HEALTH_PW, "-t", "$SYS/broker/uptime", "-C", "1", "-W", "3"]
+    deadline = time.monotonic() + 60
+    while subprocess.run(health, capture_output=True).returncode != 0:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the shipped broker's healthcheck never passed"
+        time.sleep(0.2)
     yield certs, tls_port, mtls_port
     proc.send_signal(signal.SIGTERM)          # the entrypoint passes it to mosquitto
     try:
