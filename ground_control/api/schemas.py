@@ -330,6 +330,14 @@ class GeofenceCreate(_In):
                                    "properties.role=inclusion (and optional ceiling_m), exclusion Polygons/MultiPolygons")
 
 
+class GeofenceReplace(_In):
+    """The whole geofence document but its id: how the console saves an edited or removed
+    no-fly zone in one validated step (no window where the fence is missing or doubled)."""
+    name: Name = ""
+    hub_id: Id | None = None
+    geojson: SafeJsonObject = Field(description="RFC 7946 Feature or FeatureCollection, as for POST /geofences")
+
+
 class GeofenceOut(_Out):
     id: str
     name: str

@@ -123,6 +123,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/geofences"): Rule(ADMIN),
     ("GET", "/geofences"): Rule(READ, Scope.none),
     ("GET", "/geofences/{geofence_id}"): Rule(READ, Scope.none),
+    ("PUT", "/geofences/{geofence_id}"): Rule(ADMIN),
     ("DELETE", "/geofences/{geofence_id}"): Rule(ADMIN),
     # --- missions, events, plans
     ("GET", "/missions"): Rule(READ),

@@ -16,6 +16,7 @@ from browser import launch, open_console, require_chromium
 from ground_control.api.app import create_app
 from ground_control.auth.roles import Role
 from ground_control.auth.store import create_user
+from ground_control.db.models import Geofence
 from ground_control.db.session import make_engine, make_sessionmaker
 from ground_control.embedded.broker import free_port, port_open
 from ground_control.settings import Settings
@@ -44,6 +45,13 @@ async def add_viewer(db_url: str) -> None:
     try:
         async with make_sessionmaker(engine)() as session:
             await create_user(session, "vera", Role.viewer, PASSWORD)
+            # a fence with a no-fly zone: the viewer sees it listed, with no edit controls
+            square = [[4.88, 52.36], [4.90, 52.36], [4.90, 52.38], [4.88, 52.38], [4.88, 52.36]]
+            zone = [[4.885, 52.365], [4.89, 52.365], [4.89, 52.37], [4.885, 52.365]]
+            session.add(Geofence(id="city", name="city", ceiling_m=120, geojson={"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"role": "inclusion"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
+                {"type": "Feature", "properties": {"role": "exclusion", "name": "clinic"},
+                 "geometry": {"type": "Polygon", "coordinates": [zone]}}]}))
             await session.commit()
     finally:
         await engine.dispose()
@@ -88,6 +96,10 @@ def test_login_on_401_then_bearer_everywhere_and_a_viewer_sees_no_actions(server
         page.locator("#feed-status.live").wait_for(timeout=20_000)
         for action in ("#tool-parcel", "#tool-zone", "#tool-plan", ".import"):
             assert page.locator(action).is_hidden(), f"{action} shown to a viewer"
+        page.click("[data-tab=zones]")
+        page.locator("#zone-list tr[data-zone-name=clinic]").wait_for(timeout=10_000)
+        assert page.locator("#zone-list button").count() == 0, "zone edit/delete shown to a viewer"
+        assert page.locator("#zone-edit-controls").is_hidden()
         browser.close()
     seen = app.state.seen_auth
     assert any(s.startswith("/console/feed Bearer ") for s in seen), seen   # the stream carries the token

@@ -200,6 +200,32 @@ async def test_geofences(client):
     assert (await client.get("/geofences/berlin")).status_code == 404
 
 
+async def test_a_geofence_is_replaced_whole_and_a_refused_document_changes_nothing(client):
+    await seed(client)
+    inclusion = {"type": "Feature", "properties": {"role": "inclusion", "ceiling_m": 100},
+                 "geometry": {"type": "Polygon", "coordinates": [[[13.3, 52.4], [13.5, 52.4], [13.5, 52.6], [13.3, 52.6], [13.3, 52.4]]]}}
+
+    def fence(*zone: list[float]) -> dict:
+        return {"type": "FeatureCollection", "features": [inclusion] + [
+            {"type": "Feature", "properties": {"role": "exclusion", "name": "zone"},
+             "geometry": {"type": "Polygon", "coordinates": [[*zone, zone[0]]]}}]}
+    square = fence([13.40, 52.50], [13.45, 52.50], [13.45, 52.55], [13.40, 52.55])
+    assert (await client.post("/geofences", json={"id": "city", "hub_id": "hub-1", "geojson": square})).status_code == 201
+    moved = fence([13.40, 52.50], [13.48, 52.50], [13.45, 52.55], [13.40, 52.55])   # one corner dragged east
+    r = await client.put("/geofences/city", json={"name": "city, edited", "hub_id": "hub-1", "geojson": moved})
+    assert r.status_code == 200, r.text
+    stored = (await client.get("/geofences/city")).json()
+    assert stored["name"] == "city, edited" and stored["geojson"] == moved and stored["hub_id"] == "hub-1"
+    # a corner dragged across the opposite edge: the same validation as POST refuses it, nothing changes
+    bowtie = fence([13.40, 52.50], [13.45, 52.50], [13.40, 52.55], [13.45, 52.55])
+    r = await client.put("/geofences/city", json={"name": "broken", "hub_id": "hub-1", "geojson": bowtie})
+    assert r.status_code == 422 and "Self-intersection" in r.json()["detail"]
+    assert (await client.get("/geofences/city")).json() == stored
+    r = await client.put("/geofences/city", json={"hub_id": "ghost", "geojson": moved})
+    assert r.status_code == 422 and (await client.get("/geofences/city")).json() == stored
+    assert (await client.put("/geofences/nowhere", json={"geojson": moved})).status_code == 404
+
+
 async def test_missions_and_events_read(client):
     assert (await client.get("/missions")).json()["total"] == 0
     assert (await client.get("/missions/none")).status_code == 404

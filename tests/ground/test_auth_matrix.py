@@ -59,7 +59,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/parcels/{parcel_id}/proof"): P_READ, ("POST", "/parcels/{parcel_id}/transitions"): OPS,
     ("DELETE", "/parcels/{parcel_id}"): OPS,
     ("POST", "/geofences"): ADM, ("GET", "/geofences"): READ, ("GET", "/geofences/{geofence_id}"): READ,
-    ("DELETE", "/geofences/{geofence_id}"): ADM,
+    ("PUT", "/geofences/{geofence_id}"): ADM, ("DELETE", "/geofences/{geofence_id}"): ADM,
     ("GET", "/missions"): READ, ("GET", "/missions/{mission_id}"): READ, ("GET", "/events"): READ,
     ("POST", "/plans"): OPS,
     ("GET", "/dead-letters"): ADM, ("GET", "/dead-letters/{dead_letter_id}"): ADM,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from ground_control.api.deps import Limit, Offset, Order, PathId, QueryId, Session, wake_dispatch
-from ground_control.api.schemas import GeofenceCreate, GeofenceOut, Page
+from ground_control.api.schemas import GeofenceCreate, GeofenceOut, GeofenceReplace, Page
 from ground_control.db.models import Geofence, Hub
 from ground_control.db.repositories import Conflict, Invalid, SortOrder, get_or_404, paginate
 from ground_control.domain.geofence import protocol_geofence
@@ -47,6 +47,22 @@ async def list_geofences(session: Session, limit: Limit = 50, offset: Offset = 0
 @router.get("/{geofence_id}", response_model=GeofenceOut, responses=ERR)
 async def get_geofence(geofence_id: PathId, session: Session) -> Geofence:
     return await get_or_404(session, Geofence, geofence_id, "geofence")
+
+
+@router.put("/{geofence_id}", response_model=GeofenceOut, responses=ERR)
+async def replace_geofence(geofence_id: PathId, body: GeofenceReplace, session: Session, request: Request) -> Geofence:
+    """Replace a stored fence's document (an edited, added or removed no-fly zone): validated
+    exactly as POST is, and on a refusal the stored fence is left as it was."""
+    fence = await get_or_404(session, Geofence, geofence_id, "geofence")
+    fence_proto = await asyncio.to_thread(protocol_geofence, body.geojson)
+    if body.hub_id is not None and await session.get(Hub, body.hub_id) is None:
+        raise Invalid(f"hub {body.hub_id!r} does not exist")
+    fence.name, fence.hub_id, fence.geojson = body.name, body.hub_id, body.geojson
+    fence.ceiling_m = fence_proto.ceiling_m
+    await session.commit()
+    await session.refresh(fence)
+    wake_dispatch(request)
+    return fence
 
 
 @router.delete("/{geofence_id}", status_code=204, responses=ERR)

@@ -17,7 +17,7 @@ export function toast(text, kind = "info") {
   setTimeout(() => el.remove(), kind === "error" ? 12000 : 6000);
 }
 
-function explain(err) {
+export function explain(err) {
   if (err instanceof ApiError) {
     if (err.status === 403) return "your role may not do this";
     const d = err.detail;
@@ -89,7 +89,7 @@ export async function setEnabled(vehicleId, enabled) {
 let mode = null;   // "parcel" | "zone" | null
 let zonePoints = [];
 
-function setMode(next) {
+export function setMode(next) {
   mode = next;
   document.body.dataset.mode = next || "";
   $("#zone-controls").hidden = next !== "zone";

@@ -3,9 +3,10 @@
 import { api, all, can, login, onLoginNeeded, setToken, whoami } from "./api.js";
 import { connect } from "./feed.js";
 import { state, emit, merge } from "./state.js";
-import { initMap, fitAll, onSelect, markerPositions, getMap } from "./map.js";
+import { initMap, fitAll, onSelect, markerPositions, proofMarker, getMap } from "./map.js";
 import { initPanels, wireClicks, selectVehicle, selectParcel, showTab } from "./panels.js";
 import { initTools, noteEvent, toast } from "./actions.js";
+import { initZoneEdit, editedRing } from "./zone_edit.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -130,13 +131,14 @@ async function boot() {
   onSelect(selectVehicle, selectParcel);
   initPanels();
   initTools();
+  initZoneEdit();
   wireClicks();
   showTab("vehicles");
   await loadLists();
   fitAll();
   const feed = connect(onFrame, (s) => { const el = $("#feed-status"); el.textContent = s; el.className = `status ${s}`; });
   setInterval(() => all("/geofences").then((fs) => { state.geofences = new Map(fs.map((g) => [g.id, g])); emit("geofences"); }).catch(() => {}), 30000);
-  window.lmfConsole = { state, markerPositions, feed, map: getMap(), ready: true };
+  window.lmfConsole = { state, markerPositions, editedRing, proofMarker, feed, map: getMap(), ready: true };
   document.body.dataset.ready = "true";
 }
 

@@ -39,7 +39,7 @@ export function initMap(el, config) {
   } else {
     el.classList.add("plain-basemap");
   }
-  for (const name of ["geofences", "hubs", "missions", "parcels", "plan", "vehicles", "draft", "proof"]) {
+  for (const name of ["geofences", "hubs", "missions", "parcels", "plan", "vehicles", "draft", "proof", "edit"]) {
     layers[name] = L.layerGroup().addTo(map);
   }
   map.setView([52.37, 4.89], 14);
@@ -88,7 +88,13 @@ function drawGeofences() {
       style: (f) => (f.properties && f.properties.role === "exclusion")
         ? { color: "#c62828", weight: 2, fillColor: "#e57373", fillOpacity: 0.25 }
         : { color: "#37474f", weight: 1.5, dashArray: "6 4", fill: false },
-      onEachFeature: (f, lyr) => lyr.bindTooltip(`${esc(g.id)}: ${esc((f.properties && (f.properties.name || f.properties.role)) || "")}`),
+      onEachFeature: (f, lyr) => {
+        lyr.bindTooltip(`${esc(g.id)}: ${esc((f.properties && (f.properties.name || f.properties.role)) || "")}`);
+        if (f.properties && f.properties.role === "exclusion") {
+          const index = g.geojson.type === "FeatureCollection" ? g.geojson.features.indexOf(f) : 0;
+          lyr.on("click", (ev) => zoneClick(g.id, index, [ev.latlng.lat, ev.latlng.lng]));
+        }
+      },
     }).addTo(layers.geofences);
   }
 }
@@ -156,6 +162,9 @@ export function drawVehicles(ids) {
     }
   }
 }
+
+let zoneClick = () => {};
+export function onZoneClick(fn) { zoneClick = fn; }
 
 let selectVehicle = () => {};
 let selectParcel = () => {};
@@ -231,8 +240,17 @@ export function showProof(parcel) {
   const drop = [proof.position.lat, proof.position.lon];
   const target = [parcel.lat, parcel.lon];
   L.polyline([target, drop], { color: "#43a047", dashArray: "3 3" }).addTo(layers.proof);
-  L.circleMarker(drop, { radius: 7, color: "#1b5e20", fillColor: "#66bb6a", fillOpacity: 0.9 })
+  // a DOM marker, above the canvas: the vehicle that dropped it often still hovers on the spot
+  L.marker(drop, { icon: L.divIcon({ className: "drop-icon", html: "<span>&#10003;</span>", iconSize: [20, 20] }), zIndexOffset: 500 })
     .bindTooltip(`drop position, ${proof.distance_m != null ? proof.distance_m.toFixed(1) + " m from target" : ""}`).addTo(layers.proof);
+  panBeside(target, document.querySelector("#detail"));
+}
+
+// Pan so `ll` is in the middle of the part of the map the panel does not cover.
+export function panBeside(ll, panel) {
+  if (!map) return;
+  const shift = panel && !panel.hidden ? (panel.offsetWidth + 20) / 2 : 0;
+  map.panTo(map.unproject(map.project(ll, map.getZoom()).add([shift, 0]), map.getZoom()));
 }
 
 export function showPlan(fc) {
@@ -250,6 +268,14 @@ export function showPlan(fc) {
         : `${esc(p.vehicle_id)} stop ${p.seq + 1}: ${esc(p.parcel_id)}, ETA ${(p.eta_s / 60).toFixed(1)} min`);
     },
   }).addTo(layers.plan);
+}
+
+// For tests: where the shown proof's drop marker is, and whether the map's view shows it.
+export function proofMarker() {
+  const [mk] = layers.proof ? layers.proof.getLayers().filter((l) => l instanceof window.L.Marker) : [];
+  if (!mk) return null;
+  const ll = mk.getLatLng();
+  return { lat: ll.lat, lon: ll.lng, visible: map.getBounds().contains(ll) };
 }
 
 // For tests and the benchmark: where each vehicle marker is drawn.

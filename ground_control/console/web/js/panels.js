@@ -3,7 +3,7 @@
 // (telemetry, mission, stops with ETAs, events timeline, actions) or a parcel (history, proof).
 import { api, can } from "./api.js";
 import { state, on, emit, esc, ago, clock, isStale, linkAge } from "./state.js";
-import { vehicleColour, showProof, getMap, drawMissions } from "./map.js";
+import { vehicleColour, showProof, panBeside, getMap, drawMissions } from "./map.js";
 import { confirmAndCommand, setEnabled, commandLog } from "./actions.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -117,8 +117,8 @@ export async function selectParcel(id) {
     const [p, hist] = await Promise.all([api(`/parcels/${encodeURIComponent(id)}`), api(`/parcels/${encodeURIComponent(id)}/history?limit=100`)]);
     state.parcels.set(id, p);
     state.parcelHistory = { id, items: hist.items };
-    showProof(p);
-    if (getMap()) getMap().panTo([p.lat, p.lon]);
+    if (p.proof && p.proof.position) showProof(p);   // pans beside the panel itself
+    else { showProof(null); panBeside([p.lat, p.lon], $("#detail")); }
   } catch (err) { console.warn(err); }
   renderDetail();
 }
