@@ -183,8 +183,13 @@ async def test_robot_told_handover_refused_moves_on_with_the_parcel(fleet, mqtt_
             await ev.wait_kind("returned", timeout=90)
         finally:
             await ra.stop()
-    assert ev.kinds() == ["accepted", "started", "leg_reached", "delivery_failed", "command_ack", "leg_reached",
-                          "returned"]
+    # In this order; on a starved CI machine the simulated autopilot once added a failsafe on the
+    # way home, which is not what this test is about (the flow after handover_refused is)
+    core = [k for k in ev.kinds() if k != "failsafe"]
+    assert core[:5] == ["accepted", "started", "leg_reached", "delivery_failed", "command_ack"], \
+        (ev.kinds(), ev.of("failsafe"))
+    assert core[-1] == "returned" and set(core[5:-1]) <= {"leg_reached"}, (ev.kinds(), ev.of("failsafe"))
+    assert "delivered" not in ev.kinds()
     f = ev.of("delivery_failed")[0]
     assert f["parcel_id"] == "p1" and f["reason"] == "handover_code"
     assert ev.of("command_ack")[0]["accepted"] is True
