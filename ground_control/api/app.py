@@ -141,7 +141,7 @@ async def _load_generated_secrets(app: FastAPI, settings: Settings) -> None:
         if settings.handover_secret is None:
             await engine_secret(app.state.engine, "handover")
         configured = settings.auth_secret.get_secret_value() if settings.auth_secret else None
-        app.state.auth_jwt_secret = await signing_secret(configured, app.state.sessionmaker)
+        app.state.auth_jwt_secret = await signing_secret(configured, app.state.engine)
     except Exception as exc:  # noqa: BLE001 - start anyway; the first request tries again
         log.warning("generated secrets not loaded at start (%s); the first requests will load them", exc)
 

@@ -42,8 +42,7 @@ async def jwt_secret(request: Request) -> bytes:
     secret = getattr(app_state, "auth_jwt_secret", None)
     if secret is None:
         configured = app_state.settings.auth_secret
-        secret = await signing_secret(configured.get_secret_value() if configured else None,
-                                      app_state.sessionmaker)
+        secret = await signing_secret(configured.get_secret_value() if configured else None, app_state.engine)
         app_state.auth_jwt_secret = secret
     return secret
 

@@ -5,18 +5,17 @@ setting, or deleting that row) logs every user out."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ground_control.db.server_secrets import server_secret
+from ground_control.db.server_secrets import engine_secret
 
 JWT_SECRET = "jwt"
 MIN_LENGTH = 32
 
 
-async def signing_secret(configured: str | None, sessionmaker: async_sessionmaker[AsyncSession]) -> bytes:
+async def signing_secret(configured: str | None, engine: AsyncEngine) -> bytes:
     """The HMAC key: the setting's UTF-8 bytes (what PyJWT made of the string before), or the
     stored bytes."""
     if configured:
         return configured.encode()
-    async with sessionmaker() as session:
-        return await server_secret(session, JWT_SECRET)
+    return await engine_secret(engine, JWT_SECRET)
